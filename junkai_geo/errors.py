@@ -1,0 +1,78 @@
+"""One small error hierarchy.
+
+Every error subclasses a built-in as well, so ``except ValueError`` still works
+for callers who do not know this package.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+class JunkaiGeoError(Exception):
+    """Base class of every error raised on purpose by junkai_geo."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in an input file.
+
+    ``row`` is the 1-based data row for tables (the header is not counted) or
+    the feature id / index for spatial layers.
+    """
+
+    file: str
+    row: str | int | None
+    field: str | None
+    found: str
+    expected: str
+    code: str = "invalid"
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.row is not None:
+            where += f", row/feature {self.row}"
+        if self.field is not None:
+            where += f", field '{self.field}'"
+        return f"{where}: found {self.found}; expected {self.expected} [{self.code}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class InputError(JunkaiGeoError, ValueError):
+    """Bad input data. Carries every problem found, not only the first."""
+
+    def __init__(self, problems: list[Problem] | Problem, *, max_shown: int = 20) -> None:
+        if isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        shown = "\n".join(f"  - {p}" for p in self.problems[:max_shown])
+        more = len(self.problems) - max_shown
+        if more > 0:
+            shown += f"\n  ... and {more} more"
+        super().__init__(f"{len(self.problems)} problem(s) in input:\n{shown}")
+
+
+class ParameterError(JunkaiGeoError, ValueError):
+    """A parameter has a value outside what it accepts."""
+
+
+class ProblemError(JunkaiGeoError, ValueError):
+    """A solver problem (JSON or arrays) is malformed or infeasible.
+
+    ``field`` names the offending field, for example ``visits[3].location``.
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(f"{field}: {message}")
+
+
+class SolverError(JunkaiGeoError, RuntimeError):
+    """The solver failed to produce any solution."""
+
+
+class NetworkError(JunkaiGeoError, ValueError):
+    """A street network file cannot be read or has no usable roads."""
