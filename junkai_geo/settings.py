@@ -85,8 +85,13 @@ def check_positive(obj: object, *names: str) -> None:
             )
 
 
-def load_params(cls: type[T], source: str | Path | dict[str, Any] | None = None, *,
-                table: str | None = None, **overrides: Any) -> T:
+def load_params(
+    cls: type[T],
+    source: str | Path | dict[str, Any] | None = None,
+    *,
+    table: str | None = None,
+    **overrides: Any,
+) -> T:
     """Build the parameter dataclass ``cls`` from TOML and keyword overrides.
 
     ``source`` is a TOML file path or an already-parsed dict; ``table`` picks a
