@@ -1,0 +1,56 @@
+"""Service settings, read from the environment (prefix ``JUNKAI_``).
+
+``DATABASE_URL`` (no prefix) is honoured too, as most hosting expects.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    """Everything the service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="JUNKAI_", extra="ignore")
+
+    #: SQLAlchemy URL; empty means the embedded SQLite file ``sqlite_path``.
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("JUNKAI_DATABASE_URL", "DATABASE_URL")
+    )
+    sqlite_path: Path = Path("junkai.sqlite3")
+    #: Lifetime of a bearer token issued by ``/auth/token``.
+    token_ttl_s: int = 8 * 3600
+    #: Failed logins per (username, client IP) allowed in ``login_window_s``.
+    login_max_failures: int = 5
+    login_window_s: int = 300
+    #: Cards per 簿冊 (book) in the April beat survey.
+    cards_per_book: int = 50
+    #: Upper bound of rows returned by list endpoints.
+    max_page_size: int = 1000
+    #: Largest upload accepted by /imports, in bytes.
+    max_upload_bytes: int = 50 * 1024 * 1024
+    #: SQLite busy timeout: how long a writer waits for the write lock.
+    sqlite_busy_timeout_ms: int = 30_000
+    #: Connection pool (PostgreSQL).
+    pool_size: int = 10
+    pool_max_overflow: int = 30
+
+    def url(self) -> str:
+        """The effective SQLAlchemy URL."""
+        if self.database_url:
+            url = self.database_url
+            # Plain postgres URLs from hosting panels: use psycopg 3.
+            for prefix in ("postgres://", "postgresql://"):
+                if url.startswith(prefix):
+                    return "postgresql+psycopg://" + url[len(prefix) :]
+            return url
+        return f"sqlite:///{self.sqlite_path}"
+
+
+@lru_cache
+def get_settings() -> ApiSettings:
+    return ApiSettings()
