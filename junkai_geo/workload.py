@@ -1,0 +1,229 @@
+"""The workload model: hours of patrol liaison per visiting cycle.
+
+A visiting cycle is one attempt at every occupied household. Per household
+(``household_workload_s``):
+
+- service by kind and card status: a home without a card (未把握) takes
+  ``service_new_card_s`` (a card is made), a home with a current or stale card
+  ``service_update_s``, an office ``service_business_s``, a public building
+  ``service_public_s``; moved-out and vacant households take nothing;
+- in large buildings, ``per_floor_s`` per floor above the ground;
+- one ``building_approach_s`` per building, shared by its households.
+
+Per unit (``unit_workload_h``), on top of the households' sum:
+
+- walking between buildings, estimated from their density: each building is
+  reached over the expected nearest-neighbour distance ``0.5 / sqrt(density)``
+  times ``detour_factor`` at ``walk_speed_mps``;
+- one round trip between the koban and the unit at ``koban_trip_speed_mps``
+  (straight line times ``detour_factor``), for units with households.
+
+The koban of a unit is the one named in the unit's ``koban_id`` column when
+present, else the nearest koban. All parameters live in
+:class:`junkai_geo.settings.WorkloadParams`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, Problem
+from .settings import WorkloadParams
+from .units import unit_of_points
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+_STATUS_COLUMNS = ("status", "card_status")
+
+
+def to_metric(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``gdf`` in a metric CRS: unchanged when projected, else the local plane zone."""
+    from .projection import metric_crs_for
+
+    if gdf.crs is None:
+        return gdf
+    if gdf.crs.is_projected:
+        return gdf
+    x0, y0, x1, y1 = gdf.total_bounds
+    return gdf.to_crs(metric_crs_for((x0 + x1) / 2, (y0 + y1) / 2))
+
+
+def card_status_of(households: pd.DataFrame, cards: Any) -> np.ndarray:
+    """Card status (``none`` / ``current`` / ``stale``) per household.
+
+    ``cards`` is a DataFrame with a ``status`` (or ``card_status``) column,
+    indexed by ``household_id`` or with a ``household_id`` column, or a Series
+    of statuses indexed by household id, or None. Households absent from
+    ``cards`` have no card (未把握), as the card rules say.
+    """
+    n = len(households)
+    if cards is None:
+        return np.full(n, "none", dtype=object)
+    if isinstance(cards, pd.Series):
+        status = cards
+    else:
+        table = cards.set_index("household_id") if "household_id" in cards.columns else cards
+        col = next((c for c in _STATUS_COLUMNS if c in table.columns), None)
+        if col is None:
+            raise InputError(
+                Problem("cards", None, "status", f"columns {list(table.columns)}",
+                        "a 'status' or 'card_status' column")
+            )
+        status = table[col]
+    mapped = households["household_id"].map(status.astype(str))
+    return mapped.fillna("none").to_numpy(dtype=object)
+
+
+def occupied_of(households: pd.DataFrame, cards: Any) -> np.ndarray:
+    """Whether each household is still to be visited (not moved out nor vacant)."""
+    n = len(households)
+    if cards is None or isinstance(cards, pd.Series):
+        return np.ones(n, dtype=bool)
+    table = cards.set_index("household_id") if "household_id" in cards.columns else cards
+    if "occupancy" not in table.columns:
+        return np.ones(n, dtype=bool)
+    occ = households["household_id"].map(table["occupancy"].astype(str)).fillna("occupied")
+    return (occ == "occupied").to_numpy()
+
+
+def household_workload_s(
+    households: pd.DataFrame,
+    cards: Any = None,
+    buildings: pd.DataFrame | None = None,
+    params: WorkloadParams | None = None,
+) -> np.ndarray:
+    """Seconds per visiting cycle of each household (service, floors, approach).
+
+    Parameters
+    ----------
+    households
+        Table with ``household_id`` and ``kind``; ``floor`` and
+        ``building_id`` when known.
+    cards
+        Card status per household (see :func:`card_status_of`).
+    buildings
+        Unused for the per-household figure except to know which
+        ``building_id`` values are real buildings; may be None.
+    params
+        Workload parameters.
+    """
+    p = params or WorkloadParams()
+    n = len(households)
+    if n == 0:
+        return np.zeros(0)
+    kind = households["kind"].astype(str).to_numpy() if "kind" in households else np.full(n, "home")
+    status = card_status_of(households, cards)
+    service = np.where(status == "none", p.service_new_card_s, p.service_update_s).astype(float)
+    service = np.where(kind == "business", p.service_business_s, service)
+    service = np.where(kind == "public", p.service_public_s, service)
+    if "floor" in households:
+        floor = pd.to_numeric(households["floor"], errors="coerce").fillna(1).to_numpy()
+        service = service + p.per_floor_s * np.clip(floor - 1, 0, None)
+    service = service + p.building_approach_s / _building_share(households, buildings)
+    return np.where(occupied_of(households, cards), service, 0.0)
+
+
+def _building_ids(households: pd.DataFrame) -> pd.Series:
+    """Building of each household; a household without one is its own building."""
+    own = "hh:" + households["household_id"].astype(str)
+    if "building_id" not in households:
+        return own.reset_index(drop=True)
+    b = households["building_id"]
+    return b.astype(object).where(b.notna(), own).astype(str).reset_index(drop=True)
+
+
+def _building_share(households: pd.DataFrame, buildings: pd.DataFrame | None) -> np.ndarray:
+    ids = _building_ids(households)
+    return ids.map(ids.value_counts()).to_numpy(dtype=float)
+
+
+def _unit_index(units: gpd.GeoDataFrame, households: gpd.GeoDataFrame) -> np.ndarray:
+    """Row of ``units`` holding each household (by ``unit_id``, else by location)."""
+    if "unit_id" in households.columns and "unit_id" in units.columns:
+        pos = pd.Series(np.arange(len(units)), index=units["unit_id"].astype(str))
+        idx = households["unit_id"].astype(str).map(pos)
+        if idx.notna().all():
+            return idx.to_numpy(dtype=np.int64)
+    hh = households.to_crs(units.crs) if households.crs != units.crs else households
+    return unit_of_points(units.geometry.to_numpy(), hh.geometry.to_numpy())
+
+
+def unit_workload_h(
+    units: gpd.GeoDataFrame,
+    households: gpd.GeoDataFrame,
+    cards: Any = None,
+    buildings: gpd.GeoDataFrame | None = None,
+    koban: gpd.GeoDataFrame | None = None,
+    params: WorkloadParams | None = None,
+) -> pd.Series:
+    """Hours per visiting cycle of each unit, indexed by ``unit_id``.
+
+    Service and in-building time of its households, walking between its
+    buildings from their density, and one round trip to its koban.
+    """
+    p = params or WorkloadParams()
+    units_m = to_metric(units)
+    n = len(units_m)
+    ids = units_m["unit_id"].astype(str).to_numpy() if "unit_id" in units_m else np.arange(n)
+    hh_s = household_workload_s(households, cards, buildings, p)
+    where = _unit_index(units_m, households) if len(households) else np.zeros(0, dtype=np.int64)
+    service_s = np.bincount(where, weights=hh_s, minlength=n)
+    active = hh_s > 0
+    b_ids = _building_ids(households)[active].to_numpy()
+    n_buildings = (
+        pd.DataFrame({"u": where[active], "b": b_ids}).drop_duplicates().groupby("u").size()
+    )
+    nb = np.zeros(n)
+    nb[n_buildings.index.to_numpy(dtype=np.int64)] = n_buildings.to_numpy()
+    area = units_m.geometry.area.to_numpy()
+    # n buildings at density n / area, each reached over 0.5 / sqrt(density).
+    walk_s = 0.5 * np.sqrt(nb * area) * p.detour_factor / p.walk_speed_mps
+    trip_s = np.zeros(n)
+    if koban is not None and len(koban):
+        dist = unit_koban_distance_m(units_m, koban)
+        trip_s = np.where(nb > 0, 2 * dist * p.detour_factor / p.koban_trip_speed_mps, 0.0)
+    return pd.Series((service_s + walk_s + trip_s) / 3600.0, index=ids, name="workload_h")
+
+
+def unit_koban_distance_m(units: gpd.GeoDataFrame, koban: gpd.GeoDataFrame) -> np.ndarray:
+    """Distance from each unit's representative point to its koban, in metres.
+
+    Its koban is the one in the unit's ``koban_id`` column when that names a
+    known koban, else the nearest one.
+    """
+    units_m = to_metric(units)
+    kob = koban.to_crs(units_m.crs) if koban.crs != units_m.crs else koban
+    pts = units_m.geometry.representative_point()
+    kx = kob.geometry.x.to_numpy()
+    ky = kob.geometry.y.to_numpy()
+    ux = pts.x.to_numpy()
+    uy = pts.y.to_numpy()
+    d_all = np.hypot(ux[:, None] - kx[None, :], uy[:, None] - ky[None, :])
+    choice = np.argmin(d_all, axis=1)
+    if "koban_id" in units_m.columns and "koban_id" in kob.columns:
+        pos = pd.Series(np.arange(len(kob)), index=kob["koban_id"].astype(str))
+        named = units_m["koban_id"].astype(str).map(pos)
+        choice = np.where(named.notna(), named.fillna(0).to_numpy(dtype=np.int64), choice)
+    return d_all[np.arange(len(units_m)), choice]
+
+
+def beat_workload_h(
+    units: gpd.GeoDataFrame,
+    households: gpd.GeoDataFrame,
+    cards: Any = None,
+    buildings: gpd.GeoDataFrame | None = None,
+    koban: gpd.GeoDataFrame | None = None,
+    params: WorkloadParams | None = None,
+    *,
+    beat_column: str = "beat_id",
+) -> pd.Series:
+    """Hours per visiting cycle of each beat: the sum over its units."""
+    per_unit = unit_workload_h(units, households, cards, buildings, koban, params)
+    beats = units[beat_column].astype(str).to_numpy()
+    return pd.Series(per_unit.to_numpy(), index=beats).groupby(level=0).sum().rename(
+        "workload_h"
+    )
