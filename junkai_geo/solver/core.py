@@ -1,0 +1,226 @@
+"""Solve a routing problem: the portfolio, the reasons for skips, the result."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..settings import check_positive
+from .engine import improve_with_ortools
+from .local import Routes, better, fill_routes, iterated_local_search, route_totals, schedule_route
+from .problem import RoutingData, alone_feasibility, read_problem
+
+#: Why a visit was not served.
+REASONS = ("no_time", "outside_window", "less_valuable", "unreachable", "over_capacity")
+
+
+@dataclass(frozen=True)
+class SolverParams:
+    """Work budgets and safety margins of the solver.
+
+    The search is stopped by a *work* budget proportional to the time limit
+    (ILS iterations, OR-Tools solutions), so the same seed and inputs give
+    the same result; the wall-clock time limit is only a backstop, reached
+    first only on a machine much slower than the one the rates were set on.
+    """
+
+    ils_iterations_per_s: float = 800.0
+    gls_solutions_per_s: float = 1000.0
+    ils_share: float = 0.7  # of the time limit, for problems with optional visits
+    ils_noise: float = 0.1  # relative noise on the greedy score, for diversity
+    margin_s: float = 0.15  # kept free for building the answer
+
+    def __post_init__(self) -> None:
+        check_positive(self, "ils_iterations_per_s", "gls_solutions_per_s", "margin_s")
+        if not 0 <= self.ils_share <= 1:
+            raise ValueError(f"SolverParams.ils_share: found {self.ils_share}; expected 0..1")
+
+
+@dataclass
+class Stop:
+    visit: str
+    arrival: int
+    start: int
+    end: int
+
+
+@dataclass
+class RouteResult:
+    officer: str
+    stops: list[Stop]
+    travel: int
+    start_time: int  # when the officer leaves the start point
+    end_time: int  # when the officer is back at the end point
+    value: int
+
+
+@dataclass
+class Unassigned:
+    visit: str
+    reason: str
+
+
+@dataclass
+class RoutingResult:
+    """Routes, skipped visits with reasons, totals and how the search went."""
+
+    routes: list[RouteResult]
+    unassigned: list[Unassigned]
+    value: int
+    travel: int
+    status: str  # optimal / feasible / infeasible
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def solve_problem(problem: dict[str, Any], *, params: SolverParams | None = None) -> dict[str, Any]:
+    """Solve a JSON routing problem (see ``docs/solver.md``) and return the solution dict."""
+    began = time.perf_counter()
+    data = read_problem(problem)
+    return solve_routing(data, params=params, began=began).to_dict()
+
+
+def solve_routing(
+    data: RoutingData, *, params: SolverParams | None = None, began: float | None = None
+) -> RoutingResult:
+    """Solve a checked problem.
+
+    Maximise the value collected, then minimise travel; every required visit
+    must be served (``status`` is ``infeasible`` otherwise). ``began`` is when
+    the caller's clock started (``time.perf_counter``) so that reading the
+    problem counts against ``data.time_limit_s``.
+    """
+    params = params or SolverParams()
+    began = time.perf_counter() if began is None else began
+    limit = data.time_limit_s
+    deadline = began + max(0.01, limit - params.margin_s)
+    allowed, reachable, fits = alone_feasibility(data)
+    empty: Routes = [[] for _ in range(data.n_officers)]
+    has_optional = bool((~data.required & allowed.any(axis=1) & (data.value > 0)).any())
+
+    best = fill_routes(data, empty, allowed)
+    best_key = route_totals(data, best)[:2]
+    stats: dict[str, Any] = {"ils_iterations": 0, "ortools_solutions": 0}
+    if has_optional and params.ils_share > 0:
+        budget = max(1, math.ceil(params.ils_iterations_per_s * limit * params.ils_share))
+        ils_deadline = began + params.ils_share * (deadline - began) * 1.5
+        found, done = iterated_local_search(
+            data, best, allowed, iterations=budget, deadline=min(deadline, ils_deadline),
+            seed=data.seed, noise=params.ils_noise,
+        )
+        stats["ils_iterations"] = done
+        key = route_totals(data, found)[:2]
+        if better(key, best_key):
+            best, best_key = found, key
+
+    remaining = deadline - time.perf_counter()
+    if remaining > 0.02 and data.n_visits:
+        share = 1 - params.ils_share if has_optional else 1.0
+        budget = max(1, math.ceil(params.gls_solutions_per_s * limit * share))
+        # Without optional visits a complete greedy start helps; a partial one
+        # (some required visits left out) would only mislead the search.
+        start = best if (has_optional or _serves_all_required(data, best, allowed)) else None
+        found_or, solutions = improve_with_ortools(
+            data, start, allowed, solution_limit=budget, time_limit_s=remaining
+        )
+        stats["ortools_solutions"] = solutions
+        if found_or is not None:
+            found_or = fill_routes(data, found_or, allowed)
+            value, travel, feasible = route_totals(data, found_or)
+            if feasible and better((value, travel), best_key):
+                best, best_key = found_or, (value, travel)
+    stats["elapsed_s"] = round(time.perf_counter() - began, 3)
+    stats["stopped_by"] = "time_limit" if time.perf_counter() >= deadline else "work_budget"
+    return _result(data, best, allowed, reachable, fits, stats)
+
+
+def _serves_all_required(data: RoutingData, routes: Routes, allowed: np.ndarray) -> bool:
+    served = np.zeros(data.n_visits, dtype=bool)
+    for r in routes:
+        served[r] = True
+    return bool(served[data.required].all())
+
+
+def _insertion_travel(data: RoutingData, routes: Routes, v: int) -> int:
+    """Cheapest extra travel to fit visit ``v`` into any route, windows ignored."""
+    t = data.durations
+    loc = data.visit_location[v]
+    best = None
+    for k, r in enumerate(routes):
+        path = [data.officer_start[k], *data.visit_location[r], data.officer_end[k]]
+        p = np.array(path)
+        extra = t[p[:-1], loc] + t[loc, p[1:]] - t[p[:-1], p[1:]]
+        cost = int(extra.min())
+        best = cost if best is None else min(best, cost)
+    return max(0, best or 0)
+
+
+def _result(
+    data: RoutingData,
+    routes: Routes,
+    allowed: np.ndarray,
+    reachable: np.ndarray,
+    fits: np.ndarray,
+    stats: dict[str, Any],
+) -> RoutingResult:
+    t = data.durations
+    out_routes = []
+    served = np.zeros(data.n_visits, dtype=bool)
+    chosen_ratio = []
+    total_travel = 0
+    for k, r in enumerate(routes):
+        s = schedule_route(data, k, r)
+        # Leave later instead of waiting at the first door: nothing else moves.
+        delay = int(s.start[0] - s.arrival[0]) if r else 0
+        arrival = s.arrival.copy()
+        if r:
+            arrival[0] += delay
+        stops = [
+            Stop(data.visit_ids[v], int(arrival[j]), int(s.start[j]), int(s.end[j]))
+            for j, v in enumerate(r)
+        ]
+        locs = [int(data.officer_start[k]), *map(int, data.visit_location[r]), int(data.officer_end[k])]
+        for j, v in enumerate(r):
+            served[v] = True
+            if not data.required[v]:
+                saving = t[locs[j], locs[j + 1]] + t[locs[j + 1], locs[j + 2]] - t[locs[j], locs[j + 2]]
+                chosen_ratio.append(data.value[v] / max(1, data.service[v] + saving))
+        total_travel += s.travel
+        out_routes.append(
+            RouteResult(
+                data.officer_ids[k], stops, s.travel, int(data.shift_start[k]) + delay,
+                s.end_time, int(data.value[r].sum()) if r else 0,
+            )
+        )
+    floor = min(chosen_ratio) if chosen_ratio else math.inf
+    unassigned = []
+    for v in np.flatnonzero(~served):
+        if not allowed[v].any():
+            if not fits[v].any():
+                reason = "over_capacity"
+            elif not reachable[v].any():
+                reason = "unreachable"
+            else:
+                reason = "outside_window"
+        elif data.required[v]:
+            reason = "no_time"
+        elif data.value[v] == 0:
+            reason = "less_valuable"
+        else:
+            ratio = data.value[v] / max(1, data.service[v] + _insertion_travel(data, routes, v))
+            reason = "less_valuable" if ratio < floor else "no_time"
+        unassigned.append(Unassigned(data.visit_ids[v], reason))
+    value = int(data.value[served].sum())
+    if (~served & data.required).any():
+        status = "infeasible"
+    elif served.all() and total_travel == 0:
+        status = "optimal"  # every visit served with no travel at all: nothing to improve
+    else:
+        status = "feasible"
+    return RoutingResult(out_routes, unassigned, value, total_travel, status, stats)

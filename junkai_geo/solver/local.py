@@ -1,0 +1,255 @@
+"""Fast route construction and iterated local search in numpy.
+
+Routes are lists of visit indices, one list per officer. The schedule of a
+route is the earliest one: leave at the start of the shift, start each visit
+as soon as one of its windows allows, wait otherwise. Feasibility of an
+insertion is checked in O(1) per (visit, position) pair with the latest start
+of every stop that keeps the rest of the route feasible, computed backwards;
+all pairs of a route are evaluated at once as numpy arrays.
+
+The iterated local search follows Vansteenwegen et al. (2009), "Iterated
+local search for the team orienteering problem with time windows": greedy
+insertion by value^2 / added time, then a shake that removes a run of
+consecutive visits from each route, with run length and position that grow
+while no better solution is found.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .problem import NO_TIME, RoutingData, earliest_start
+
+Routes = list[list[int]]
+
+
+@dataclass
+class Schedule:
+    """Earliest schedule of one route."""
+
+    arrival: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    end_time: int  # arrival back at the officer's end point
+    travel: int
+    feasible: bool
+
+
+def schedule_route(data: RoutingData, k: int, route: list[int]) -> Schedule:
+    """Earliest schedule of officer ``k`` serving ``route`` in order."""
+    t = data.durations
+    m = len(route)
+    arrival = np.zeros(m, dtype=np.int64)
+    start = np.zeros(m, dtype=np.int64)
+    end = np.zeros(m, dtype=np.int64)
+    now = int(data.shift_start[k])
+    prev = int(data.officer_start[k])
+    travel = 0
+    feasible = True
+    load = 0
+    for j, v in enumerate(route):
+        loc = int(data.visit_location[v])
+        travel += int(t[prev, loc])
+        a = now + int(t[prev, loc])
+        s = int(earliest_start(data, np.array(v), np.array(a)))
+        if s >= NO_TIME:
+            feasible = False
+            s = a
+        arrival[j], start[j] = a, s
+        now = s + int(data.service[v])
+        end[j] = now
+        prev = loc
+        load += int(data.demand[v])
+    travel += int(t[prev, data.officer_end[k]])
+    end_time = now + int(t[prev, data.officer_end[k]])
+    feasible = feasible and end_time <= data.shift_end[k] and load <= data.capacity[k]
+    return Schedule(arrival, start, end, end_time, travel, feasible)
+
+
+def _latest_window_point(data: RoutingData, v: int, bound: int) -> int:
+    best = -1
+    for lo, hi in zip(data.window_open[v], data.window_close[v], strict=True):
+        if lo <= bound and lo <= hi:
+            best = max(best, min(int(hi), bound))
+    return best
+
+
+class RouteCache:
+    """Best insertion of every visit into one route, kept up to date."""
+
+    def __init__(self, data: RoutingData, k: int, route: list[int]) -> None:
+        self.data, self.k, self.route = data, k, route
+        self.refresh()
+
+    def refresh(self) -> None:
+        data, k, route = self.data, self.k, self.route
+        t = data.durations
+        sched = schedule_route(data, k, route)
+        self.schedule = sched
+        locs = data.visit_location[route] if route else np.zeros(0, dtype=np.int64)
+        prev_loc = np.concatenate([[data.officer_start[k]], locs])
+        next_loc = np.concatenate([locs, [data.officer_end[k]]])
+        depart = np.concatenate([[data.shift_start[k]], sched.end])
+        # Latest start at each stop keeping the rest feasible, then at the end point.
+        latest = np.empty(len(route) + 1, dtype=np.int64)
+        latest[-1] = data.shift_end[k]
+        for j in range(len(route) - 1, -1, -1):
+            v = route[j]
+            bound = int(latest[j + 1] - t[locs[j], next_loc[j + 1]] - data.service[v])
+            latest[j] = _latest_window_point(data, v, bound)
+        self.load = int(data.demand[route].sum()) if route else 0
+        n = data.n_visits
+        cand = np.arange(n)
+        cl = data.visit_location
+        arrive = depart[None, :] + t[prev_loc][:, cl].T  # (n, m + 1)
+        start = earliest_start(data, cand[:, None], arrive)
+        finish = start + data.service[:, None]
+        arrive_next = finish + t[cl][:, next_loc]
+        ok = (start < NO_TIME) & (arrive_next <= latest[None, :])
+        ok &= (self.load + data.demand <= data.capacity[k])[:, None]
+        old_next = depart + t[prev_loc, next_loc]
+        added_time = arrive_next - old_next[None, :]
+        added_travel = t[prev_loc][:, cl].T + t[cl][:, next_loc] - t[prev_loc, next_loc][None, :]
+        big = np.int64(NO_TIME)
+        key_time = np.where(ok, added_time, big)
+        key_travel = np.where(ok, added_travel, big)
+        self.pos_time = key_time.argmin(axis=1)
+        self.best_time = key_time[cand, self.pos_time]
+        self.pos_travel = key_travel.argmin(axis=1)
+        self.best_travel = key_travel[cand, self.pos_travel]
+
+
+def fill_routes(
+    data: RoutingData,
+    routes: Routes,
+    allowed: np.ndarray,
+    *,
+    rng: np.random.Generator | None = None,
+    noise: float = 0.0,
+) -> Routes:
+    """Insert unserved visits greedily until nothing more fits.
+
+    Required visits first, by regret of their cheapest travel insertion;
+    then optional ones by ``value**2 / added time`` (with optional
+    multiplicative noise for diversity).
+    """
+    routes = [list(r) for r in routes]
+    served = np.zeros(data.n_visits, dtype=bool)
+    for r in routes:
+        served[r] = True
+    caches = [RouteCache(data, k, r) for k, r in enumerate(routes)]
+    big = np.int64(NO_TIME)
+    value_sq = data.value.astype(np.float64) ** 2
+    while True:
+        open_ = ~served & allowed.any(axis=1)
+        if not open_.any():
+            break
+        req = open_ & data.required
+        travel = np.stack([np.where(allowed[:, k], c.best_travel, big) for k, c in enumerate(caches)], axis=1)
+        if req.any() and (travel[req] < big).any():
+            tr = travel.copy()
+            tr[~req] = big
+            order = np.sort(tr, axis=1)
+            second = order[:, 1] if order.shape[1] > 1 else np.full(len(tr), big)
+            regret = np.where(order[:, 0] < big, np.minimum(second, big) - order[:, 0], -1)
+            v = int(np.lexsort((order[:, 0], -regret))[0])
+            k = int(tr[v].argmin())
+            pos = int(caches[k].pos_travel[v])
+        else:
+            opt = open_ & ~data.required
+            tm = np.stack([np.where(allowed[:, k], c.best_time, big) for k, c in enumerate(caches)], axis=1)
+            tm[~opt] = big
+            best_k = tm.argmin(axis=1)
+            best = tm[np.arange(len(tm)), best_k]
+            feas = best < big
+            if not feas.any():
+                break
+            score = np.where(feas, value_sq / np.maximum(best, 1), -1.0)
+            if rng is not None and noise > 0:
+                score = np.where(feas, score * (1.0 + noise * rng.random(len(score))), -1.0)
+            v = int(score.argmax())
+            k = int(best_k[v])
+            pos = int(caches[k].pos_time[v])
+        routes[k].insert(pos, v)
+        served[v] = True
+        caches[k].route = routes[k]
+        caches[k].refresh()
+    return routes
+
+
+def route_totals(data: RoutingData, routes: Routes) -> tuple[int, int, bool]:
+    """(value, travel, feasible) of a set of routes."""
+    value = travel = 0
+    feasible = True
+    for k, r in enumerate(routes):
+        s = schedule_route(data, k, r)
+        value += int(data.value[r].sum()) if r else 0
+        travel += s.travel
+        feasible &= s.feasible
+    return value, travel, feasible
+
+
+def better(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Is (value, travel) ``a`` strictly better than ``b``: more value, then less travel."""
+    return a[0] > b[0] or (a[0] == b[0] and a[1] < b[1])
+
+
+def iterated_local_search(
+    data: RoutingData,
+    routes: Routes,
+    allowed: np.ndarray,
+    *,
+    iterations: int,
+    deadline: float,
+    seed: int,
+    noise: float = 0.1,
+    restart_after: int = 60,
+) -> tuple[Routes, int]:
+    """Improve collected value by shake-and-refill; returns (best routes, iterations run).
+
+    Stops after ``iterations`` (deterministic) or at ``deadline`` (a
+    ``time.perf_counter`` value), whichever comes first.
+    """
+    rng = np.random.default_rng(seed)
+    best = fill_routes(data, routes, allowed)
+    best_key = route_totals(data, best)[:2]
+    current = [list(r) for r in best]
+    size, pos, stale = 1, 0, 0
+    done = 0
+    for done in range(1, iterations + 1):
+        if time.perf_counter() >= deadline:
+            break
+        shaken = []
+        removed = np.zeros(data.n_visits, dtype=bool)
+        for r in current:
+            if not r:
+                shaken.append([])
+                continue
+            start = (pos + int(rng.integers(0, 2))) % len(r)
+            cut = set(range(start, start + size))
+            keep = [v for j, v in enumerate(r) if j not in cut or data.required[v]]
+            removed[[v for v in r if v not in keep]] = True
+            shaken.append(keep)
+        # Refill first without what was just removed, so that the search moves
+        # elsewhere instead of rebuilding the same routes, then with everything.
+        current = fill_routes(data, shaken, allowed & ~removed[:, None], rng=rng, noise=noise)
+        current = fill_routes(data, current, allowed, rng=rng, noise=noise)
+        key = route_totals(data, current)[:2]
+        if better(key, best_key):
+            best, best_key = [list(r) for r in current], key
+            size, stale = 1, 0
+        else:
+            size += 1
+            stale += 1
+        pos += size
+        longest = max((len(r) for r in current), default=1)
+        if size > max(1, longest // 2):
+            size = 1
+        if stale >= restart_after:
+            current = [list(r) for r in best]
+            stale = 0
+            pos = int(rng.integers(0, max(1, longest)))
+    return best, done
