@@ -15,6 +15,9 @@ Reason codes (column ``reasons``, a list per household):
 ``stale_card``
     the card is older than ``stale_after_months``; ``months_since_contact``
     holds its age in months.
+``card_update``
+    a current card whose last contact is older than ``recent_contact_days``:
+    a routine update, the lowest value.
 ``large_complex``
     in a 団地 or a complex of at least ``large_complex_min_units`` units.
 ``highrise``
@@ -48,6 +51,7 @@ SLOTS: tuple[str, ...] = ("morning", "afternoon", "evening")
 REASON_CODES: tuple[str, ...] = (
     "no_card",
     "stale_card",
+    "card_update",
     "large_complex",
     "highrise",
     "absent_history",
@@ -550,6 +554,7 @@ def score_households(
     flags = (
         ("no_card", no_card),
         ("stale_card", stale),
+        ("card_update", current_old),
         ("large_complex", large & occupied),
         ("highrise", high & occupied),
         ("absent_history", absent_any & occupied),

@@ -111,6 +111,7 @@ def test_order_of_values(small):
     assert s.loc["stale60", "months_since_contact"] == pytest.approx(60, abs=0.2)
     assert s.loc["none", "reasons"] == ["no_card"]
     assert s.loc["stale30", "reasons"] == ["stale_card"]
+    assert s.loc["current_old", "reasons"] == ["card_update"]
     assert s.loc["recent", "reasons"] == ["recent_contact_excluded"]
     assert s.loc["moved", "reasons"] == ["moved_out_excluded"]
     assert s.loc["vacant", "reasons"] == ["vacant_excluded"]
