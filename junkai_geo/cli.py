@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "solve": "Solve a routing problem given as JSON (see README)",
     "plan": "Plan one officer's day on the bundled or imported data",
     "rebalance": "Rebalance beats built from a polygon layer of units",
+    "sheet": "Print a day plan as an A4 route sheet (PDF) and optionally an HTML map",
 }
 
 

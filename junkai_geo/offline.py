@@ -1,0 +1,293 @@
+"""Leaflet assets on local disk, so that HTML maps work on closed networks.
+
+Police networks are often cut off from the internet. In offline mode a map's
+HTML loads Leaflet and its plugins from files copied next to it
+(``assets/``), draws no web tiles, and no request leaves the machine.
+
+The assets are not committed: :func:`install_assets` fetches them once from
+the npm registry (``npm pack``, the ordinary client of that registry) into a
+cache folder; the heat-map plugin comes from the installed ``folium``
+package itself. Run ``python -m junkai_geo.offline install`` after
+``pip install``, or set ``JUNKAI_GEO_ASSETS`` to a folder that already holds
+them (for example one copied from a connected machine).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import JunkaiGeoError
+
+#: Environment variable naming the assets folder.
+ASSETS_ENV = "JUNKAI_GEO_ASSETS"
+#: Name of the folder written next to each offline HTML map.
+ASSETS_SUBDIR = "assets"
+
+
+@dataclass(frozen=True)
+class NpmPackage:
+    """One npm package and the files of it that maps load."""
+
+    name: str
+    version: str
+    files: tuple[str, ...]  # paths inside the package tarball (under package/)
+    folder: str  # folder under the assets dir
+
+
+# Versions match the CDN links of folium 0.20 so that online and offline
+# maps run the same code.
+NPM_PACKAGES: tuple[NpmPackage, ...] = (
+    NpmPackage(
+        "leaflet",
+        "1.9.3",
+        (
+            "dist/leaflet.js",
+            "dist/leaflet.css",
+            # leaflet.css refers to these by relative URL (layer control, markers).
+            "dist/images/layers.png",
+            "dist/images/layers-2x.png",
+            "dist/images/marker-icon.png",
+            "dist/images/marker-icon-2x.png",
+            "dist/images/marker-shadow.png",
+            "LICENSE",
+        ),
+        "leaflet",
+    ),
+    NpmPackage(
+        "leaflet.markercluster",
+        "1.1.0",
+        (
+            "dist/leaflet.markercluster.js",
+            "dist/MarkerCluster.css",
+            "dist/MarkerCluster.Default.css",
+            "MIT-LICENCE.txt",
+        ),
+        "markercluster",
+    ),
+    # folium's popups are built with jQuery.
+    NpmPackage("jquery", "3.7.1", ("dist/jquery.min.js", "LICENSE.txt"), "jquery"),
+)
+
+#: Files taken from the installed folium package (relative to folium/).
+FOLIUM_FILES: dict[str, str] = {"templates/leaflet_heat.min.js": "heat/leaflet_heat.min.js"}
+
+#: Resource file name at the end of a CDN URL -> local path under the assets dir.
+LOCAL_BY_FILENAME: dict[str, str] = {
+    "leaflet.js": "leaflet/leaflet.js",
+    "leaflet.css": "leaflet/leaflet.css",
+    "leaflet.markercluster.js": "markercluster/leaflet.markercluster.js",
+    "MarkerCluster.css": "markercluster/MarkerCluster.css",
+    "MarkerCluster.Default.css": "markercluster/MarkerCluster.Default.css",
+    "leaflet_heat.min.js": "heat/leaflet_heat.min.js",
+    "jquery-3.7.1.min.js": "jquery/jquery.min.js",
+}
+
+# folium's page template links these for its optional Bootstrap / Font
+# Awesome markers; the project's maps use none of them (DivIcon markers,
+# plain HTML legends), so offline pages leave them out rather than ship them.
+# jQuery is kept: folium's popups need it.
+_UNUSED_FILENAMES = frozenset(
+    {
+        "bootstrap.bundle.min.js",
+        "bootstrap.min.css",
+        "bootstrap-glyphicons.css",
+        "all.min.css",
+        "leaflet.awesome-markers.js",
+        "leaflet.awesome-markers.css",
+        "leaflet.awesome.rotate.min.css",
+    }
+)
+
+_TAG_RE = re.compile(
+    r"""<(script|link)\b[^>]*?\b(src|href)\s*=\s*["'](https?:)?//[^"']+["'][^>]*>(\s*</script>)?""",
+    re.IGNORECASE,
+)
+_URL_RE = re.compile(r"""(?:src|href)\s*=\s*["']((?:https?:)?//[^"']+)["']""", re.IGNORECASE)
+
+
+class OfflineAssetsError(JunkaiGeoError, FileNotFoundError):
+    """The local Leaflet assets are missing or a map needs one we do not have."""
+
+
+def default_assets_dir() -> Path:
+    """The assets folder: ``$JUNKAI_GEO_ASSETS`` or the user cache folder."""
+    env = os.environ.get(ASSETS_ENV)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "junkai_geo" / "web_assets"
+
+
+def required_files() -> list[str]:
+    """Every path, relative to the assets folder, that offline maps may need."""
+    out = [
+        f"{p.folder}/{f.split('/', 1)[1] if f.startswith('dist/') else f}"
+        for p in NPM_PACKAGES
+        for f in p.files
+    ]
+    out += list(FOLIUM_FILES.values())
+    return out
+
+
+def missing_assets(assets_dir: Path | None = None) -> list[str]:
+    """Files of :func:`required_files` absent from ``assets_dir``."""
+    root = assets_dir or default_assets_dir()
+    return [f for f in required_files() if not (root / f).is_file()]
+
+
+def check_assets(assets_dir: Path | None = None) -> Path:
+    """Return the assets folder, or raise saying how to install the assets."""
+    root = assets_dir or default_assets_dir()
+    missing = missing_assets(root)
+    if missing:
+        raise OfflineAssetsError(
+            f"offline map assets missing in {root} ({len(missing)} file(s), e.g. {missing[0]}); "
+            "install them with `python -m junkai_geo.offline install` (needs `npm`, "
+            f"Debian package 'npm', and access to the npm registry) or set {ASSETS_ENV} "
+            "to a folder holding them"
+        )
+    return root
+
+
+def install_assets(assets_dir: Path | None = None, *, npm: str = "npm") -> Path:
+    """Fetch Leaflet and plugins from the npm registry into ``assets_dir``.
+
+    Idempotent: does nothing when every file is already there.
+    """
+    root = assets_dir or default_assets_dir()
+    if not missing_assets(root):
+        return root
+    exe = shutil.which(npm)
+    if exe is None:
+        raise OfflineAssetsError(
+            f"cannot install offline map assets: '{npm}' not found; install Node.js and npm "
+            "(Debian: apt-get install npm) or copy the assets folder from another machine "
+            f"and set {ASSETS_ENV}"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for pkg in NPM_PACKAGES:
+            spec = f"{pkg.name}@{pkg.version}"
+            proc = subprocess.run(
+                [exe, "pack", spec, "--pack-destination", tmp, "--silent"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                raise OfflineAssetsError(f"npm pack {spec} failed: {proc.stderr.strip()[-500:]}")
+            tgz = Path(tmp) / f"{pkg.name}-{pkg.version}.tgz"
+            _extract(tgz, pkg, root)
+    import folium
+
+    folium_dir = Path(folium.__file__).parent
+    for src, dst in FOLIUM_FILES.items():
+        target = root / dst
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(folium_dir / src, target)
+    return check_assets(root)
+
+
+def _extract(tgz: Path, pkg: NpmPackage, root: Path) -> None:
+    with tarfile.open(tgz, "r:gz") as tar:
+        for f in pkg.files:
+            member = tar.getmember(f"package/{f}")
+            data = tar.extractfile(member)
+            if data is None:
+                raise OfflineAssetsError(f"{tgz.name}: {f} is not a regular file")
+            rel = f.split("/", 1)[1] if f.startswith("dist/") else f
+            target = root / pkg.folder / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data.read())
+
+
+def localize_html(html: str, *, prefix: str = ASSETS_SUBDIR) -> tuple[str, set[str]]:
+    """Point every external script / stylesheet of ``html`` to local files.
+
+    Returns the new HTML and the set of asset paths (relative to the assets
+    folder) it uses. Links folium adds for features the project does not use
+    are removed; any other external resource is an error, so that an
+    offline page can never quietly reach the internet.
+    """
+    used: set[str] = set()
+    unknown: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        tag = match.group(0)
+        url_match = _URL_RE.search(tag)
+        assert url_match is not None
+        url = url_match.group(1)
+        filename = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+        if filename in LOCAL_BY_FILENAME:
+            local = LOCAL_BY_FILENAME[filename]
+            used.add(local)
+            return tag.replace(url, f"{prefix}/{local}")
+        if filename in _UNUSED_FILENAMES:
+            return ""
+        unknown.append(url)
+        return tag
+
+    out = _TAG_RE.sub(replace, html)
+    if "AwesomeMarkers" in out:
+        unknown.append("leaflet.awesome-markers (folium.Icon markers)")
+    leftover = _URL_RE.findall(out)
+    # <a href> links (attribution text) are not requests; only loaded resources count.
+    unknown += [u for u in leftover if _is_loaded_resource(out, u)]
+    if unknown:
+        raise OfflineAssetsError(
+            "offline map would load external resources: " + ", ".join(sorted(set(unknown)))
+        )
+    if any(p.startswith("leaflet/leaflet.css") for p in used):
+        used |= {f for f in required_files() if f.startswith("leaflet/images/")}
+    return out, used
+
+
+def _is_loaded_resource(html: str, url: str) -> bool:
+    for m in re.finditer(re.escape(url), html):
+        start = html.rfind("<", 0, m.start())
+        if re.match(r"<(script|link|img|iframe)\b", html[start:]):
+            return True
+    return False
+
+
+def copy_assets(used: set[str], out_dir: Path, assets_dir: Path | None = None) -> list[Path]:
+    """Copy the ``used`` assets into ``out_dir / assets`` (skipping identical files)."""
+    root = check_assets(assets_dir)
+    copied = []
+    for rel in sorted(used):
+        src = root / rel
+        dst = out_dir / ASSETS_SUBDIR / rel
+        if dst.is_file() and dst.stat().st_size == src.stat().st_size:
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        copied.append(dst)
+    return copied
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m junkai_geo.offline install [DIR]`` / ``check [DIR]``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in {"install", "check"}:
+        print("usage: python -m junkai_geo.offline install|check [ASSETS_DIR]", file=sys.stderr)
+        return 2
+    target = Path(args[1]) if len(args) > 1 else None
+    try:
+        root = install_assets(target) if args[0] == "install" else check_assets(target)
+    except OfflineAssetsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(root)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
