@@ -309,23 +309,27 @@ def upgrade() -> None:
 
 
 def _postgis_upgrade() -> None:
-    """PostGIS columns, GiST indexes and the triggers that fill them."""
+    """PostGIS columns, GiST indexes and the triggers that fill them.
+
+    Points are in EPSG:6675 (metres, from x / y), so KNN ``<->`` orders by
+    true planar distance; beat polygons stay in WGS84 as imported.
+    """
     from geoalchemy2 import Geometry
 
     op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     for table in ("koban", "buildings", "households"):
         op.add_column(
             table,
-            sa.Column("geom", Geometry("POINT", srid=4326, spatial_index=False), nullable=True),
+            sa.Column("geom", Geometry("POINT", srid=6675, spatial_index=False), nullable=True),
         )
         op.create_index(f"ix_{table}_geom", table, ["geom"], postgresql_using="gist")
         op.execute(
             f"CREATE FUNCTION {table}_set_geom() RETURNS trigger AS $$ BEGIN "
-            "NEW.geom := ST_SetSRID(ST_MakePoint(NEW.lon, NEW.lat), 4326); RETURN NEW; "
+            "NEW.geom := ST_SetSRID(ST_MakePoint(NEW.x, NEW.y), 6675); RETURN NEW; "
             "END $$ LANGUAGE plpgsql"
         )
         op.execute(
-            f"CREATE TRIGGER {table}_set_geom BEFORE INSERT OR UPDATE OF lon, lat ON {table} "
+            f"CREATE TRIGGER {table}_set_geom BEFORE INSERT OR UPDATE OF x, y ON {table} "
             f"FOR EACH ROW EXECUTE FUNCTION {table}_set_geom()"
         )
     op.add_column(

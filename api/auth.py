@@ -1,0 +1,238 @@
+"""Users, passwords, tokens, API keys, login rate limit and scopes.
+
+- Passwords are hashed with Argon2id (argon2-cffi).
+- ``/auth/token`` (OAuth2 password flow) issues an opaque random bearer token
+  that expires after ``token_ttl_s``; only its SHA-256 is stored, so a copy of
+  the database does not hold usable tokens. API keys (prefix ``jk_``) are
+  random too and stored the same way; SHA-256 suffices for 256-bit random
+  secrets, while low-entropy passwords need Argon2's cost.
+- Failed logins are counted per (username, client IP) in the database, so
+  the limit holds across workers and restarts: at ``login_max_failures``
+  within ``login_window_s`` further attempts get 429 until the window passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from .db import utcnow
+from .models import (
+    AccessToken,
+    ApiKey,
+    BeatRow,
+    BeatVersion,
+    KobanRow,
+    LoginFailure,
+    OfficerRow,
+    User,
+)
+
+API_KEY_PREFIX = "jk_"
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so that the response time
+# does not tell whether a user exists.
+_DUMMY_HASH = _hasher.hash("not-a-password")
+
+
+class Role(StrEnum):
+    OFFICER = "officer"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def sha256_hex(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: Role | str,
+    *,
+    officer_id: str | None = None,
+    station: str | None = None,
+) -> User:
+    """Add a user; an officer needs ``officer_id``, a manager ``station``."""
+    role = Role(role)
+    if role is Role.OFFICER and not officer_id:
+        raise ValueError("an officer user needs officer_id (the officer it is)")
+    if role is Role.MANAGER and not station:
+        raise ValueError("a manager user needs station (e.g. 金沢中)")
+    if len(password) < 8:
+        raise ValueError("password: found fewer than 8 characters; expected at least 8")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=role.value,
+        officer_id=officer_id,
+        station=station,
+        active=True,
+        created_at=utcnow(),
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def login_blocked(
+    session: Session, username: str, client_ip: str, *, max_failures: int, window_s: int
+) -> bool:
+    since = utcnow() - timedelta(seconds=window_s)
+    n = session.scalar(
+        select(func.count())
+        .select_from(LoginFailure)
+        .where(
+            LoginFailure.username == username,
+            LoginFailure.client_ip == client_ip,
+            LoginFailure.at >= since,
+        )
+    )
+    return bool(n and n >= max_failures)
+
+
+def authenticate(session: Session, username: str, password: str, client_ip: str) -> User | None:
+    """The active user with these credentials, recording a failure if none."""
+    user = session.scalar(select(User).where(User.username == username))
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is None or not ok or not user.active:
+        session.add(LoginFailure(username=username[:64], client_ip=client_ip[:64], at=utcnow()))
+        return None
+    session.execute(
+        delete(LoginFailure).where(
+            LoginFailure.username == username, LoginFailure.client_ip == client_ip
+        )
+    )
+    return user
+
+
+def issue_token(session: Session, user: User, ttl_s: int) -> tuple[str, int]:
+    """A new bearer token for ``user`` and its lifetime in seconds."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    session.add(
+        AccessToken(
+            user_id=user.id,
+            token_hash=sha256_hex(token),
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_s),
+        )
+    )
+    return token, ttl_s
+
+
+def issue_api_key(session: Session, user: User, label: str = "") -> str:
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    session.add(ApiKey(user_id=user.id, key_hash=sha256_hex(key), label=label, created_at=utcnow()))
+    return key
+
+
+def user_for_secret(session: Session, secret: str) -> User | None:
+    """The active user a bearer token or API key belongs to, if valid now."""
+    digest = sha256_hex(secret)
+    if secret.startswith(API_KEY_PREFIX):
+        user_id = session.scalar(
+            select(ApiKey.user_id).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
+        )
+    else:
+        user_id = session.scalar(
+            select(AccessToken.user_id).where(
+                AccessToken.token_hash == digest, AccessToken.expires_at > utcnow()
+            )
+        )
+    if user_id is None:
+        return None
+    user = session.get(User, user_id)
+    return user if user is not None and user.active else None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling and what they may reach.
+
+    ``beat_ids`` / ``koban_ids`` are ``None`` for the admin (the whole
+    prefecture); otherwise the beats and koban in scope: an officer's own
+    beat(s), a manager's station's beats.
+    """
+
+    user_id: int
+    username: str
+    role: Role
+    officer_id: str | None
+    station: str | None
+    beat_ids: frozenset[str] | None
+    koban_ids: frozenset[str] | None
+    client_ip: str = ""
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role is Role.ADMIN
+
+    def can_beat(self, beat_id: str | None) -> bool:
+        if self.beat_ids is None:
+            return True
+        return beat_id is not None and beat_id in self.beat_ids
+
+    def can_koban(self, koban_id: str | None) -> bool:
+        if self.koban_ids is None:
+            return True
+        return koban_id is not None and koban_id in self.koban_ids
+
+    @property
+    def sees_personal(self) -> bool:
+        """Personal fields reach the officer of the beat and the station's
+        manager only; the prefecture-wide admin runs the system without them."""
+        return self.role in (Role.OFFICER, Role.MANAGER)
+
+
+def current_version(session: Session) -> int | None:
+    return session.scalar(select(func.max(BeatVersion.version)))
+
+
+def principal_for(session: Session, user: User, client_ip: str = "") -> Principal:
+    role = Role(user.role)
+    beat_ids: frozenset[str] | None = None
+    koban_ids: frozenset[str] | None = None
+    if role is Role.OFFICER:
+        rows = session.execute(
+            select(OfficerRow.beat_id, OfficerRow.koban_id).where(
+                OfficerRow.officer_id == user.officer_id
+            )
+        ).all()
+        beat_ids = frozenset(b for b, _ in rows if b)
+        koban_ids = frozenset(k for _, k in rows if k)
+    elif role is Role.MANAGER:
+        koban_ids = frozenset(
+            session.scalars(select(KobanRow.koban_id).where(KobanRow.station == user.station))
+        )
+        version = current_version(session)
+        beat_ids = frozenset(
+            session.scalars(
+                select(BeatRow.beat_id).where(
+                    BeatRow.version == version, BeatRow.koban_id.in_(koban_ids)
+                )
+            )
+        )
+    return Principal(
+        user.id, user.username, role, user.officer_id, user.station, beat_ids, koban_ids, client_ip
+    )

@@ -1,0 +1,77 @@
+"""Build the FastAPI application.
+
+``create_app()`` reads the settings from the environment, migrates the
+database (creating the SQLite file on first start) and mounts one router per
+resource. ``junkai-geo serve`` runs it with uvicorn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .db import Database
+from .routes import (
+    audit_log,
+    auth,
+    beats,
+    buildings,
+    health,
+    households,
+    koban,
+    night_approvals,
+    reports,
+    users,
+    visits,
+)
+from .settings import ApiSettings, get_settings
+
+ROUTERS = [
+    health.router,
+    auth.router,
+    users.router,
+    koban.router,
+    beats.router,
+    buildings.router,
+    households.router,
+    visits.router,
+    night_approvals.router,
+    reports.router,
+    audit_log.router,
+]
+
+
+def create_app(settings: ApiSettings | None = None, *, db: Database | None = None) -> FastAPI:
+    """The service, on ``db`` or on the database named by ``settings``."""
+    settings = settings or get_settings()
+    database = db or Database(
+        settings.url(),
+        busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_max_overflow,
+    )
+    database.migrate()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if db is None:
+            database.dispose()
+
+    app = FastAPI(
+        title="junkai_geo",
+        summary="Beat planning for patrol liaison (巡回連絡)",
+        description=(
+            "Every route but /health needs a bearer token from /auth/token or an API key. "
+            "Officers reach their beats, managers their station, admins the prefecture."
+        ),
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.db = database
+    app.state.settings = settings
+    for router in ROUTERS:
+        app.include_router(router)
+    return app

@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy import Select, func, select, text
+from sqlalchemy.orm import Session
+
+from junkai_geo.model import CardStatus
+from junkai_geo.projection import in_japan
+
+from .. import audit
+from ..auth import Principal
+from ..deps import DB, AnyUser, ReadSession, Settings, forbidden, not_found
+from ..models import HouseholdRow
+from ..schemas import HouseholdDetail, HouseholdOut, NearHousehold
+from ..store import bbox_filter, card_status_of, status_filter, today_local
+
+router = APIRouter(prefix="/households", tags=["households"])
+
+_NUM = r"-?\d+(\.\d+)?"
+BBox = Annotated[
+    str | None,
+    Query(
+        pattern=rf"^{_NUM},{_NUM},{_NUM},{_NUM}$",
+        description="lon_min,lat_min,lon_max,lat_max (WGS84)",
+    ),
+]
+
+
+def parse_bbox(bbox: str) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = (float(v) for v in bbox.split(","))
+    if not (x0 <= x1 and y0 <= y1 and x0 >= -180 and x1 <= 180 and y0 >= -90 and y1 <= 90):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail="bbox: expected lon_min<=lon_max and lat_min<=lat_max in WGS84 degrees",
+        )
+    return x0, y0, x1, y1
+
+
+def household_out(h: HouseholdRow, today: object = None) -> HouseholdOut:
+    d = today or today_local()
+    return HouseholdOut(
+        household_id=h.household_id,
+        kind=h.kind,
+        beat_id=h.beat_id,
+        building_id=h.building_id,
+        floor=h.floor,
+        address=h.address,
+        lon=h.lon,
+        lat=h.lat,
+        card_status=card_status_of(h.last_contact, d),  # type: ignore[arg-type]
+        occupancy=h.occupancy,
+        last_contact=h.last_contact,
+        absences=h.absences,
+        visits=h.visit_count,
+    )
+
+
+def scoped(stmt: Select[tuple[HouseholdRow]], who: Principal) -> Select[tuple[HouseholdRow]]:
+    if who.beat_ids is not None:
+        stmt = stmt.where(HouseholdRow.beat_id.in_(who.beat_ids))
+    return stmt
+
+
+def get_household_in_scope(session: Session, who: Principal, household_id: str) -> HouseholdRow:
+    """The household, or 404 also when it exists outside the caller's scope."""
+    h = session.get(HouseholdRow, household_id)
+    if h is None or not who.can_beat(h.beat_id):
+        raise not_found("household")
+    return h
+
+
+@router.get("", response_model=list[HouseholdOut])
+def list_households(
+    who: AnyUser,
+    session: ReadSession,
+    settings: Settings,
+    beat_id: str | None = Query(default=None, max_length=64),
+    bbox: BBox = None,
+    card_status: Annotated[CardStatus | None, Query(alias="status")] = None,
+    limit: int = Query(default=500, ge=1, le=10_000),
+    offset: int = Query(default=0, ge=0),
+) -> list[HouseholdOut]:
+    """Households by beat, bbox and card status; no personal field."""
+    today = today_local()
+    stmt = scoped(select(HouseholdRow), who).order_by(HouseholdRow.household_id)
+    if beat_id is not None:
+        if not who.can_beat(beat_id):
+            raise forbidden()
+        stmt = stmt.where(HouseholdRow.beat_id == beat_id)
+    if bbox is not None:
+        stmt = stmt.where(bbox_filter(parse_bbox(bbox)))
+    if card_status is not None:
+        stmt = stmt.where(status_filter(card_status, today))
+    stmt = stmt.limit(min(limit, settings.max_page_size)).offset(offset)
+    return [household_out(h, today) for h in session.scalars(stmt)]
+
+
+@router.get("/near", response_model=list[NearHousehold])
+def near(
+    who: AnyUser,
+    db: DB,
+    session: ReadSession,
+    lon: float = Query(ge=-180, le=180),
+    lat: float = Query(ge=-90, le=90),
+    limit: int = Query(default=10, ge=1, le=100),
+    radius_m: float = Query(default=2000, gt=0, le=20_000),
+) -> list[NearHousehold]:
+    """Nearest occupied 未把握 households around a point, nearest first, in scope.
+
+    For officers on other duties who carry blank cards (弾力的な実施).
+    """
+    if not in_japan(lon, lat):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail="lon/lat: expected a point in Japan"
+        )
+    from pyproj import Transformer
+
+    from junkai_geo.settings import ISHIKAWA_CRS
+
+    x, y = Transformer.from_crs("EPSG:4326", ISHIKAWA_CRS, always_xy=True).transform(lon, lat)
+    base = scoped(select(HouseholdRow), who).where(
+        HouseholdRow.last_contact.is_(None), HouseholdRow.occupancy == "occupied"
+    )
+    found: list[tuple[float, HouseholdRow]]
+    if db.is_sqlite:
+        found = _near_sqlite(session, base, x, y, limit, radius_m)
+    else:
+        dist = func.ST_Distance(
+            text("households.geom"), func.ST_SetSRID(func.ST_MakePoint(x, y), 6675)
+        )
+        stmt = (
+            base.add_columns(dist)
+            .where(
+                func.ST_DWithin(
+                    text("households.geom"),
+                    func.ST_SetSRID(func.ST_MakePoint(x, y), 6675),
+                    radius_m,
+                )
+            )
+            .order_by(text("households.geom <-> ST_SetSRID(ST_MakePoint(:px, :py), 6675)"))
+            .params(px=x, py=y)
+            .limit(limit)
+        )
+        found = [(float(d), h) for h, d in session.execute(stmt).all()]
+    today = today_local()
+    return [
+        NearHousehold(**household_out(h, today).model_dump(), distance_m=round(d, 1))
+        for d, h in found
+    ]
+
+
+def _near_sqlite(
+    session: Session,
+    base: Select[tuple[HouseholdRow]],
+    x: float,
+    y: float,
+    limit: int,
+    radius_m: float,
+) -> list[tuple[float, HouseholdRow]]:
+    """Growing square windows on the (x, y) index until ``limit`` lie inside the circle."""
+    r = min(250.0, radius_m)
+    while True:
+        rows = session.scalars(
+            base.where(HouseholdRow.x.between(x - r, x + r), HouseholdRow.y.between(y - r, y + r))
+        ).all()
+        hits = sorted(((math.hypot(h.x - x, h.y - y), h) for h in rows), key=lambda t: t[0])
+        hits = [t for t in hits if t[0] <= r]
+        if len(hits) >= limit or r >= radius_m:
+            return hits[:limit]
+        r = min(r * 2, radius_m)
+
+
+@router.get("/{household_id}", response_model=HouseholdDetail)
+def get_household(household_id: str, who: AnyUser, db: DB) -> HouseholdDetail:
+    """One household with its card; personal fields only for the allowed roles.
+
+    Every call is written to the audit trail before the data is returned.
+    """
+    with db.writing() as session:
+        h = session.get(HouseholdRow, household_id)
+        if h is None or not who.can_beat(h.beat_id):
+            # Denied and missing look the same to the caller; the trail tells them apart.
+            audit.record(
+                session,
+                who,
+                "read_denied",
+                "household",
+                household_id,
+                detail={"exists": h is not None},
+            )
+            h = None
+        else:
+            personal = h.personal if who.sees_personal else None
+            audit.record(
+                session,
+                who,
+                "read",
+                "household",
+                household_id,
+                detail={"personal": personal is not None},
+            )
+    if h is None:
+        raise not_found("household")
+    return HouseholdDetail(
+        **household_out(h).model_dump(), registered_on=h.registered_on, personal=personal
+    )

@@ -1,0 +1,161 @@
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections import defaultdict
+from datetime import date
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..auth import Principal, current_version
+from ..deps import AnyUser, ReadSession, Settings, forbidden
+from ..models import BeatRow, HouseholdRow, KobanRow
+from ..schemas import SurveyOut, SurveyRow
+from ..store import status_case, today_local
+
+router = APIRouter(prefix="/reports", tags=["reports"])
+
+#: CSV columns: (field, header in Japanese Excel).
+CSV_COLUMNS: list[tuple[str, str]] = [
+    ("station", "警察署"),
+    ("koban_id", "交番"),
+    ("beat_id", "受持区"),
+    ("households", "世帯等数"),
+    ("buildings", "建物数"),
+    ("books", "簿冊数"),
+    ("cards", "カード数"),
+    ("kind_home", "世帯"),
+    ("kind_business", "事業所"),
+    ("kind_public", "公共施設"),
+    ("card_none", "未把握"),
+    ("card_current", "カード現行"),
+    ("card_stale", "カード要更新"),
+    ("vacant", "空家"),
+    ("moved_out", "転出"),
+]
+
+
+def beat_survey(
+    session: Session,
+    who: Principal,
+    *,
+    cards_per_book: int,
+    koban_id: str | None = None,
+    today: date | None = None,
+) -> SurveyOut:
+    """The April beat survey (受持区実態調査), per beat of the current version."""
+    today = today or today_local()
+    version = current_version(session)
+    beats_stmt = (
+        select(BeatRow.beat_id, BeatRow.koban_id, KobanRow.station)
+        .outerjoin(KobanRow, KobanRow.koban_id == BeatRow.koban_id)
+        .where(BeatRow.version == version)
+    )
+    if who.beat_ids is not None:
+        beats_stmt = beats_stmt.where(BeatRow.beat_id.in_(who.beat_ids))
+    if koban_id is not None:
+        if not who.can_koban(koban_id):
+            raise forbidden()
+        beats_stmt = beats_stmt.where(BeatRow.koban_id == koban_id)
+    beats = session.execute(beats_stmt.order_by(BeatRow.koban_id, BeatRow.beat_id)).all()
+    ids = [b for b, _, _ in beats]
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    status = status_case(today).label("status")
+    rows = session.execute(
+        select(
+            HouseholdRow.beat_id, HouseholdRow.kind, HouseholdRow.occupancy, status, func.count()
+        )
+        .where(HouseholdRow.beat_id.in_(ids))
+        .group_by(HouseholdRow.beat_id, HouseholdRow.kind, HouseholdRow.occupancy, status)
+    ).all()
+    for beat_id, kind, occupancy, st, n in rows:
+        c = counts[beat_id]
+        if occupancy != "occupied":
+            c[occupancy] += n
+            continue
+        c["households"] += n
+        c[f"kind_{kind}"] += n
+        c[f"card_{st}"] += n
+    buildings = dict(
+        session.execute(
+            select(HouseholdRow.beat_id, func.count(func.distinct(HouseholdRow.building_id)))
+            .where(HouseholdRow.beat_id.in_(ids), HouseholdRow.occupancy == "occupied")
+            .group_by(HouseholdRow.beat_id)
+        ).all()
+    )
+    out: list[SurveyRow] = []
+    for beat_id, k_id, station in beats:
+        c = counts[beat_id]
+        cards = c["card_current"] + c["card_stale"]
+        out.append(
+            SurveyRow(
+                beat_id=beat_id,
+                koban_id=k_id,
+                station=station or "",
+                households=c["households"],
+                buildings=int(buildings.get(beat_id, 0)),
+                cards=cards,
+                books=math.ceil(cards / cards_per_book),
+                kind_home=c["kind_home"],
+                kind_business=c["kind_business"],
+                kind_public=c["kind_public"],
+                card_none=c["card_none"],
+                card_current=c["card_current"],
+                card_stale=c["card_stale"],
+                vacant=c["vacant"],
+                moved_out=c["moved_out"],
+            )
+        )
+    numeric = [f for f, _ in CSV_COLUMNS if f not in ("station", "koban_id", "beat_id")]
+    totals = {f: sum(getattr(r, f) for r in out) for f in numeric}
+    # Books are counted per beat (each beat keeps its own), so the total adds them up.
+    total = SurveyRow(beat_id="合計", koban_id="", station="", **totals)
+    return SurveyOut(
+        as_of=today, version=version, cards_per_book=cards_per_book, beats=out, totals=total
+    )
+
+
+@router.get("/beat-survey", response_model=SurveyOut)
+def get_beat_survey(
+    who: AnyUser,
+    session: ReadSession,
+    settings: Settings,
+    koban_id: str | None = Query(default=None, max_length=64),
+) -> SurveyOut:
+    """Per beat: households, buildings, books (簿冊) and make-up by kind and card."""
+    return beat_survey(session, who, cards_per_book=settings.cards_per_book, koban_id=koban_id)
+
+
+@router.get(
+    "/beat-survey.csv",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/csv": {}},
+            "description": "UTF-8 with BOM, CRLF: opens in Japanese Excel",
+        }
+    },
+)
+def get_beat_survey_csv(
+    who: AnyUser,
+    session: ReadSession,
+    settings: Settings,
+    koban_id: str | None = Query(default=None, max_length=64),
+) -> Response:
+    """The beat survey as CSV for Excel: UTF-8 with a BOM, CRLF line ends."""
+    survey = beat_survey(session, who, cards_per_book=settings.cards_per_book, koban_id=koban_id)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow([h for _, h in CSV_COLUMNS])
+    for row in [*survey.beats, survey.totals]:
+        writer.writerow([getattr(row, f) for f, _ in CSV_COLUMNS])
+    body = "\ufeff" + buf.getvalue()
+    name = f"beat_survey_{survey.as_of.isoformat()}.csv"
+    return Response(
+        body.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -1,0 +1,255 @@
+"""Request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from junkai_geo.model import CardStatus, HouseholdKind, Outcome
+
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+ID = Field(min_length=1, max_length=64)
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: str
+    schema_version: str | None
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"]
+    expires_in: int
+
+
+class ApiKeyIn(BaseModel):
+    label: str = Field(default="", max_length=128)
+
+
+class ApiKeyOut(BaseModel):
+    api_key: str
+    label: str
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(min_length=8, max_length=256)
+    role: Literal["officer", "manager", "admin"]
+    officer_id: str | None = Field(default=None, max_length=64)
+    station: str | None = Field(default=None, max_length=64)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+    role: str
+    officer_id: str | None
+    station: str | None
+    active: bool
+
+
+class MeOut(BaseModel):
+    username: str
+    role: str
+    officer_id: str | None
+    station: str | None
+    beat_ids: list[str] | None = Field(description="null: the whole prefecture")
+    koban_ids: list[str] | None
+    sees_personal: bool
+
+
+class KobanOut(BaseModel):
+    koban_id: str
+    name: str
+    kind: str
+    station: str
+    lon: float
+    lat: float
+
+
+class BeatVersionOut(BaseModel):
+    version: int
+    created_at: datetime
+    source: str
+    job_id: str | None
+    note: str
+    current: bool
+
+
+class BeatOut(BaseModel):
+    beat_id: str
+    koban_id: str
+    name: str
+    locked: bool
+    version: int
+    households: int
+
+
+class BeatDetail(BeatOut):
+    geometry: dict[str, Any] | None = Field(description="GeoJSON geometry, WGS84")
+
+
+class OfficerOut(BaseModel):
+    officer_id: str
+    koban_id: str
+    role: str
+    beat_id: str | None
+    mode: str
+    shift_pattern: str
+
+
+class BuildingOut(BaseModel):
+    building_id: str
+    kind: str
+    floors: int
+    units: int
+    complex_id: str | None
+    lon: float
+    lat: float
+
+
+class HouseholdOut(BaseModel):
+    """A household in lists and maps: never any personal field."""
+
+    household_id: str
+    kind: str
+    beat_id: str | None
+    building_id: str | None
+    floor: int
+    address: str
+    lon: float
+    lat: float
+    card_status: CardStatus
+    occupancy: str
+    last_contact: date | None
+    absences: int
+    visits: int
+
+
+class HouseholdDetail(HouseholdOut):
+    registered_on: date | None
+    personal: dict[str, Any] | None = Field(
+        description="personal fields; only for the beat's officer and the station's manager"
+    )
+
+
+class NearHousehold(HouseholdOut):
+    distance_m: float
+
+
+class VisitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    household_id: str = ID
+    visited_on: date
+    time: str = Field(pattern=HHMM, description="HH:MM, local time")
+    outcome: Outcome
+    officer_id: str | None = Field(
+        default=None, max_length=64, description="defaults to the calling officer"
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="or the Idempotency-Key header; one of them is required",
+    )
+
+
+class VisitOut(BaseModel):
+    visit_id: str
+    household_id: str
+    officer_id: str
+    visited_on: date
+    time: str
+    outcome: Outcome
+    created_at: datetime
+    replayed: bool = Field(
+        default=False,
+        description="true when an earlier request with this idempotency key already registered it",
+    )
+    card_status: CardStatus
+    occupancy: str
+
+
+class NightApprovalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    officer_id: str = ID
+    on_date: date
+    start: str = Field(pattern=HHMM)
+    end: str = Field(pattern=HHMM)
+
+
+class NightApprovalOut(BaseModel):
+    id: int
+    officer_id: str
+    on_date: date
+    start: str
+    end: str
+    approved_by: int
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ProblemOut(BaseModel):
+    file: str
+    row: str | int | None
+    field: str | None
+    found: str
+    expected: str
+    code: str
+
+
+class ImportOut(BaseModel):
+    id: int
+    layer: str
+    filename: str
+    status: str
+    rows: int
+    problems: int
+    at: datetime
+
+
+class SurveyRow(BaseModel):
+    """One beat in the April beat survey (受持区実態調査)."""
+
+    beat_id: str
+    koban_id: str
+    station: str
+    households: int = Field(description="occupied households (世帯等)")
+    buildings: int
+    books: int = Field(description="簿冊: ceil(cards / cards_per_book)")
+    cards: int
+    kind_home: int
+    kind_business: int
+    kind_public: int
+    card_none: int
+    card_current: int
+    card_stale: int
+    vacant: int
+    moved_out: int
+
+
+class SurveyOut(BaseModel):
+    as_of: date
+    version: int | None
+    cards_per_book: int
+    beats: list[SurveyRow]
+    totals: SurveyRow
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    user_id: int | None
+    username: str
+    role: str
+    action: str
+    resource: str
+    resource_id: str
+    client_ip: str
+    detail: dict[str, Any] | None
+
+
+__all__ = ["HouseholdKind"]
