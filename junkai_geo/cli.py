@@ -21,6 +21,8 @@ COMMANDS: dict[str, str] = {
     "plan": "Plan one officer's day on the bundled or imported data",
     "rebalance": "Rebalance beats built from a polygon layer of units",
     "sheet": "Print a day plan as an A4 route sheet (PDF) and optionally an HTML map",
+    "serve": "Run the web service (FastAPI) on the embedded SQLite or PostgreSQL",
+    "users": "Add or list users of the web service",
 }
 
 
