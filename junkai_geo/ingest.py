@@ -105,9 +105,15 @@ class _Raw:
 # --- public API ---------------------------------------------------------
 
 
-def read_layer(path: PathLike, layer: str, *, crs: str | None = None,
-               encoding: str | None = None, repair: bool = False,
-               today: date | None = None) -> gpd.GeoDataFrame | pd.DataFrame:
+def read_layer(
+    path: PathLike,
+    layer: str,
+    *,
+    crs: str | None = None,
+    encoding: str | None = None,
+    repair: bool = False,
+    today: date | None = None,
+) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read, check and normalise one layer file.
 
     Parameters
@@ -137,34 +143,54 @@ def read_layer(path: PathLike, layer: str, *, crs: str | None = None,
     InputError
         With every problem of the file.
     """
-    report, frame = _load_layer(path, layer, crs=crs, encoding=encoding, repair=repair,
-                                today=today or date.today())
+    report, frame = _load_layer(
+        path, layer, crs=crs, encoding=encoding, repair=repair, today=today or date.today()
+    )
     if report.problems:
         raise InputError(report.problems)
     assert frame is not None
     return frame
 
 
-def validate_layer(path: PathLike, layer: str, *, crs: str | None = None,
-                   encoding: str | None = None, repair: bool = False,
-                   today: date | None = None) -> list[Problem]:
+def validate_layer(
+    path: PathLike,
+    layer: str,
+    *,
+    crs: str | None = None,
+    encoding: str | None = None,
+    repair: bool = False,
+    today: date | None = None,
+) -> list[Problem]:
     """Every problem of one layer file (empty when clean); never raises for bad data."""
-    return inspect_layer(path, layer, crs=crs, encoding=encoding, repair=repair,
-                         today=today).problems
+    return inspect_layer(
+        path, layer, crs=crs, encoding=encoding, repair=repair, today=today
+    ).problems
 
 
-def inspect_layer(path: PathLike, layer: str, *, crs: str | None = None,
-                  encoding: str | None = None, repair: bool = False,
-                  today: date | None = None) -> LayerReport:
+def inspect_layer(
+    path: PathLike,
+    layer: str,
+    *,
+    crs: str | None = None,
+    encoding: str | None = None,
+    repair: bool = False,
+    today: date | None = None,
+) -> LayerReport:
     """Import report of one layer file: problems, repairs, CRS, encoding, rows."""
-    report, _ = _load_layer(path, layer, crs=crs, encoding=encoding, repair=repair,
-                            today=today or date.today())
+    report, _ = _load_layer(
+        path, layer, crs=crs, encoding=encoding, repair=repair, today=today or date.today()
+    )
     return report
 
 
-def read_dataset(paths: dict[str, PathLike], *, crs: str | None = None,
-                 today: date | None = None, repair: bool = False,
-                 validate: bool = True) -> Dataset:
+def read_dataset(
+    paths: dict[str, PathLike],
+    *,
+    crs: str | None = None,
+    today: date | None = None,
+    repair: bool = False,
+    validate: bool = True,
+) -> Dataset:
     """Read several layers as one dataset, all or nothing.
 
     ``paths`` maps layer names to files. Each layer is checked alone, then
@@ -176,19 +202,30 @@ def read_dataset(paths: dict[str, PathLike], *, crs: str | None = None,
     """
     unknown = sorted(set(paths) - set(LAYERS))
     if unknown:
-        raise ParameterError(f"read_dataset: unknown layer(s) {unknown}; expected some of {list(LAYERS)}")
+        raise ParameterError(
+            f"read_dataset: unknown layer(s) {unknown}; expected some of {list(LAYERS)}"
+        )
     today = today or date.today()
-    order = [name for name in ("beats", "households", "units", "koban", "buildings",
-                               "officers", "visits") if name in paths]
+    order = [
+        name
+        for name in ("beats", "households", "units", "koban", "buildings", "officers", "visits")
+        if name in paths
+    ]
     problems: list[Problem] = []
     notes: list[str] = []
     layers: dict[str, Any] = {}
     target: str | None = None
     for name in order:
         # Visit dates are checked against ``today`` by check_dataset, with ids.
-        report, frame = _load_layer(paths[name], name, crs=crs, encoding=None, repair=repair,
-                                    today=None if name == "visits" else today,
-                                    target_crs=target)
+        report, frame = _load_layer(
+            paths[name],
+            name,
+            crs=crs,
+            encoding=None,
+            repair=repair,
+            today=None if name == "visits" else today,
+            target_crs=target,
+        )
         problems += report.problems
         notes += report.notes
         layers[name] = frame
@@ -205,9 +242,16 @@ def read_dataset(paths: dict[str, PathLike], *, crs: str | None = None,
 # --- loading --------------------------------------------------------------
 
 
-def _load_layer(path: PathLike, layer: str, *, crs: str | None, encoding: str | None,
-                repair: bool, today: date | None,
-                target_crs: str | None = None) -> tuple[LayerReport, Any]:
+def _load_layer(
+    path: PathLike,
+    layer: str,
+    *,
+    crs: str | None,
+    encoding: str | None,
+    repair: bool,
+    today: date | None,
+    target_crs: str | None = None,
+) -> tuple[LayerReport, Any]:
     if layer not in LAYERS:
         raise ParameterError(f"layer: found {layer!r}; expected one of {', '.join(LAYERS)}")
     path = Path(path)
@@ -221,8 +265,9 @@ def _load_layer(path: PathLike, layer: str, *, crs: str | None, encoding: str | 
     report.rows = len(frame)
     report.source_crs = raw.crs.to_string() if raw.crs is not None else None
     id_col = ID_COLUMN[layer]
-    labels = row_labels(frame[id_col] if id_col in frame.columns else None, len(frame),
-                        table=raw.table)
+    labels = row_labels(
+        frame[id_col] if id_col in frame.columns else None, len(frame), table=raw.table
+    )
     check = LayerChecker(report.file, labels, report.problems)
     attrs = convert_columns(frame, layer, check, today=today)
     if layer not in SPATIAL_LAYERS:
@@ -232,8 +277,9 @@ def _load_layer(path: PathLike, layer: str, *, crs: str | None, encoding: str | 
     geoms = np.full(len(frame), None, dtype=object)
     metric: str | None = target_crs
     if raw.geoms is not None:
-        geoms, usable, notes = check_geometries(raw.geoms, layer, check, repair=repair,
-                                                skip=raw.reported)
+        geoms, usable, notes = check_geometries(
+            raw.geoms, layer, check, repair=repair, skip=raw.reported
+        )
         report.notes += notes
         if raw.crs is not None:
             usable, lon, lat = _check_location(geoms, usable, raw.crs, raw.implicit_crs, check)
@@ -241,7 +287,8 @@ def _load_layer(path: PathLike, layer: str, *, crs: str | None, encoding: str | 
                 metric = metric_crs_for(float(np.median(lon)), float(np.median(lat)))
         else:
             usable[:] = False
-        geoms = np.where(usable, geoms, None)
+        geoms = np.asarray(geoms, dtype=object)
+        geoms[~usable] = None
     if metric is None:
         out = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms), crs=None)
     else:
@@ -254,20 +301,30 @@ def _load_layer(path: PathLike, layer: str, *, crs: str | None, encoding: str | 
     return report, out
 
 
-def _read_raw(path: Path, layer: str, *, crs: str | None, encoding: str | None,
-              report: LayerReport) -> _Raw | None:
+def _read_raw(
+    path: Path, layer: str, *, crs: str | None, encoding: str | None, report: LayerReport
+) -> _Raw | None:
     problems = report.problems
     given: pyproj.CRS | None = None
     if crs is not None:
         try:
             given = pyproj.CRS.from_user_input(crs)
         except CRSError:
-            problems.append(Problem(report.file, None, "crs", f"crs {crs!r}, unknown to PROJ",
-                                    "a known CRS such as EPSG:6668 or EPSG:6675", "unknown_crs"))
+            problems.append(
+                Problem(
+                    report.file,
+                    None,
+                    "crs",
+                    f"crs {crs!r}, unknown to PROJ",
+                    "a known CRS such as EPSG:6668 or EPSG:6675",
+                    "unknown_crs",
+                )
+            )
             return None
     if not path.exists():
-        problems.append(Problem(report.file, None, None, f"no file at {path}",
-                                "an existing file", "unreadable"))
+        problems.append(
+            Problem(report.file, None, None, f"no file at {path}", "an existing file", "unreadable")
+        )
         return None
     suffix = path.suffix.lower()
     spatial = layer in SPATIAL_LAYERS
@@ -287,9 +344,16 @@ _READ_ERRORS = (OSError, ValueError, pyogrio.errors.DataSourceError, pyogrio.err
 
 
 def _unreadable(report: LayerReport, exc: Exception) -> None:
-    report.problems.append(Problem(
-        report.file, None, None, f"a file that cannot be read ({type(exc).__name__}: {exc})",
-        "a readable GeoJSON, GeoPackage, Shapefile, GeoParquet or CSV file", "unreadable"))
+    report.problems.append(
+        Problem(
+            report.file,
+            None,
+            None,
+            f"a file that cannot be read ({type(exc).__name__}: {exc})",
+            "a readable GeoJSON, GeoPackage, Shapefile, GeoParquet or CSV file",
+            "unreadable",
+        )
+    )
 
 
 def _decode(data: bytes, encoding: str | None, report: LayerReport) -> str | None:
@@ -299,22 +363,33 @@ def _decode(data: bytes, encoding: str | None, report: LayerReport) -> str | Non
             return data.decode(encoding)
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n")
-            report.problems.append(Problem(
-                report.file, line if line > 0 else None, None,
-                f"bytes {data[exc.start:exc.end]!r} that are not {encoding}",
-                f"text in {encoding} (or leave the encoding out to detect it)", "encoding"))
+            report.problems.append(
+                Problem(
+                    report.file,
+                    line if line > 0 else None,
+                    None,
+                    f"bytes {data[exc.start : exc.end]!r} that are not {encoding}",
+                    f"text in {encoding} (or leave the encoding out to detect it)",
+                    "encoding",
+                )
+            )
             return None
         except LookupError:
-            raise ParameterError(f"encoding: found {encoding!r}; expected a Python codec name "
-                                 "such as utf-8, utf-8-sig or cp932") from None
+            raise ParameterError(
+                f"encoding: found {encoding!r}; expected a Python codec name "
+                "such as utf-8, utf-8-sig or cp932"
+            ) from None
     # UTF-8 first (with or without BOM): cp932 decodes much UTF-8 as mojibake.
     for enc in ("utf-8-sig", "cp932"):
         try:
             text = data.decode(enc)
         except UnicodeDecodeError:
             continue
-        report.encoding = "utf-8-sig" if enc == "utf-8-sig" and data.startswith(b"\xef\xbb\xbf") else (
-            "utf-8" if enc == "utf-8-sig" else enc)
+        report.encoding = (
+            "utf-8-sig"
+            if enc == "utf-8-sig" and data.startswith(b"\xef\xbb\xbf")
+            else ("utf-8" if enc == "utf-8-sig" else enc)
+        )
         return text
     from charset_normalizer import from_bytes
 
@@ -323,8 +398,16 @@ def _decode(data: bytes, encoding: str | None, report: LayerReport) -> str | Non
         report.encoding = best.encoding
         report.notes.append(f"{report.file}: text read as {best.encoding} (detected)")
         return str(best)
-    report.problems.append(Problem(report.file, None, None, "text in an unknown encoding",
-                                   "UTF-8, UTF-8 with BOM or cp932 (Shift_JIS)", "encoding"))
+    report.problems.append(
+        Problem(
+            report.file,
+            None,
+            None,
+            "text in an unknown encoding",
+            "UTF-8, UTF-8 with BOM or cp932 (Shift_JIS)",
+            "encoding",
+        )
+    )
     return None
 
 
@@ -342,8 +425,16 @@ def _read_csv(path: Path, encoding: str | None, report: LayerReport) -> pd.DataF
     try:
         return pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        report.problems.append(Problem(report.file, None, None, f"text that is not CSV ({exc})",
-                                       "a CSV table with a header row", "unreadable"))
+        report.problems.append(
+            Problem(
+                report.file,
+                None,
+                None,
+                f"text that is not CSV ({exc})",
+                "a CSV table with a header row",
+                "unreadable",
+            )
+        )
         return None
 
 
@@ -352,8 +443,9 @@ def _find(columns: list[str], names: tuple[str, ...]) -> str | None:
     return next((lowered[n] for n in names if n in lowered), None)
 
 
-def _table_geometry(frame: pd.DataFrame, spatial: bool, given: pyproj.CRS | None,
-                    report: LayerReport) -> _Raw:
+def _table_geometry(
+    frame: pd.DataFrame, spatial: bool, given: pyproj.CRS | None, report: LayerReport
+) -> _Raw:
     """Geometry of a table from lon/lat, x/y or WKT columns."""
     if not spatial:
         return _Raw(frame, None, None, False, table=True)
@@ -370,10 +462,17 @@ def _table_geometry(frame: pd.DataFrame, spatial: bool, given: pyproj.CRS | None
         if given is None:
             crs, implicit = pyproj.CRS.from_user_input(DEFAULT_LONLAT_CRS), True
         elif not given.is_geographic:
-            report.problems.append(Problem(
-                file, None, "crs", f"{given.to_string()} ({given.name}), a projected CRS, "
-                f"for the longitude/latitude columns '{lon}', '{lat}'",
-                "a geographic CRS such as EPSG:6668, or x/y columns", "wrong_crs"))
+            report.problems.append(
+                Problem(
+                    file,
+                    None,
+                    "crs",
+                    f"{given.to_string()} ({given.name}), a projected CRS, "
+                    f"for the longitude/latitude columns '{lon}', '{lat}'",
+                    "a geographic CRS such as EPSG:6668, or x/y columns",
+                    "wrong_crs",
+                )
+            )
             crs = None
         (xs, bx), (ys, by) = _numbers(frame[lon], lon, check), _numbers(frame[lat], lat, check)
         geoms, reported = _points(xs, ys, bx, by)
@@ -383,9 +482,16 @@ def _table_geometry(frame: pd.DataFrame, spatial: bool, given: pyproj.CRS | None
         geoms, reported = _points(xs, ys, bx, by)
         used = [x, y]
         if given is None:
-            report.problems.append(Problem(
-                file, None, "crs", f"x/y columns '{x}', '{y}' without a CRS",
-                "the CRS of x/y given with --crs (crs=...), e.g. EPSG:6675", "missing_crs"))
+            report.problems.append(
+                Problem(
+                    file,
+                    None,
+                    "crs",
+                    f"x/y columns '{x}', '{y}' without a CRS",
+                    "the CRS of x/y given with --crs (crs=...), e.g. EPSG:6675",
+                    "missing_crs",
+                )
+            )
     elif wkt is not None:
         text = frame[wkt].astype(object).where(frame[wkt].astype(str).str.strip() != "", None)
         geoms = shapely.from_wkt(text.to_numpy(dtype=object), on_invalid="ignore")
@@ -394,21 +500,37 @@ def _table_geometry(frame: pd.DataFrame, spatial: bool, given: pyproj.CRS | None
         reported = bad
         used = [wkt]
         if given is None:
-            report.problems.append(Problem(
-                file, None, "crs", f"a WKT column '{wkt}' without a CRS",
-                "the CRS of the WKT given with --crs (crs=...), e.g. EPSG:6668", "missing_crs"))
+            report.problems.append(
+                Problem(
+                    file,
+                    None,
+                    "crs",
+                    f"a WKT column '{wkt}' without a CRS",
+                    "the CRS of the WKT given with --crs (crs=...), e.g. EPSG:6668",
+                    "missing_crs",
+                )
+            )
     else:
-        report.problems.append(Problem(
-            file, None, "geometry", f"no coordinate columns (columns: {', '.join(map(str, cols))})",
-            "columns lon/lng/longitude and lat/latitude, or x and y, or wkt", "no_geometry"))
+        report.problems.append(
+            Problem(
+                file,
+                None,
+                "geometry",
+                f"no coordinate columns (columns: {', '.join(map(str, cols))})",
+                "columns lon/lng/longitude and lat/latitude, or x and y, or wkt",
+                "no_geometry",
+            )
+        )
         return _Raw(frame, None, None, False, table=True)
     # A point whose coordinate is "nan" stays a NaN point, reported as such.
-    return _Raw(frame.drop(columns=used), np.asarray(geoms, dtype=object), crs, implicit, True,
-                reported)
+    return _Raw(
+        frame.drop(columns=used), np.asarray(geoms, dtype=object), crs, implicit, True, reported
+    )
 
 
-def _points(xs: np.ndarray, ys: np.ndarray, bad_x: np.ndarray,
-            bad_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _points(
+    xs: np.ndarray, ys: np.ndarray, bad_x: np.ndarray, bad_y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Points from coordinate arrays; a row with an empty coordinate has none."""
     empty = np.isinf(xs) | np.isinf(ys)
     geoms = np.asarray(shapely.points(np.where(empty, 0, xs), np.where(empty, 0, ys)), dtype=object)
@@ -416,22 +538,27 @@ def _points(xs: np.ndarray, ys: np.ndarray, bad_x: np.ndarray,
     return geoms, bad_x | bad_y
 
 
-def _numbers(raw: pd.Series, column: str,
-             check: LayerChecker) -> tuple[np.ndarray, np.ndarray]:
+def _numbers(raw: pd.Series, column: str, check: LayerChecker) -> tuple[np.ndarray, np.ndarray]:
     """Coordinates as floats (inf where empty or bad) and the mask of bad ones."""
     text = raw.astype(str).str.strip()
     num = np.array(pd.to_numeric(text.where(text != "", np.nan), errors="coerce"), dtype=float)
     bad = (text != "").to_numpy() & np.isnan(num) & (text.str.lower() != "nan").to_numpy()
-    check.add(bad, column, raw.map(lambda v: repr(v)), "a number (decimal degrees or metres)",
-              "bad_number")
+    check.add(
+        bad,
+        column,
+        raw.map(lambda v: repr(v)),
+        "a number (decimal degrees or metres)",
+        "bad_number",
+    )
     # Empty coordinates make a missing point, reported as a null geometry.
     empty = (text == "").to_numpy() | bad
     num[empty] = np.inf
     return num, bad
 
 
-def _read_parquet(path: Path, spatial: bool, given: pyproj.CRS | None,
-                  report: LayerReport) -> _Raw | None:
+def _read_parquet(
+    path: Path, spatial: bool, given: pyproj.CRS | None, report: LayerReport
+) -> _Raw | None:
     import pyarrow
     import pyarrow.parquet as pq
 
@@ -447,8 +574,9 @@ def _read_parquet(path: Path, spatial: bool, given: pyproj.CRS | None,
     return _from_gdf(gdf, spatial, given, report, implicit=False, table=False)
 
 
-def _read_ogr(path: Path, layer: str, spatial: bool, given: pyproj.CRS | None,
-              report: LayerReport) -> _Raw | None:
+def _read_ogr(
+    path: Path, layer: str, spatial: bool, given: pyproj.CRS | None, report: LayerReport
+) -> _Raw | None:
     try:
         names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
     except _READ_ERRORS as exc:
@@ -458,9 +586,16 @@ def _read_ogr(path: Path, layer: str, spatial: bool, given: pyproj.CRS | None,
     if len(names) > 1:
         chosen = next((n for n in names if n.lower() == layer), None)
         if chosen is None:
-            report.problems.append(Problem(
-                report.file, None, None, f"{len(names)} layers ({', '.join(names)})",
-                f"a single layer or one named '{layer}'", "unreadable"))
+            report.problems.append(
+                Problem(
+                    report.file,
+                    None,
+                    None,
+                    f"{len(names)} layers ({', '.join(names)})",
+                    f"a single layer or one named '{layer}'",
+                    "unreadable",
+                )
+            )
             return None
     try:
         gdf = pyogrio.read_dataframe(path, layer=chosen, read_geometry=spatial, use_arrow=True)
@@ -477,29 +612,61 @@ def _read_ogr(path: Path, layer: str, spatial: bool, given: pyproj.CRS | None,
             try:
                 pyproj.CRS.from_user_input(declared)
             except CRSError:
-                report.problems.append(Problem(
-                    report.file, None, "crs", f"crs {declared!r}, unknown to PROJ",
-                    "a known CRS, e.g. urn:ogc:def:crs:EPSG::6668, or none (WGS84)",
-                    "unknown_crs"))
-                return _Raw(pd.DataFrame(gdf.drop(columns="geometry", errors="ignore")),
-                            None, None, False, table=False)
+                report.problems.append(
+                    Problem(
+                        report.file,
+                        None,
+                        "crs",
+                        f"crs {declared!r}, unknown to PROJ",
+                        "a known CRS, e.g. urn:ogc:def:crs:EPSG::6668, or none (WGS84)",
+                        "unknown_crs",
+                    )
+                )
+                return _Raw(
+                    pd.DataFrame(gdf.drop(columns="geometry", errors="ignore")),
+                    None,
+                    None,
+                    False,
+                    table=False,
+                )
     if spatial and isinstance(gdf, gpd.GeoDataFrame) and gdf.crs is None and given is None:
         prj = path.with_suffix(".prj")
         if suffix == ".shp" and prj.exists():
             text = prj.read_text(errors="replace").strip()
-            report.problems.append(Problem(
-                report.file, None, "crs", f"a .prj that PROJ cannot read ({text[:60]!r})",
-                "a .prj with a known CRS, or --crs", "unknown_crs"))
+            report.problems.append(
+                Problem(
+                    report.file,
+                    None,
+                    "crs",
+                    f"a .prj that PROJ cannot read ({text[:60]!r})",
+                    "a .prj with a known CRS, or --crs",
+                    "unknown_crs",
+                )
+            )
         else:
             where = "no .prj file" if suffix == ".shp" else "no CRS"
-            report.problems.append(Problem(
-                report.file, None, "crs", where,
-                "a declared CRS (or pass --crs, e.g. EPSG:6675)", "missing_crs"))
+            report.problems.append(
+                Problem(
+                    report.file,
+                    None,
+                    "crs",
+                    where,
+                    "a declared CRS (or pass --crs, e.g. EPSG:6675)",
+                    "missing_crs",
+                )
+            )
     return _from_gdf(gdf, spatial, given, report, implicit=implicit, table=False)
 
 
-def _from_gdf(gdf: pd.DataFrame, spatial: bool, given: pyproj.CRS | None,
-              report: LayerReport, *, implicit: bool, table: bool) -> _Raw:
+def _from_gdf(
+    gdf: pd.DataFrame,
+    spatial: bool,
+    given: pyproj.CRS | None,
+    report: LayerReport,
+    *,
+    implicit: bool,
+    table: bool,
+) -> _Raw:
     if not isinstance(gdf, gpd.GeoDataFrame) or gdf.geometry.name not in gdf.columns:
         if spatial:
             return _table_geometry(pd.DataFrame(gdf), spatial, given, report)
@@ -510,13 +677,21 @@ def _from_gdf(gdf: pd.DataFrame, spatial: bool, given: pyproj.CRS | None,
     crs = gdf.crs
     if given is not None:
         if crs is not None and not crs.equals(given):
-            report.notes.append(f"{report.file}: declared CRS {crs.to_string()} overridden by "
-                                f"{given.to_string()}")
+            report.notes.append(
+                f"{report.file}: declared CRS {crs.to_string()} overridden by {given.to_string()}"
+            )
         crs, implicit = given, False
     if crs is not None and not (crs.is_geographic or crs.is_projected):
-        report.problems.append(Problem(report.file, None, "crs",
-                                       f"{crs.name}, neither geographic nor projected",
-                                       "a geographic or projected CRS", "unknown_crs"))
+        report.problems.append(
+            Problem(
+                report.file,
+                None,
+                "crs",
+                f"{crs.name}, neither geographic nor projected",
+                "a geographic or projected CRS",
+                "unknown_crs",
+            )
+        )
         crs = None
     return _Raw(attrs, gdf.geometry.to_numpy(), crs, implicit, table)
 
@@ -541,7 +716,8 @@ def _geojson_crs(path: Path) -> str | None:
 
 
 def _is_japanese(crs: pyproj.CRS) -> bool:
-    datum = crs.geodetic_crs.datum.name if crs.geodetic_crs is not None else ""
+    geodetic = crs.geodetic_crs
+    datum = geodetic.datum.name if geodetic is not None and geodetic.datum is not None else ""
     return "Japanese Geodetic Datum" in datum or datum == "Tokyo" or "JGD" in crs.name
 
 
@@ -550,8 +726,9 @@ def _in_japan(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return (lon >= x0) & (lon <= x1) & (lat >= y0) & (lat <= y1)
 
 
-def _check_location(geoms: np.ndarray, usable: np.ndarray, crs: pyproj.CRS, implicit: bool,
-                    check: LayerChecker) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_location(
+    geoms: np.ndarray, usable: np.ndarray, crs: pyproj.CRS, implicit: bool, check: LayerChecker
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Catch coordinates that are not where the CRS says: outside Japan for a
     Japanese CRS, lon/lat swapped, or no degrees in a geographic CRS.
 
@@ -588,7 +765,7 @@ def _check_location(geoms: np.ndarray, usable: np.ndarray, crs: pyproj.CRS, impl
         found[idx[mask]] = values
         return full, found
 
-    def coords(i: int) -> str:
+    def coords(i: Any) -> str:
         if crs.is_geographic:
             return f"lon {cx[i]:.6f}, lat {cy[i]:.6f}"
         return f"x {cx[i]:.1f}, y {cy[i]:.1f}"
@@ -602,13 +779,22 @@ def _check_location(geoms: np.ndarray, usable: np.ndarray, crs: pyproj.CRS, impl
         first = int(np.flatnonzero(not_deg)[0])
         if implicit or not_deg.mean() > 0.5:
             # The whole layer is in some projected CRS: one problem, not one per feature.
-            found = (f"{int(not_deg.sum())} feature(s) with coordinates that are not degrees, "
-                     f"e.g. x {cx[first]:.1f}, y {cy[first]:.1f}, and "
-                     + ("no CRS" if implicit else f"the geographic CRS {name}"))
+            found = (
+                f"{int(not_deg.sum())} feature(s) with coordinates that are not degrees, "
+                f"e.g. x {cx[first]:.1f}, y {cy[first]:.1f}, and "
+                + ("no CRS" if implicit else f"the geographic CRS {name}")
+            )
             code = "missing_crs" if implicit else "not_degrees"
-            check.problems.append(Problem(check.file, None, "crs", found,
-                                          "the CRS the coordinates are in (declare it or pass --crs)",
-                                          code))
+            check.problems.append(
+                Problem(
+                    check.file,
+                    None,
+                    "crs",
+                    found,
+                    "the CRS the coordinates are in (declare it or pass --crs)",
+                    code,
+                )
+            )
             m = np.zeros(n, dtype=bool)
             m[idx[not_deg]] = True
         else:
@@ -624,13 +810,24 @@ def _check_location(geoms: np.ndarray, usable: np.ndarray, crs: pyproj.CRS, impl
     if japanese:
         out = ~inside & ~swapped & degrees
         sel = np.flatnonzero(out)
-        m, f = spread(out, [f"{coords(i)} = lon {lon[i]:.4f}, lat {lat[i]:.4f} (outside Japan)"
-                            if not crs.is_geographic else f"{coords(i)} (outside Japan)"
-                            for i in sel])
+        m, f = spread(
+            out,
+            [
+                f"{coords(i)} = lon {lon[i]:.4f}, lat {lat[i]:.4f} (outside Japan)"
+                if not crs.is_geographic
+                else f"{coords(i)} (outside Japan)"
+                for i in sel
+            ],
+        )
         x0, y0, x1, y1 = JAPAN_BOUNDS
-        check.add(m, "geometry", f,
-                  f"a place in Japan (lon {x0:g} to {x1:g}, lat {y0:g} to {y1:g}), as the CRS "
-                  f"{name} is Japanese", "outside_japan")
+        check.add(
+            m,
+            "geometry",
+            f,
+            f"a place in Japan (lon {x0:g} to {x1:g}, lat {y0:g} to {y1:g}), as the CRS "
+            f"{name} is Japanese",
+            "outside_japan",
+        )
         bad |= m
     usable = usable & ~bad
     good = ~bad[idx]

@@ -223,8 +223,9 @@ class LayerChecker:
     labels: np.ndarray
     problems: list[Problem]
 
-    def add(self, mask: np.ndarray | pd.Series, field: str | None, found: Any,
-            expected: str, code: str) -> None:
+    def add(
+        self, mask: np.ndarray | pd.Series, field: str | None, found: Any, expected: str, code: str
+    ) -> None:
         """Add one problem per True in ``mask``; ``found`` is a sequence or a str."""
         idx = np.flatnonzero(np.asarray(mask, dtype=bool))
         if idx.size == 0:
@@ -259,15 +260,17 @@ def clean_str(s: pd.Series) -> pd.Series:
     Whole floats (ids stored as numbers by spreadsheets) lose their ``.0``.
     """
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_integer_dtype(s):
-        out = s.astype(object).where(s.notna(), None).map(
-            lambda v: None if v is None else str(v)
-        )
+        out = s.astype(object).where(s.notna(), None).map(lambda v: None if v is None else str(v))
     elif pd.api.types.is_float_dtype(s):
-        out = s.map(lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
+        out = s.map(
+            lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v))
+        )
     elif isinstance(s.dtype, pd.StringDtype):
         out = s
     else:
-        out = s.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
+        out = s.map(
+            lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+        )
     out = out.astype(STR_DTYPE).str.strip()
     return out.where(out != "", np.nan).astype(STR_DTYPE)
 
@@ -281,8 +284,9 @@ def _missing(s: pd.Series) -> np.ndarray:
     return miss
 
 
-def convert_columns(frame: pd.DataFrame, layer: str, check: LayerChecker,
-                    *, today: date | None) -> pd.DataFrame:
+def convert_columns(
+    frame: pd.DataFrame, layer: str, check: LayerChecker, *, today: date | None
+) -> pd.DataFrame:
     """Canonical columns of ``layer`` with proper dtypes; problems go to ``check``.
 
     Columns keep their order: canonical first, then extra columns as found.
@@ -295,8 +299,14 @@ def convert_columns(frame: pd.DataFrame, layer: str, check: LayerChecker,
             if spec.required:
                 have = ", ".join(str(c) for c in frame.columns if c != "geometry") or "none"
                 check.problems.append(
-                    Problem(check.file, None, spec.name, f"no column '{spec.name}' (columns: {have})",
-                            f"a column '{spec.name}' ({_describe(spec)})", "missing_column")
+                    Problem(
+                        check.file,
+                        None,
+                        spec.name,
+                        f"no column '{spec.name}' (columns: {have})",
+                        f"a column '{spec.name}' ({_describe(spec)})",
+                        "missing_column",
+                    )
                 )
             out[spec.name] = _empty_column(spec, n)
             continue
@@ -312,7 +322,9 @@ def _describe(spec: ColumnSpec) -> str:
     if spec.kind == "enum":
         return "one of " + ", ".join(spec.values)
     if spec.kind == "int":
-        return f"a whole number >= {spec.minimum:g}" if spec.minimum is not None else "a whole number"
+        return (
+            f"a whole number >= {spec.minimum:g}" if spec.minimum is not None else "a whole number"
+        )
     if spec.kind == "float":
         return f"a number >= {spec.minimum:g}" if spec.minimum is not None else "a number"
     if spec.kind == "date":
@@ -334,8 +346,9 @@ def _empty_column(spec: ColumnSpec, n: int) -> pd.Series:
     return pd.Series([spec.default] * n, dtype=STR_DTYPE)
 
 
-def _convert(raw: pd.Series, spec: ColumnSpec, check: LayerChecker, *,
-             today: date | None) -> pd.Series:
+def _convert(
+    raw: pd.Series, spec: ColumnSpec, check: LayerChecker, *, today: date | None
+) -> pd.Series:
     raw = raw.reset_index(drop=True)
     missing = _missing(raw)
     if spec.required:
@@ -351,7 +364,9 @@ def _convert(raw: pd.Series, spec: ColumnSpec, check: LayerChecker, *,
                     groups.setdefault(s.iloc[i], []).append(str(_plain(check.labels[i])))
                 found = np.empty(len(s), dtype=object)
                 for i in where:
-                    found[i] = f"{s.iloc[i]!r}, used by rows/features {', '.join(groups[s.iloc[i]])}"
+                    found[i] = (
+                        f"{s.iloc[i]!r}, used by rows/features {', '.join(groups[s.iloc[i]])}"
+                    )
                 check.add(dup, spec.name, found, "an id used by one row only", "duplicate_id")
         elif spec.kind == "enum":
             mapped = s.map(lambda v: ENUM_ALIASES.get(v, v.lower()) if isinstance(v, str) else v)
@@ -385,8 +400,13 @@ def _convert(raw: pd.Series, spec: ColumnSpec, check: LayerChecker, *,
         check.add(bad, spec.name, raw.map(show), _describe(spec), "bad_date")
         if today is not None:
             late = (dt > pd.Timestamp(today)).fillna(False).to_numpy(dtype=bool)
-            check.add(late, spec.name, dt.map(show), f"a date on or before {today.isoformat()}",
-                      "future_date")
+            check.add(
+                late,
+                spec.name,
+                dt.map(show),
+                f"a date on or before {today.isoformat()}",
+                "future_date",
+            )
         return dt
     # time
     text = raw.map(_time_text).astype(STR_DTYPE)
@@ -420,8 +440,14 @@ def _to_dates(raw: pd.Series) -> pd.Series:
 # --- geometries ---------------------------------------------------------
 
 
-def check_geometries(geoms: np.ndarray, layer: str, check: LayerChecker, *, repair: bool,
-                     skip: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def check_geometries(
+    geoms: np.ndarray,
+    layer: str,
+    check: LayerChecker,
+    *,
+    repair: bool,
+    skip: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Check the geometries of a spatial layer.
 
     Returns the (possibly repaired, 2-D) geometries, a mask of the usable
@@ -435,30 +461,48 @@ def check_geometries(geoms: np.ndarray, layer: str, check: LayerChecker, *, repa
     skipped = np.zeros(len(geoms), dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
     null = shapely.is_missing(geoms)
     check.add(null & ~skipped, "geometry", "no geometry", expected, "null_geometry")
-    geoms = np.where(null, None, shapely.force_2d(geoms))
+    geoms = np.asarray(shapely.force_2d(geoms), dtype=object)
+    geoms[null] = None
     types = shapely.get_type_id(geoms)
     empty = ~null & shapely.is_empty(geoms)
-    check.add(empty, "geometry", [f"an empty {_TYPE_NAMES.get(t, '?')}" for t in types],
-              expected, "empty_geometry")
+    check.add(
+        empty,
+        "geometry",
+        [f"an empty {_TYPE_NAMES.get(t, '?')}" for t in types],
+        expected,
+        "empty_geometry",
+    )
     usable = ~null & ~empty & ~skipped
     coords, index = shapely.get_coordinates(geoms[usable], return_index=True)
     nan_rows = np.zeros(len(geoms), dtype=bool)
     if coords.size:
         bad_idx = np.unique(index[np.isnan(coords).any(axis=1)])
         nan_rows[np.flatnonzero(usable)[bad_idx]] = True
-    check.add(nan_rows, "geometry", "NaN coordinates", f"{expected} with finite coordinates",
-              "nan_coordinates")
+    check.add(
+        nan_rows,
+        "geometry",
+        "NaN coordinates",
+        f"{expected} with finite coordinates",
+        "nan_coordinates",
+    )
     usable &= ~nan_rows
     # A MultiPoint of one point is a point written by tools that always
     # write multi-types (Shapefile).
     if "Point" in allowed:
-        single = usable & (types == _TYPE_IDS["MultiPoint"]) & (shapely.get_num_geometries(geoms) == 1)
+        single = (
+            usable & (types == _TYPE_IDS["MultiPoint"]) & (shapely.get_num_geometries(geoms) == 1)
+        )
         if single.any():
             geoms[single] = shapely.get_geometry(geoms[single], 0)
             types = np.where(single, _TYPE_IDS["Point"], types)
     wrong = usable & ~np.isin(types, [_TYPE_IDS[t] for t in allowed])
-    check.add(wrong, "geometry", [f"a {_TYPE_NAMES.get(t, '?')}" for t in types], expected,
-              "wrong_geometry_type")
+    check.add(
+        wrong,
+        "geometry",
+        [f"a {_TYPE_NAMES.get(t, '?')}" for t in types],
+        expected,
+        "wrong_geometry_type",
+    )
     usable &= ~wrong
     area_like = usable & (types != _TYPE_IDS["Point"])
     if area_like.any():
@@ -471,35 +515,49 @@ def check_geometries(geoms: np.ndarray, layer: str, check: LayerChecker, *, repa
                 fixed = _repair_polygons(geoms[where])
                 for i, reason, g in zip(where, reasons, fixed, strict=True):
                     if g is None:
-                        check.problems.append(Problem(
-                            check.file, _plain(check.labels[i]), "geometry",
-                            f"an invalid {_TYPE_NAMES[int(types[i])]} ({reason}) that make_valid "
-                            "reduces to no area", expected, "invalid_geometry"))
+                        check.problems.append(
+                            Problem(
+                                check.file,
+                                _plain(check.labels[i]),
+                                "geometry",
+                                f"an invalid {_TYPE_NAMES[int(types[i])]} ({reason}) that make_valid "
+                                "reduces to no area",
+                                expected,
+                                "invalid_geometry",
+                            )
+                        )
                         usable[i] = False
                     else:
                         notes.append(
                             f"{check.file}, row/feature {_plain(check.labels[i])}: repaired "
                             f"invalid geometry ({reason}) with shapely.make_valid; now a "
-                            f"{g.geom_type}, area {shapely.area(geoms[i]):.6g} -> {g.area:.6g} "
-                            "(source units)"
+                            f"{g.geom_type} of {shapely.get_num_geometries(g)} part(s)"
                         )
                         geoms[i] = g
             else:
                 bad = np.zeros(len(geoms), dtype=bool)
                 bad[where] = True
                 found = np.empty(len(geoms), dtype=object)
-                found[where] = [f"an invalid {_TYPE_NAMES[int(types[i])]} ({r})"
-                                for i, r in zip(where, reasons, strict=True)]
-                check.add(bad, "geometry", found,
-                          f"a valid {' or '.join(allowed)} (or pass repair=True / --repair)",
-                          "invalid_geometry")
+                found[where] = [
+                    f"an invalid {_TYPE_NAMES[int(types[i])]} ({r})"
+                    for i, r in zip(where, reasons, strict=True)
+                ]
+                check.add(
+                    bad,
+                    "geometry",
+                    found,
+                    f"a valid {' or '.join(allowed)} (or pass repair=True / --repair)",
+                    "invalid_geometry",
+                )
                 usable[where] = False
     if layer == "buildings":
         poly = usable & (types != _TYPE_IDS["Point"])
         if poly.any():
             geoms[poly] = shapely.point_on_surface(geoms[poly])
-            notes.append(f"{check.file}: {int(poly.sum())} building footprint(s) reduced to a "
-                         "point on their surface")
+            notes.append(
+                f"{check.file}: {int(poly.sum())} building footprint(s) reduced to a "
+                "point on their surface"
+            )
     return geoms, usable, notes
 
 
@@ -527,8 +585,14 @@ def _source(frame: pd.DataFrame, layer: str) -> str:
     return str(frame.attrs.get("source", layer))
 
 
-def _ref_check(problems: list[Problem], frame: pd.DataFrame, layer: str, column: str,
-               target: pd.DataFrame | None, target_layer: str) -> None:
+def _ref_check(
+    problems: list[Problem],
+    frame: pd.DataFrame,
+    layer: str,
+    column: str,
+    target: pd.DataFrame | None,
+    target_layer: str,
+) -> None:
     """Values of ``frame[column]`` that are not ids of ``target``."""
     if target is None or column not in frame.columns:
         return
@@ -542,12 +606,21 @@ def _ref_check(problems: list[Problem], frame: pd.DataFrame, layer: str, column:
     vals = ids.to_numpy(dtype=object)
     tfile = _source(target, target_layer)
     for i in np.flatnonzero(bad):
-        problems.append(Problem(file, str(own[i]), column, f"{vals[i]!r}",
-                                f"an {ID_COLUMN[target_layer]} of {tfile}", "unknown_reference"))
+        problems.append(
+            Problem(
+                file,
+                str(own[i]),
+                column,
+                f"{vals[i]!r}",
+                f"a {ID_COLUMN[target_layer]} present in {tfile}",
+                "unknown_reference",
+            )
+        )
 
 
-def check_dataset(dataset: Dataset, *, today: date,
-                  overlap_tolerance_m2: float = 1.0) -> list[Problem]:
+def check_dataset(
+    dataset: Dataset, *, today: date, overlap_tolerance_m2: float = 1.0
+) -> list[Problem]:
     """Cross-layer checks of already-loaded layers.
 
     Rules: every household lies in a beat; beats do not overlap by more than
@@ -579,8 +652,9 @@ def check_dataset(dataset: Dataset, *, today: date,
     return problems
 
 
-def _households_outside_beats(households: gpd.GeoDataFrame,
-                              beats: gpd.GeoDataFrame) -> list[Problem]:
+def _households_outside_beats(
+    households: gpd.GeoDataFrame, beats: gpd.GeoDataFrame
+) -> list[Problem]:
     geoms = households.geometry.to_numpy()
     beat_geoms = beats.geometry.to_numpy()
     ok = ~shapely.is_missing(beat_geoms)
@@ -598,8 +672,14 @@ def _households_outside_beats(households: gpd.GeoDataFrame,
     xs, ys = shapely.get_x(geoms[outside]), shapely.get_y(geoms[outside])
     crs = households.crs.to_string() if households.crs is not None else "the metric CRS"
     return [
-        Problem(file, str(i), "geometry", f"a point at x={x:.1f}, y={y:.1f} ({crs}) outside every beat",
-                f"a point inside a beat of {_source(beats, 'beats')}", "outside_beats")
+        Problem(
+            file,
+            str(i),
+            "geometry",
+            f"a point at x={x:.1f}, y={y:.1f} ({crs}) outside every beat",
+            f"a point inside a beat of {_source(beats, 'beats')}",
+            "outside_beats",
+        )
         for i, x, y in zip(ids[outside], xs, ys, strict=True)
     ]
 
@@ -622,23 +702,37 @@ def _beat_overlaps(beats: gpd.GeoDataFrame, tolerance_m2: float) -> list[Problem
     file = _source(beats, "beats")
     ids = beats["beat_id"].to_numpy(dtype=object)[ok]
     return [
-        Problem(file, str(ids[a]), "geometry",
-                f"an overlap of {area:.1f} m2 with beat {ids[b]!r}",
-                f"beats that do not overlap (tolerance {tolerance_m2:g} m2)", "beats_overlap")
+        Problem(
+            file,
+            str(ids[a]),
+            "geometry",
+            f"an overlap of {area:.1f} m2 with beat {ids[b]!r}",
+            f"beats that do not overlap (tolerance {tolerance_m2:g} m2)",
+            "beats_overlap",
+        )
         for a, b, area in zip(left[big], right[big], areas[big], strict=True)
     ]
 
 
-def _visit_dates(visits: pd.DataFrame, households: pd.DataFrame | None,
-                 today: date) -> list[Problem]:
+def _visit_dates(
+    visits: pd.DataFrame, households: pd.DataFrame | None, today: date
+) -> list[Problem]:
     problems: list[Problem] = []
     file = _source(visits, "visits")
     ids = visits["visit_id"].to_numpy(dtype=object)
     when = pd.to_datetime(visits["visited_on"])
     late = (when > pd.Timestamp(today)).to_numpy(dtype=bool)
     for i in np.flatnonzero(late):
-        problems.append(Problem(file, str(ids[i]), "visited_on", show(when.iloc[i]),
-                                f"a date on or before {today.isoformat()}", "future_date"))
+        problems.append(
+            Problem(
+                file,
+                str(ids[i]),
+                "visited_on",
+                show(when.iloc[i]),
+                f"a date on or before {today.isoformat()}",
+                "future_date",
+            )
+        )
     if households is None or "registered_on" not in households.columns:
         return problems
     reg = households.set_index("household_id")["registered_on"]
@@ -646,8 +740,15 @@ def _visit_dates(visits: pd.DataFrame, households: pd.DataFrame | None,
     since = pd.to_datetime(visits["household_id"].map(reg))
     early = (when < since).fillna(False).to_numpy(dtype=bool)
     for i in np.flatnonzero(early):
-        problems.append(Problem(
-            file, str(ids[i]), "visited_on", show(when.iloc[i]),
-            f"a date on or after {show(since.iloc[i])}, when household "
-            f"{visits['household_id'].iloc[i]!r} was registered", "before_registered"))
+        problems.append(
+            Problem(
+                file,
+                str(ids[i]),
+                "visited_on",
+                show(when.iloc[i]),
+                f"a date on or after {show(since.iloc[i])}, when household "
+                f"{visits['household_id'].iloc[i]!r} was registered",
+                "before_registered",
+            )
+        )
     return problems
