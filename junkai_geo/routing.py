@@ -72,6 +72,9 @@ class RouteParams:
         A building's households are split (by floor) into nodes of at most
         this much service time, and never more than the shortest window open
         to them, so that a large 団地 can be done over several windows.
+    solver_time_share
+        Share of ``time_limit_s`` given to the solver; the rest is for
+        scoring, the matrix and the answer.
     value_scale
         Expected values are multiplied by this and rounded for the solver,
         which works on integers.
@@ -100,6 +103,7 @@ class RouteParams:
     return_after_s: int = 1800
     max_candidate_nodes: int = 150
     node_max_service_s: int = 3600
+    solver_time_share: float = 0.8
     value_scale: int = 1000
     min_p_contact_window: float = 0.1
     window_p_tolerance: float = 0.5
@@ -116,6 +120,7 @@ class RouteParams:
             "service_public_update_s",
             "max_candidate_nodes",
             "node_max_service_s",
+            "solver_time_share",
             "value_scale",
             "window_p_tolerance",
             "window_p_prior_ratio",
@@ -126,6 +131,13 @@ class RouteParams:
             if not isinstance(value, int) or value < 0:
                 raise ParameterError(
                     f"RouteParams.{name}: found {value!r}; expected an integer >= 0 (seconds)"
+                )
+        # TOML gives lists; keep the dataclass hashable.
+        object.__setattr__(self, "day_windows", tuple(self.day_windows))
+        for name in ("window_p_tolerance", "window_p_prior_ratio", "solver_time_share"):
+            if getattr(self, name) > 1:
+                raise ParameterError(
+                    f"RouteParams.{name}: found {getattr(self, name)!r}; expected a number in (0, 1]"
                 )
         if self.window_p_tolerance > 1:
             raise ParameterError(
@@ -560,11 +572,18 @@ def build_nodes(
         "H:" + table["household_id"].astype(str),
         "B:" + key_building.astype(str),
     )
+    # Inside a building the most valuable households per second of service
+    # go into the first chunks; floors break ties.
     frame = pd.DataFrame(
-        {"key": key, "mask": table["window_mask"].to_numpy(), "floor": table["floor"].to_numpy()},
+        {
+            "key": key,
+            "mask": table["window_mask"].to_numpy(),
+            "density": -table["plan_value"].to_numpy(float) / table["service_s"].to_numpy(float),
+            "floor": table["floor"].to_numpy(),
+        },
         index=np.arange(len(table)),
     )
-    frame = frame.sort_values(["key", "mask", "floor"], kind="stable")
+    frame = frame.sort_values(["key", "mask", "density", "floor"], kind="stable")
     service = table["service_s"].to_numpy(np.int64)
     plan_value = table["plan_value"].to_numpy(float)
     floors = table["floor"].to_numpy(np.int64)
@@ -602,8 +621,17 @@ def build_nodes(
                 chunk = trial
         if chunk:
             chunks.append(chunk)
+        # Chunks beyond what the day's windows can hold never reach the solver.
+        day_s = int(lengths[allowed].sum())
+        used = 0
         for c in chunks:
             s = node_service(c)
+            used += s
+            if used > day_s and used - s > 0:
+                for r in c:
+                    skipped[r] = "no_time"
+                continue
+            c = sorted(c, key=lambda r: (floors[r], r))
             if s > longest:
                 # Even alone it does not fit the longest window it may use.
                 for r in c:
@@ -960,7 +988,11 @@ def plan_day(
                     "required": False,
                 }
             )
+        # The solver's budget is a fixed share of the limit, not what is left
+        # after preparation, because its work budget (and so the plan)
+        # follows the time limit it is given: same inputs, same plan.
         remaining = time_limit_s - (_time.perf_counter() - t0)
+        solver_limit = min(time_limit_s * params.solver_time_share, remaining)
         problem = {
             "durations": matrix.durations_s.astype(np.int64).tolist(),
             "visits": visits_json,
@@ -972,7 +1004,7 @@ def plan_day(
                     "shift": [int(shift[0]), int(shift[1])],
                 }
             ],
-            "time_limit": max(remaining, 0.05),
+            "time_limit": max(solver_limit, 0.05),
             "seed": int(seed),
         }
         solution = _solve(problem)

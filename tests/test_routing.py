@@ -1,0 +1,560 @@
+"""Daily routes: feasibility against the matrix, windows, reasons, re-planning."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from junkai_geo.errors import InputError, ParameterError
+from junkai_geo.routing import (
+    SKIP_REASONS,
+    DayPlan,
+    NightApproval,
+    RouteParams,
+    parse_window,
+    plan_day,
+    replan,
+    resolve_windows,
+)
+from junkai_geo.settings import load_params
+
+ON = date(2026, 11, 25)  # Wednesday
+X0, Y0 = -46400.0, 64100.0  # near Kanazawa station in EPSG:6675
+OFFICER = {"officer_id": "O1", "koban_id": "K1", "beat_id": "K1-B1", "mode": "walk"}
+
+
+def grid_instance(n_buildings: int = 40, seed: int = 1, spread_m: float = 500.0):
+    """Named instance ``plan_grid``: detached houses and a few apartment blocks."""
+    rng = np.random.default_rng(seed)
+    bx = rng.uniform(-spread_m, spread_m, n_buildings)
+    by = rng.uniform(-spread_m, spread_m, n_buildings)
+    rows, brows = [], []
+    for b in range(n_buildings):
+        block = b % 6 == 0
+        units = 10 if block else 1
+        brows.append(
+            {
+                "building_id": f"B{b:03d}",
+                "kind": "apartment" if block else "detached",
+                "floors": 4 if block else 1,
+                "units": units,
+                "complex_id": None,
+            }
+        )
+        for j in range(units):
+            rows.append(
+                {
+                    "household_id": f"H{b:03d}{j:02d}",
+                    "kind": "business" if (not block and b % 7 == 3) else "home",
+                    "building_id": f"B{b:03d}",
+                    "floor": 1 + j // 3,
+                    "address": f"町{b}",
+                    "x": X0 + bx[b] + j * 0.5,
+                    "y": Y0 + by[b],
+                }
+            )
+    hh = pd.DataFrame(rows)
+    hh = gpd.GeoDataFrame(
+        hh.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(hh.x, hh.y), crs="EPSG:6675"
+    )
+    status = rng.choice(
+        ["none", "stale", "current", "recent", "moved"], len(hh), p=[0.3, 0.3, 0.2, 0.1, 0.1]
+    )
+    last = {
+        "none": pd.NaT,
+        "stale": pd.Timestamp("2023-06-01"),
+        "current": pd.Timestamp("2026-01-10"),
+        "recent": pd.Timestamp("2026-10-01"),
+        "moved": pd.NaT,
+    }
+    cards = pd.DataFrame(
+        {
+            "household_id": hh["household_id"],
+            "status": [
+                "current" if s == "recent" else ("none" if s == "moved" else s) for s in status
+            ],
+            "occupancy": ["moved_out" if s == "moved" else "occupied" for s in status],
+            "last_contact": [last[s] for s in status],
+        }
+    )
+    return hh, pd.DataFrame(brows), cards
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return grid_instance()
+
+
+@pytest.fixture(scope="module")
+def grid_plan(grid) -> DayPlan:
+    hh, b, cards = grid
+    return plan_day(
+        OFFICER,
+        ON,
+        households=hh,
+        buildings=b,
+        cards=cards,
+        visits=None,
+        start_xy=(X0, Y0),
+        time_limit_s=0.5,
+        seed=0,
+    )
+
+
+def service_of(stop, params: RouteParams) -> int:
+    top = max(h.floor for h in stop.households)
+    return (
+        params.building_approach_s
+        + sum(params.service_s(h.kind, h.card_status == "none") for h in stop.households)
+        + params.per_floor_s * (top - 1)
+    )
+
+
+def assert_feasible(plan: DayPlan, params: RouteParams, *, shift_start: int) -> None:
+    """Recompute every time of the route from the plan's matrix."""
+    d = plan.matrix.durations_s
+    prev_loc, clock = 0, shift_start
+    travel = 0
+    for s in plan.stops:
+        if s.done:
+            continue
+        assert s.location >= 2
+        clock += int(d[prev_loc, s.location])
+        travel += int(d[prev_loc, s.location])
+        assert s.arrival_s >= clock, f"stop {s.order} starts before the officer can arrive"
+        assert s.departure_s - s.arrival_s == service_of(s, params)
+        assert any(a <= s.arrival_s and s.departure_s <= b for a, b in plan.windows), (
+            f"stop {s.order} {s.arrival_s}-{s.departure_s} is outside the windows {plan.windows}"
+        )
+        clock, prev_loc = s.departure_s, s.location
+    back = clock + int(d[prev_loc, 1])
+    assert back <= plan.windows[-1][1] + params.return_after_s
+    travel += int(d[prev_loc, 1])
+    assert plan.to_dict()["totals"]["travel_s"] == travel + sum(
+        s.travel_s for s in plan.stops if s.done
+    )
+
+
+def candidates(hh, cards):
+    c = cards.set_index("household_id")
+    recent = c["last_contact"] > pd.Timestamp(ON) - pd.Timedelta(days=180)
+    ok = (c["occupancy"] == "occupied") & ~recent
+    return set(c.index[ok])
+
+
+def test_route_is_feasible_against_the_matrix(grid_plan):
+    assert grid_plan.stops, "the plan should visit somebody"
+    params = RouteParams()
+    assert_feasible(grid_plan, params, shift_start=grid_plan.windows[0][0] - params.leave_before_s)
+
+
+def test_each_household_once_and_every_candidate_explained(grid, grid_plan):
+    hh, _, cards = grid
+    chosen = grid_plan.household_ids
+    assert len(chosen) == len(set(chosen))
+    skipped = {s["household_id"]: s["reason"] for s in grid_plan.skipped}
+    assert not set(chosen) & set(skipped)
+    assert set(chosen) | set(skipped) == candidates(hh, cards)
+    assert set(skipped.values()) <= set(SKIP_REASONS)
+    assert "no_time" in skipped.values()
+
+
+def test_plan_json_follows_the_format(grid_plan):
+    d = json.loads(json.dumps(grid_plan.to_dict()))
+    assert set(d) == {
+        "officer_id",
+        "koban_id",
+        "beat_id",
+        "date",
+        "start",
+        "end",
+        "windows",
+        "travel_source",
+        "travel_mode",
+        "stops",
+        "skipped",
+        "totals",
+        "notes",
+    }
+    assert d["travel_source"] == "straight_line"
+    assert any("straight line" in n for n in d["notes"])
+    assert d["windows"] == [["10:00:00", "12:00:00"], ["14:00:00", "16:00:00"]]
+    stop = d["stops"][0]
+    assert set(stop) == {
+        "order",
+        "building_id",
+        "address",
+        "lon",
+        "lat",
+        "arrival",
+        "departure",
+        "households",
+        "path",
+    }
+    assert 136.5 < stop["lon"] < 136.8 and 36.4 < stop["lat"] < 36.7  # Kanazawa, WGS84
+    assert set(stop["households"][0]) == {
+        "household_id",
+        "kind",
+        "floor",
+        "card_status",
+        "reasons",
+        "expected_contact",
+    }
+    assert set(d["totals"]) == {
+        "stops",
+        "households",
+        "expected_contacts",
+        "travel_s",
+        "service_s",
+        "value",
+    }
+    assert d["totals"]["households"] == sum(len(s["households"]) for s in d["stops"])
+
+
+def test_same_seed_same_plan(grid, grid_plan):
+    hh, b, cards = grid
+    again = plan_day(
+        OFFICER,
+        ON,
+        households=hh,
+        buildings=b,
+        cards=cards,
+        visits=None,
+        start_xy=(X0, Y0),
+        time_limit_s=0.5,
+        seed=0,
+    )
+    assert again.to_dict() == grid_plan.to_dict()
+
+
+def test_large_complex_is_few_nodes():
+    """A 団地 of 300 households becomes a handful of nodes, split by floor."""
+    hh = pd.DataFrame(
+        {
+            "household_id": [f"D{i:03d}" for i in range(300)],
+            "kind": "home",
+            "building_id": "DANCHI",
+            "floor": [1 + i // 20 for i in range(300)],
+            "x": X0 + 100.0,
+            "y": Y0,
+        }
+    )
+    b = pd.DataFrame(
+        {
+            "building_id": ["DANCHI"],
+            "kind": ["danchi"],
+            "floors": [15],
+            "units": [300],
+            "complex_id": ["C"],
+        }
+    )
+    cards = pd.DataFrame(
+        {
+            "household_id": hh["household_id"],
+            "status": "none",
+            "occupancy": "occupied",
+            "last_contact": pd.NaT,
+        }
+    )
+    plan = plan_day(
+        OFFICER,
+        ON,
+        households=hh,
+        buildings=b,
+        cards=cards,
+        visits=None,
+        start_xy=(X0, Y0),
+        time_limit_s=0.5,
+    )
+    # 4 h of windows in chunks of at most node_max_service_s: a handful of nodes.
+    params = RouteParams()
+    assert plan.matrix is not None
+    assert plan.matrix.n <= 2 + 4 * 3600 // (params.node_max_service_s - 1200) + 1
+    assert {s["reason"] for s in plan.skipped} == {"no_time"}
+    assert all(s.building_id == "DANCHI" for s in plan.stops)
+    assert all("large_complex" in h.reasons for s in plan.stops for h in s.households)
+    params = RouteParams()
+    assert_feasible(plan, params, shift_start=plan.windows[0][0] - params.leave_before_s)
+    floors = [h.floor for s in plan.stops for h in s.households]
+    assert floors == sorted(floors) or len(plan.stops) > 1
+
+
+def tie_instance(first_status: str, second_status: str):
+    """Named instance ``plan_tie``: two homes at the same distance, time for one."""
+    hh = pd.DataFrame(
+        {
+            "household_id": ["A", "B"],
+            "kind": "home",
+            "building_id": [None, None],
+            "floor": 1,
+            "x": [X0 + 300.0, X0 - 300.0],
+            "y": [Y0, Y0],
+        }
+    )
+    cards = pd.DataFrame(
+        {
+            "household_id": ["A", "B"],
+            "status": [first_status, second_status],
+            "occupancy": "occupied",
+            "last_contact": [
+                pd.Timestamp("2023-01-01") if s == "stale" else pd.NaT
+                for s in (first_status, second_status)
+            ],
+        }
+    )
+    return hh, cards
+
+
+@pytest.mark.parametrize("order", [("none", "stale"), ("stale", "none")])
+def test_equal_cost_no_card_before_stale(order):
+    hh, cards = tie_instance(*order)
+    # Equal service times: only the card status differs. One 20-minute window
+    # holds one visit and its walk, not two.
+    params = RouteParams(
+        service_home_new_s=600, service_home_update_s=600, leave_before_s=0, return_after_s=600
+    )
+    plan = plan_day(
+        OFFICER,
+        ON,
+        windows=["10:00-10:20"],
+        households=hh,
+        buildings=None,
+        cards=cards,
+        visits=None,
+        start_xy=(X0, Y0),
+        params=params,
+        time_limit_s=0.3,
+    )
+    assert [h.card_status for s in plan.stops for h in s.households] == ["none"]
+    assert [s["reason"] for s in plan.skipped] == ["less_valuable"]
+
+
+def test_night_window_needs_approval(grid):
+    hh, b, cards = grid
+    asked = ["10:00-12:00", "18:00-20:00"]
+    plain = plan_day(
+        OFFICER,
+        ON,
+        windows=asked,
+        households=hh,
+        buildings=b,
+        cards=cards,
+        visits=None,
+        start_xy=(X0, Y0),
+        time_limit_s=0.3,
+    )
+    assert plain.windows == [(36000, 43200)]
+    assert any("without an approval" in n for n in plain.notes)
+    assert all(s.departure_s <= 18 * 3600 for s in plain.stops)
+    other_day = NightApproval("O1", date(2026, 11, 26), "18:00-20:00")
+    wrong = plan_day(
+        OFFICER,
+        ON,
+        windows=["18:00-20:00"],
+        households=hh,
+        buildings=b,
+        cards=cards,
+        visits=None,
+        start_xy=(X0, Y0),
+        night_approval=other_day,
+        time_limit_s=0.3,
+    )
+    assert wrong.stops == [] and any("does not apply" in n for n in wrong.notes)
+    ok = plan_day(
+        OFFICER,
+        ON,
+        windows=["18:00-20:00"],
+        households=hh,
+        buildings=b,
+        cards=cards,
+        visits=None,
+        start_xy=(X0, Y0),
+        night_approval=NightApproval("O1", ON, "18:00-20:00"),
+        time_limit_s=0.3,
+    )
+    assert ok.windows == [(18 * 3600, 20 * 3600)]
+    assert ok.stops and all(
+        s.arrival_s >= 18 * 3600 and s.departure_s <= 20 * 3600 for s in ok.stops
+    )
+    # Businesses close in the evening: none is visited at night.
+    assert all(h.kind == "home" for s in ok.stops for h in s.households)
+
+
+def test_breaks_are_cut_out():
+    wins, _ = resolve_windows("O1", ON, ["09:00-13:00"], breaks=["11:00-11:30"])
+    assert wins == [(9 * 3600, 11 * 3600), (11 * 3600 + 1800, 13 * 3600)]
+
+
+def test_absent_in_mornings_goes_to_the_afternoon():
+    hh = pd.DataFrame(
+        {
+            "household_id": ["A"],
+            "kind": "home",
+            "building_id": [None],
+            "floor": 1,
+            "x": [X0 + 50.0],
+            "y": [Y0],
+        }
+    )
+    cards = pd.DataFrame(
+        {"household_id": ["A"], "status": "none", "occupancy": "occupied", "last_contact": pd.NaT}
+    )
+    visits = pd.DataFrame(
+        {
+            "visit_id": [f"v{k}" for k in range(5)],
+            "household_id": "A",
+            "officer_id": "O1",
+            "visited_on": [date(2026, 10, 7 + k) for k in range(5)],  # weekdays
+            "time": "10:30",
+            "outcome": "absent",
+        }
+    )
+    plan = plan_day(
+        OFFICER,
+        ON,
+        households=hh,
+        buildings=None,
+        cards=cards,
+        visits=visits,
+        start_xy=(X0, Y0),
+        time_limit_s=0.3,
+    )
+    assert len(plan.stops) == 1 and plan.stops[0].arrival_s >= 14 * 3600
+    assert "absent_history" in plan.stops[0].households[0].reasons
+    only_morning = plan_day(
+        OFFICER,
+        ON,
+        windows=["10:00-12:00"],
+        households=hh,
+        buildings=None,
+        cards=cards,
+        visits=visits,
+        start_xy=(X0, Y0),
+        time_limit_s=0.3,
+    )
+    assert only_morning.stops == []
+    assert only_morning.skipped == [{"household_id": "A", "reason": "outside_window"}]
+
+
+def test_far_household_is_unreachable():
+    hh = pd.DataFrame(
+        {
+            "household_id": ["near", "far"],
+            "kind": "home",
+            "building_id": [None, None],
+            "floor": 1,
+            "x": [X0 + 100.0, X0 + 40000.0],
+            "y": [Y0, Y0],
+        }
+    )
+    cards = pd.DataFrame(
+        {
+            "household_id": ["near", "far"],
+            "status": "none",
+            "occupancy": "occupied",
+            "last_contact": pd.NaT,
+        }
+    )
+    plan = plan_day(
+        OFFICER,
+        ON,
+        households=hh,
+        buildings=None,
+        cards=cards,
+        visits=None,
+        start_xy=(X0, Y0),
+        time_limit_s=0.3,
+    )
+    assert plan.household_ids == ["near"]
+    assert plan.skipped == [{"household_id": "far", "reason": "unreachable"}]
+
+
+def test_pruning_keeps_max_candidates(grid):
+    hh, b, cards = grid
+    plan = plan_day(
+        OFFICER,
+        ON,
+        households=hh,
+        buildings=b,
+        cards=cards,
+        visits=None,
+        start_xy=(X0, Y0),
+        time_limit_s=0.3,
+        max_candidates=5,
+    )
+    assert plan.matrix is not None and plan.matrix.n == 2 + 5
+    assert "less_valuable" in {s["reason"] for s in plan.skipped}
+    assert any("max_candidates 5" in n for n in plan.notes)
+
+
+def test_replan_keeps_done_and_starts_at_position(grid, grid_plan):
+    hh, b, cards = grid
+    done = grid_plan.household_ids[:3]
+    pos = (X0 + 250.0, Y0 - 120.0)
+    now = 11 * 3600 + 15 * 60
+    again = replan(grid_plan, now="11:15", position_xy=pos, done=done, time_limit_s=0.5)
+    kept = [h.household_id for s in again.stops if s.done for h in s.households]
+    assert kept == done
+    assert all(s.departure_s <= now for s in again.stops if s.done)
+    fresh = [s for s in again.stops if not s.done]
+    assert fresh, "time is left after 11:15"
+    assert not set(done) & {h.household_id for s in fresh for h in s.households}
+    assert again.start.x == pos[0] and again.start.y == pos[1]
+    first = fresh[0]
+    assert first.arrival_s >= now + int(again.matrix.durations_s[0, first.location])
+    assert again.windows[0][0] >= now
+    params = RouteParams()
+    assert_feasible(again, params, shift_start=now)
+    chosen = again.household_ids
+    assert len(chosen) == len(set(chosen))
+    skipped = {s["household_id"] for s in again.skipped}
+    assert set(chosen) | skipped == candidates(hh, cards)
+    assert [s.order for s in again.stops] == list(range(1, len(again.stops) + 1))
+
+
+def test_route_params_from_toml(fixtures_dir):
+    p = load_params(RouteParams, fixtures_dir / "plan_params.toml", table="routing")
+    assert p.service_home_new_s == 1200 and p.day_windows == ("09:30-11:30",)
+    with pytest.raises(ParameterError, match="unknown parameter.*service_new_s"):
+        load_params(RouteParams, fixtures_dir / "plan_params_typo.toml", table="routing")
+
+
+@pytest.mark.parametrize(
+    ("window", "match"),
+    [
+        ("10:00", "expected HH:MM-HH:MM"),
+        ("12:00-10:00", "start before the end"),
+        ("10:00-25:00", "expected HH:MM or HH:MM:SS"),
+    ],
+)
+def test_bad_windows(window, match):
+    with pytest.raises(ParameterError, match=match):
+        parse_window(window)
+
+
+def test_households_without_points(fixtures_dir):
+    hh = pd.read_csv(fixtures_dir / "plan_households_no_xy.csv")
+    cards = pd.DataFrame(
+        {
+            "household_id": hh["household_id"],
+            "status": "none",
+            "occupancy": "occupied",
+            "last_contact": pd.NaT,
+        }
+    )
+    with pytest.raises(InputError, match="households.*field 'geometry'.*expected point geometry"):
+        plan_day(
+            OFFICER,
+            ON,
+            households=hh,
+            buildings=None,
+            cards=cards,
+            visits=None,
+            start_xy=(X0, Y0),
+            time_limit_s=0.3,
+        )
