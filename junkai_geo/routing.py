@@ -38,7 +38,9 @@ SKIP_REASONS: tuple[str, ...] = ("no_time", "outside_window", "less_valuable", "
 
 Window = tuple[int, int]  # seconds since midnight, [open, close)
 WindowLike = str | tuple[str | time | int, str | time | int]
-TravelSource = TravelParams | Callable[[np.ndarray], TravelMatrix] | None
+#: Where travel times come from: straight-line parameters, a street network
+#: (:class:`junkai_geo.network.StreetNetwork`), or any callable xy -> matrix.
+TravelSource = TravelParams | Callable[[np.ndarray], TravelMatrix] | Any | None
 
 
 @dataclass(frozen=True)
@@ -701,9 +703,21 @@ def prune_nodes(
 # the plan
 
 
-def _travel_matrix(travel: TravelSource, xy: np.ndarray, ids: list[str], mode: str) -> TravelMatrix:
+def _is_network(travel: Any) -> bool:
+    from .network import StreetNetwork
+
+    return isinstance(travel, StreetNetwork)
+
+
+def _travel_matrix(
+    travel: TravelSource, xy: np.ndarray, ids: list[str], mode: str, crs: str
+) -> TravelMatrix:
     if travel is None or isinstance(travel, TravelParams):
         return straight_line_matrix(xy, ids=ids, mode=mode, params=travel)
+    if _is_network(travel):
+        from .travel import network_matrix
+
+        return network_matrix(travel, xy, crs=crs, ids=ids)  # type: ignore[arg-type]
     if callable(travel):
         m = travel(xy)
         if not isinstance(m, TravelMatrix) or m.n != len(xy):
@@ -713,13 +727,34 @@ def _travel_matrix(travel: TravelSource, xy: np.ndarray, ids: list[str], mode: s
             )
         return m
     raise ParameterError(
-        f"travel: found {type(travel).__name__}; expected TravelParams, a callable "
-        "xy -> TravelMatrix, or None"
+        f"travel: found {type(travel).__name__}; expected TravelParams, a StreetNetwork, "
+        "a callable xy -> TravelMatrix, or None"
     )
 
 
+def _leg_path(
+    travel: TravelSource, a_xy: np.ndarray, b_xy: np.ndarray, lonlat: np.ndarray, crs: str
+) -> list[list[float]]:
+    """Street path of one leg on a network, else the straight segment."""
+    if _is_network(travel):
+        from .errors import NetworkError
+        from .travel import route_path
+
+        try:
+            route = route_path(travel, tuple(a_xy), tuple(b_xy), crs=crs)  # type: ignore[arg-type]
+            return [[float(x), float(y)] for x, y in route.lonlat]
+        except NetworkError:
+            pass  # drawn as a straight segment; the matrix already flags the point
+    return [lonlat[0].tolist(), lonlat[1].tolist()]
+
+
 def _speed(travel: TravelSource, mode: str) -> tuple[float, float]:
-    p = travel if isinstance(travel, TravelParams) else TravelParams()
+    if isinstance(travel, TravelParams):
+        p = travel
+    elif _is_network(travel):
+        p = travel.params  # type: ignore[union-attr]
+    else:
+        p = TravelParams()
     return p.speed_mps(mode), p.detour_factor(mode)
 
 
@@ -968,8 +1003,16 @@ def plan_day(
         [start[None, :], end[None, :], np.array([[n.x, n.y] for n in kept]).reshape(-1, 2)]
     )
     matrix = _travel_matrix(
-        travel, loc_xy, ["start", "end"] + [n.node_id for n in kept], off["mode"]
+        travel, loc_xy, ["start", "end"] + [n.node_id for n in kept], off["mode"], crs
     )
+    from .travel import UNREACHABLE_S
+
+    # On a network some nodes cannot be reached at all (cut off, or too far
+    # from any road): they never go to the solver.
+    d = matrix.durations_s
+    cut_off = {
+        i for i in range(len(kept)) if d[0, i + 2] >= UNREACHABLE_S or d[i + 2, 1] >= UNREACHABLE_S
+    }
     notes.extend(n for n in matrix.notes if n not in notes)
     chosen: list[dict[str, Any]] = []
     route_travel = 0
@@ -1023,7 +1066,7 @@ def plan_day(
         for i, n in enumerate(kept):
             if i in served:
                 continue
-            why = unassigned.get(str(i), "")
+            why = "unreachable" if i in cut_off else unassigned.get(str(i), "")
             if why == "unreachable" or not n.windows:
                 reason = "unreachable" if why == "unreachable" else "outside_window"
             elif n.value >= floor_value:
@@ -1075,7 +1118,7 @@ def plan_day(
                 arrival_s=int(s["start"]),
                 departure_s=int(s["end"]),
                 households=members,
-                path=[lonlat[prev].tolist(), lonlat[loc].tolist()],
+                path=_leg_path(travel, loc_xy[prev], loc_xy[loc], lonlat[[prev, loc]], crs),
                 x=n.x,
                 y=n.y,
                 travel_s=int(matrix.durations_s[prev, loc]),
