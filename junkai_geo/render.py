@@ -37,18 +37,17 @@ if TYPE_CHECKING:
 CARD_STATUS_JA: dict[str, str] = {"none": "未把握", "current": "現行", "stale": "要更新"}
 #: Household kind codes -> Japanese.
 KIND_JA: dict[str, str] = {"home": "世帯", "business": "事業所", "public": "公共施設"}
-#: Reason codes of a chosen household -> short Japanese; unknown codes are shown as they are.
+#: Reason codes (``priorities.REASON_CODES``) -> short Japanese; unknown codes are shown as they are.
 REASON_JA: dict[str, str] = {
     "no_card": "未把握",
     "stale_card": "カード要更新",
+    "card_update": "定期更新",
     "large_complex": "大規模団地",
     "highrise": "高層住宅",
-    "absent_before": "前回不在",
-    "new_resident": "新規転入",
-    "focus_day": "強化日",
-    "business": "事業所",
-    "public": "公共施設",
-    "nearby": "近隣",
+    "absent_history": "不在履歴",
+    "recent_contact_excluded": "最近面接済",
+    "moved_out_excluded": "転出",
+    "vacant_excluded": "空家",
 }
 #: Marker colours by the most urgent card status of a stop.
 STATUS_COLOUR: dict[str, str] = {"none": "#d7301f", "stale": "#f28e2b", "current": "#2e7d32"}
@@ -200,7 +199,9 @@ def _short(v: object) -> str:
 
 def _base_map(offline: bool, *, attribution_extra: str = "") -> folium.Map:
     if offline:
-        m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False)
+        # Without a tile layer Leaflet knows no zoom range, which clustering needs.
+        m = folium.Map(tiles=None, control_scale=True)
+        m.options["maxZoom"] = 19
         # No tiles: a light paper colour instead of Leaflet's grey.
         _header(m).add_child(
             Element("<style>.leaflet-container{background:#f7f7f2 !important;}</style>")
