@@ -585,6 +585,10 @@ def _source(frame: pd.DataFrame, layer: str) -> str:
     return str(frame.attrs.get("source", layer))
 
 
+def _article(word: str) -> str:
+    return ("an " if word[0] in "aeiou" else "a ") + word
+
+
 def _ref_check(
     problems: list[Problem],
     frame: pd.DataFrame,
@@ -612,7 +616,7 @@ def _ref_check(
                 str(own[i]),
                 column,
                 f"{vals[i]!r}",
-                f"a {ID_COLUMN[target_layer]} present in {tfile}",
+                f"{_article(ID_COLUMN[target_layer])} present in {tfile}",
                 "unknown_reference",
             )
         )
