@@ -21,6 +21,7 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 API_DIR = Path(__file__).resolve().parent
 
@@ -39,14 +40,15 @@ def make_engine(
     """An engine for ``url`` with the project's durability settings."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
-        if path and path != ":memory:":
+        connect_args = {"check_same_thread": False, "timeout": busy_timeout_ms / 1000}
+        if not path or path == ":memory:":
+            # One shared connection, or every session would see its own empty database.
+            engine = create_engine(url, connect_args=connect_args, poolclass=StaticPool)
+        else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": busy_timeout_ms / 1000},
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-        )
+            engine = create_engine(
+                url, connect_args=connect_args, pool_size=pool_size, max_overflow=max_overflow
+            )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
     return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)

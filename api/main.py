@@ -20,6 +20,7 @@ from .routes import (
     buildings,
     health,
     households,
+    imports,
     koban,
     night_approvals,
     reports,
@@ -39,6 +40,7 @@ ROUTERS = [
     visits.router,
     night_approvals.router,
     reports.router,
+    imports.router,
     audit_log.router,
 ]
 

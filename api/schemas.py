@@ -253,3 +253,12 @@ class AuditOut(BaseModel):
 
 
 __all__ = ["HouseholdKind"]
+
+
+class ImportRejected(BaseModel):
+    """422 of /imports: every problem found; nothing was stored."""
+
+    detail: str
+    file: str
+    layer: str
+    problems: list[ProblemOut]

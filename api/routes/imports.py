@@ -1,0 +1,250 @@
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile, status
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from junkai_geo.errors import InputError, Problem
+from junkai_geo.ingest import read_layer
+
+from .. import audit
+from ..auth import Principal, current_version
+from ..db import utcnow
+from ..deps import DB, Admin, ReadSession, Settings
+from ..models import BeatRow, BuildingRow, HouseholdRow, ImportRecord, KobanRow, VisitRow
+from ..schemas import ImportOut, ImportRejected
+from ..store import (
+    add_beat_version,
+    insert_visits,
+    recount_beats,
+    today_local,
+    upsert_buildings,
+    upsert_households,
+    upsert_koban,
+    upsert_officers,
+)
+
+router = APIRouter(prefix="/imports", tags=["imports"])
+
+Layer = Literal["koban", "beats", "officers", "buildings", "households", "visits"]
+SUFFIXES = {".geojson", ".json", ".gpkg", ".csv", ".txt", ".tsv", ".parquet", ".geoparquet"}
+
+
+def _out(r: ImportRecord) -> ImportOut:
+    return ImportOut(
+        id=r.id,
+        layer=r.layer,
+        filename=r.filename,
+        status=r.status,
+        rows=r.rows,
+        problems=r.problems,
+        at=r.at,
+    )
+
+
+def _refs(session: Session, layer: str, frame: Any, file: str) -> list[Problem]:
+    """References from the uploaded layer to what the database holds."""
+    problems: list[Problem] = []
+
+    def check(column: str, known: set[str], what: str) -> None:
+        if column not in frame.columns:
+            return
+        id_col = frame.columns[0]
+        for rid, value in zip(frame[id_col], frame[column], strict=True):
+            if value is None or (isinstance(value, float) and value != value) or value == "":
+                continue
+            if str(value) not in known:
+                problems.append(
+                    Problem(
+                        file,
+                        str(rid),
+                        column,
+                        repr(str(value)),
+                        f"the id of a {what} in the database",
+                        "unknown_ref",
+                    )
+                )
+
+    version = current_version(session)
+    beats = set(session.scalars(select(BeatRow.beat_id).where(BeatRow.version == version)))
+    koban = set(session.scalars(select(KobanRow.koban_id)))
+    if layer == "beats":
+        check("koban_id", koban, "koban")
+    elif layer == "officers":
+        check("koban_id", koban, "koban")
+        check("beat_id", beats, "beat (current version)")
+    elif layer == "households":
+        check("beat_id", beats, "beat (current version)")
+        buildings = set(session.scalars(select(BuildingRow.building_id)))
+        check("building_id", buildings, "building")
+    elif layer == "visits":
+        households = set(session.scalars(select(HouseholdRow.household_id)))
+        check("household_id", households, "household")
+        existing = set(
+            session.scalars(
+                select(VisitRow.visit_id).where(
+                    VisitRow.visit_id.in_([str(v) for v in frame["visit_id"]])
+                )
+            )
+        )
+        for vid in frame["visit_id"]:
+            if str(vid) in existing:
+                problems.append(
+                    Problem(
+                        file,
+                        str(vid),
+                        "visit_id",
+                        repr(str(vid)),
+                        "a visit id not yet in the database",
+                        "duplicate_id",
+                    )
+                )
+    return problems
+
+
+def _store(session: Session, layer: str, frame: Any, filename: str) -> int:
+    if layer == "koban":
+        return upsert_koban(session, frame)
+    if layer == "beats":
+        version = add_beat_version(session, frame, source="import", note=filename)
+        recount_beats(session, version)
+        return len(frame)
+    if layer == "officers":
+        return upsert_officers(session, frame)
+    if layer == "buildings":
+        return upsert_buildings(session, frame)
+    if layer == "households":
+        n = upsert_households(session, frame)
+        session.flush()
+        v = current_version(session)
+        if v is not None:
+            recount_beats(session, v)
+        return n
+    return insert_visits(session, frame, today_local())
+
+
+def _reject(
+    session: Session, who: Principal, layer: str, filename: str, problems: list[Problem]
+) -> JSONResponse:
+    rec = ImportRecord(
+        at=utcnow(),
+        user_id=who.user_id,
+        layer=layer,
+        filename=filename,
+        status="rejected",
+        rows=0,
+        problems=len(problems),
+    )
+    session.add(rec)
+    audit.record(
+        session, who, "import_rejected", layer, filename, detail={"problems": len(problems)}
+    )
+    session.commit()
+    body = ImportRejected(
+        detail=f"{len(problems)} problem(s) in {filename}; nothing was imported",
+        file=filename,
+        layer=layer,
+        problems=[p.to_dict() for p in problems],
+    )  # type: ignore[misc]
+    return JSONResponse(status_code=422, content=body.model_dump())
+
+
+@router.post(
+    "",
+    response_model=ImportOut,
+    status_code=201,
+    responses={422: {"model": ImportRejected}, 413: {"description": "file too large"}},
+)
+def import_layer(
+    who: Admin,
+    db: DB,
+    settings: Settings,
+    layer: Annotated[Layer, Form()],
+    file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, CSV or GeoParquet")],
+    crs: Annotated[str | None, Form(max_length=64)] = None,
+) -> Any:
+    """Import one layer, all or nothing.
+
+    The file is checked completely (columns, values, geometry, CRS, location,
+    references to what the database holds); any problem gives 422 with the
+    full list and the database is left as it was. Rows are added or updated
+    by id; beats become a new beat version.
+    """
+    filename = Path(file.filename or "upload").name[:200] or "upload"
+    suffix = Path(filename).suffix.lower()
+    data = file.file.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            detail=f"file larger than {settings.max_upload_bytes} bytes",
+        )
+    with db.write_session() as session:
+        if suffix not in SUFFIXES:
+            return _reject(
+                session,
+                who,
+                layer,
+                filename,
+                [
+                    Problem(
+                        filename,
+                        None,
+                        None,
+                        f"file type {suffix or '(none)'!r}",
+                        f"one of {sorted(SUFFIXES)}",
+                        "unsupported_format",
+                    )
+                ],
+            )
+        with tempfile.TemporaryDirectory(prefix="junkai_import_") as tmp:
+            safe = re.sub(r"[^\w.\-]", "_", filename)
+            path = Path(tmp) / safe
+            path.write_bytes(data)
+            try:
+                frame = read_layer(path, layer, crs=crs, today=today_local())
+            except InputError as exc:
+                problems = [
+                    Problem(filename, p.row, p.field, p.found, p.expected, p.code)
+                    for p in exc.problems
+                ]
+                return _reject(session, who, layer, filename, problems)
+            except ValueError as exc:  # e.g. an unknown CRS given by the caller
+                return _reject(
+                    session,
+                    who,
+                    layer,
+                    filename,
+                    [
+                        Problem(
+                            filename, None, "crs", str(exc)[:200], "a CRS pyproj knows", "bad_crs"
+                        )
+                    ],
+                )
+        problems = _refs(session, layer, frame, filename)
+        if problems:
+            return _reject(session, who, layer, filename, problems)
+        rows = _store(session, layer, frame, filename)
+        rec = ImportRecord(
+            at=utcnow(),
+            user_id=who.user_id,
+            layer=layer,
+            filename=filename,
+            status="accepted",
+            rows=rows,
+            problems=0,
+        )
+        session.add(rec)
+        audit.record(session, who, "import", layer, filename, detail={"rows": rows})
+        session.commit()
+        return _out(rec)
+
+
+@router.get("", response_model=list[ImportOut])
+def list_imports(who: Admin, session: ReadSession) -> list[ImportOut]:
+    return [_out(r) for r in session.scalars(select(ImportRecord).order_by(ImportRecord.id))]

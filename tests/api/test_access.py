@@ -1,0 +1,298 @@
+"""Who may call what: every route, every role, allowed and forbidden.
+
+The cases come from the application's route table: each route must have a
+request builder below (a new route without one fails ``test_every_route_has_a_case``),
+its allowed roles are read from its ``RoleGate`` dependency, and each caller
+is tried on their own beat (allowed roles: success; others: 403) and on a
+beat outside their scope (403 / 404, or an answer that holds none of that
+beat's data).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+
+from api.deps import RoleGate
+from api.main import ROUTERS, create_app
+from api.settings import ApiSettings
+
+from .conftest import BEATS, USERS, ApiEnv, household_ids, personal_name
+
+PUBLIC = {("GET", "/health"), ("POST", "/auth/token")}
+_counter = itertools.count(1)
+
+
+@dataclass
+class Req:
+    method: str
+    path: str
+    params: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
+    data: dict[str, Any] | None = None
+    files: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    ok: tuple[int, ...] = (200,)
+
+
+def beat_info(beat: str) -> dict[str, Any]:
+    for b, kid, station, lon0 in BEATS:
+        if b == beat:
+            return {
+                "beat": b,
+                "koban": kid,
+                "station": station,
+                "officer": f"O-{b[5:]}",
+                "household": household_ids(b)[0],
+                "building": f"BL-{b}-0",
+                "visit": f"V-{b}-1",
+                "lon": lon0 + 0.004,
+                "lat": 36.556,
+            }
+    raise KeyError(beat)
+
+
+def new_approval(env: ApiEnv, officer: str) -> int:
+    """An approval made by the admin, for routes that act on one."""
+    day = date(2027, 1, 1) + timedelta(days=next(_counter))
+    r = env.client.post(
+        "/night-approvals",
+        headers=env.auth("admin"),
+        json={"officer_id": officer, "on_date": day.isoformat(), "start": "18:00", "end": "20:00"},
+    )
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def koban_geojson(n: int) -> bytes:
+    fc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {
+                    "koban_id": f"K-NEW{n}",
+                    "name": f"新交番{n}",
+                    "kind": "koban",
+                    "station": "金沢中",
+                },
+                "geometry": {"type": "Point", "coordinates": [136.63, 36.57]},
+            }
+        ],
+    }
+    return json.dumps(fc, ensure_ascii=False).encode("utf-8")
+
+
+Builder = Callable[[ApiEnv, str, dict[str, Any]], Req]
+
+BUILDERS: dict[tuple[str, str], Builder] = {
+    ("GET", "/health"): lambda e, u, b: Req("GET", "/health"),
+    ("POST", "/auth/token"): lambda e, u, b: Req("POST", "/auth/token"),
+    ("GET", "/auth/me"): lambda e, u, b: Req("GET", "/auth/me"),
+    ("POST", "/auth/api-keys"): lambda e, u, b: Req(
+        "POST", "/auth/api-keys", json={"label": "t"}, ok=(201,)
+    ),
+    ("GET", "/users"): lambda e, u, b: Req("GET", "/users"),
+    ("POST", "/users"): lambda e, u, b: Req(
+        "POST",
+        "/users",
+        ok=(201,),
+        json={
+            "username": f"new{next(_counter)}",
+            "password": "longenough1",
+            "role": "manager",
+            "station": "金沢中",
+        },
+    ),
+    ("GET", "/koban"): lambda e, u, b: Req("GET", "/koban"),
+    ("GET", "/koban/{koban_id}"): lambda e, u, b: Req("GET", f"/koban/{b['koban']}"),
+    ("GET", "/officers"): lambda e, u, b: Req("GET", "/officers"),
+    ("GET", "/beats/versions"): lambda e, u, b: Req("GET", "/beats/versions"),
+    ("GET", "/beats"): lambda e, u, b: Req("GET", "/beats"),
+    ("GET", "/beats/{beat_id}"): lambda e, u, b: Req("GET", f"/beats/{b['beat']}"),
+    ("GET", "/buildings"): lambda e, u, b: Req("GET", "/buildings", params={"beat_id": b["beat"]}),
+    ("GET", "/buildings/{building_id}"): lambda e, u, b: Req("GET", f"/buildings/{b['building']}"),
+    ("GET", "/households"): lambda e, u, b: Req(
+        "GET", "/households", params={"beat_id": b["beat"]}
+    ),
+    ("GET", "/households/near"): lambda e, u, b: Req(
+        "GET", "/households/near", params={"lon": b["lon"], "lat": b["lat"], "limit": 50}
+    ),
+    ("GET", "/households/{household_id}"): lambda e, u, b: Req(
+        "GET", f"/households/{b['household']}"
+    ),
+    ("POST", "/visits"): lambda e, u, b: Req(
+        "POST",
+        "/visits",
+        ok=(201,),
+        headers={"Idempotency-Key": f"acc-{next(_counter)}"},
+        json={
+            "household_id": household_ids(b["beat"])[5],
+            "visited_on": "2026-10-01",
+            "time": "10:00",
+            "outcome": "absent",
+            "officer_id": b["officer"],
+        },
+    ),
+    ("GET", "/visits"): lambda e, u, b: Req(
+        "GET", "/visits", params={"household_id": household_ids(b["beat"])[1]}
+    ),
+    ("GET", "/visits/{visit_id}"): lambda e, u, b: Req("GET", f"/visits/{b['visit']}"),
+    ("POST", "/night-approvals"): lambda e, u, b: Req(
+        "POST",
+        "/night-approvals",
+        ok=(201,),
+        json={
+            "officer_id": b["officer"],
+            "on_date": (date(2028, 1, 1) + timedelta(days=next(_counter))).isoformat(),
+            "start": "18:00",
+            "end": "20:00",
+        },
+    ),
+    ("GET", "/night-approvals"): lambda e, u, b: Req(
+        "GET", "/night-approvals", params={"officer_id": b["officer"]}
+    ),
+    ("POST", "/night-approvals/{approval_id}/revoke"): lambda e, u, b: Req(
+        "POST", f"/night-approvals/{new_approval(e, b['officer'])}/revoke"
+    ),
+    ("GET", "/reports/beat-survey"): lambda e, u, b: Req(
+        "GET", "/reports/beat-survey", params={"koban_id": b["koban"]}
+    ),
+    ("GET", "/reports/beat-survey.csv"): lambda e, u, b: Req(
+        "GET", "/reports/beat-survey.csv", params={"koban_id": b["koban"]}
+    ),
+    ("GET", "/audit"): lambda e, u, b: Req("GET", "/audit", params={"limit": 5}),
+    ("POST", "/imports"): lambda e, u, b: Req(
+        "POST",
+        "/imports",
+        ok=(201,),
+        data={"layer": "koban"},
+        files={
+            "file": (
+                f"koban{(n := next(_counter))}.geojson",
+                koban_geojson(n),
+                "application/geo+json",
+            )
+        },
+    ),
+    ("GET", "/imports"): lambda e, u, b: Req("GET", "/imports"),
+}
+
+
+APP = create_app(ApiSettings(database_url="sqlite:///:memory:"))
+#: (method, path) of every operation the application documents.
+CASES = sorted((m.upper(), p) for p, ops in APP.openapi()["paths"].items() for m in ops)
+ROUTES = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
+
+
+def gate_of(route: APIRoute) -> frozenset[str] | None:
+    """The roles a route allows (from its RoleGate), None for public routes."""
+    stack = [route.dependant]
+    while stack:
+        dep = stack.pop()
+        if isinstance(dep.call, RoleGate):
+            return frozenset(r.value for r in dep.call.roles)
+        stack.extend(dep.dependencies)
+    return None
+
+
+PRIVATE = [c for c in CASES if c not in PUBLIC]
+GATES = {(m, r.path): gate_of(r) for r in ROUTES for m in r.methods}
+
+
+def send(env: ApiEnv, req: Req, user: str | None) -> Any:
+    headers = dict(req.headers)
+    if user is not None:
+        headers.update(env.auth(user))
+    return env.client.request(
+        req.method,
+        req.path,
+        params=req.params,
+        json=req.json,
+        data=req.data,
+        files=req.files,
+        headers=headers,
+    )
+
+
+def forbidden_tokens(beat: str) -> list[str]:
+    """Strings of a beat's data that must never reach a caller without scope."""
+    info = beat_info(beat)
+    return [
+        beat,
+        info["koban"],
+        info["officer"],
+        personal_name(beat),
+        f"BL-{beat}-",
+        *household_ids(beat),
+    ]
+
+
+def test_every_route_has_a_case() -> None:
+    missing = [c for c in CASES if c not in BUILDERS]
+    assert not missing, f"routes without an access case in test_access.BUILDERS: {missing}"
+
+
+def test_every_private_route_has_a_role_gate() -> None:
+    assert set(CASES) <= set(GATES), "routes mounted outside api.main.ROUTERS"
+    ungated = [c for c in CASES if c not in PUBLIC and GATES[c] is None]
+    assert not ungated, f"routes that would answer any token holder unchecked: {ungated}"
+
+
+@pytest.mark.parametrize("case", PRIVATE, ids=[f"{m} {p}" for m, p in PRIVATE])
+def test_no_token_is_401(api_env: ApiEnv, case: tuple[str, str]) -> None:
+    req = BUILDERS[case](api_env, "admin", beat_info("BEAT-NAKA1"))
+    assert send(api_env, req, None).status_code == 401
+    req.headers["Authorization"] = "Bearer not-a-token"
+    assert send(api_env, req, None).status_code == 401
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+@pytest.mark.parametrize("case", PRIVATE, ids=[f"{m} {p}" for m, p in PRIVATE])
+def test_role_on_own_scope(api_env: ApiEnv, case: tuple[str, str], user: str) -> None:
+    own = USERS[user][3]
+    req = BUILDERS[case](api_env, user, beat_info(own))
+    r = send(api_env, req, user)
+    if USERS[user][0] in GATES[case]:  # type: ignore[operator]
+        assert r.status_code in req.ok, (r.status_code, r.text[:300])
+    else:
+        assert r.status_code == 403, (r.status_code, r.text[:300])
+
+
+CROSS_USERS = sorted(u for u, spec in USERS.items() if spec[4])
+
+
+@pytest.mark.parametrize("user", CROSS_USERS)
+@pytest.mark.parametrize("case", PRIVATE, ids=[f"{m} {p}" for m, p in PRIVATE])
+def test_other_scope_never_gets_data(api_env: ApiEnv, case: tuple[str, str], user: str) -> None:
+    other = USERS[user][4]
+    req = BUILDERS[case](api_env, user, beat_info(other))
+    r = send(api_env, req, user)
+    if r.status_code in (403, 404):
+        return
+    assert r.status_code < 300, (r.status_code, r.text[:300])
+    text = r.content.decode("utf-8", "replace")
+    leaked = [t for t in forbidden_tokens(other) if t in text]
+    assert not leaked, f"{user} got data of {other}: {leaked}"
+
+
+def test_personal_fields_only_for_beat_officer_and_station_manager(api_env: ApiEnv) -> None:
+    hid = household_ids("BEAT-NAKA1")[0]
+    for user, expected in [("off_naka1", True), ("mgr_naka", True), ("admin", False)]:
+        r = api_env.client.get(f"/households/{hid}", headers=api_env.auth(user))
+        assert r.status_code == 200
+        personal = r.json()["personal"]
+        assert (
+            personal is not None and personal["resident_name"] == personal_name("BEAT-NAKA1")
+        ) is expected, (user, personal)
+    # Lists never carry personal fields, whoever asks.
+    for user in ("off_naka1", "mgr_naka", "admin"):
+        r = api_env.client.get("/households", headers=api_env.auth(user))
+        assert personal_name("BEAT-NAKA1") not in r.text
