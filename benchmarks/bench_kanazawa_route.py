@@ -1,0 +1,134 @@
+"""A 3-hour route for the largest beat of the bundled Kanazawa data.
+
+Measures the time to plan (card table + scoring + nodes + travel matrix +
+solver, median of ``--repeats`` runs, nothing cached between runs) and the
+value planned, against the value found with a 30-second limit in the same
+run: once with the same candidate pruning (does the short search converge?)
+and once with every node given to the solver (does pruning lose value?).
+
+Targets (issue 4): <= 2 s and >= 98 % of the 30-second value.
+
+    python benchmarks/bench_kanazawa_route.py [--repeats 5] [--reference-s 30]
+
+Writes benchmarks/results/kanazawa_route.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+
+from junkai_geo.bundled import as_of, load_kanazawa
+from junkai_geo.cards import card_table
+from junkai_geo.routing import RouteParams, plan_day
+
+RESULTS = Path(__file__).resolve().parent / "results" / "kanazawa_route.md"
+DAY = date(2026, 11, 4)  # a Wednesday after the data's as_of day
+WINDOWS = ["09:00-12:00"]  # the 3-hour route
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--time-limit", type=float, default=1.5, help="plan_day limit, seconds")
+    ap.add_argument("--reference-s", type=float, default=30.0)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    t = time.perf_counter()
+    ds = load_kanazawa(validate=False)
+    load_s = time.perf_counter() - t
+    assert ds.households is not None and ds.officers is not None and ds.koban is not None
+    beat = ds.households["beat_id"].value_counts().index[0]
+    hh = ds.households[ds.households["beat_id"] == beat]
+    officer = ds.officers[ds.officers["beat_id"] == beat].iloc[0].to_dict()
+    koban = ds.koban[ds.koban["koban_id"] == officer["koban_id"]].geometry.iloc[0]
+    visits = ds.visits[ds.visits["household_id"].isin(hh["household_id"])]
+    start = (koban.x, koban.y)
+
+    def plan(limit: float, max_candidates: int | None = None, cards=None):
+        c = cards if cards is not None else card_table(hh, visits, today=DAY)
+        return plan_day(
+            officer,
+            DAY,
+            windows=WINDOWS,
+            households=hh,
+            buildings=ds.buildings,
+            cards=c,
+            visits=visits,
+            start_xy=start,
+            time_limit_s=limit,
+            seed=args.seed,
+            max_candidates=max_candidates,
+        )
+
+    times, values = [], []
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        p = plan(args.time_limit)
+        times.append(time.perf_counter() - t)
+        values.append(p.totals()["value"])
+    fast = p
+    cards = card_table(hh, visits, today=DAY)
+    ref_pruned = plan(args.reference_s, cards=cards)
+    ref_all = plan(args.reference_s, max_candidates=100_000, cards=cards)
+
+    median_s = statistics.median(times)
+    v = statistics.median(values)
+    vp, va = ref_pruned.totals()["value"], ref_all.totals()["value"]
+    n_nodes_all = ref_all.matrix.n - 2 if ref_all.matrix is not None else 0
+    n_nodes = fast.matrix.n - 2 if fast.matrix is not None else 0
+    cand = len(fast.household_ids) + len(fast.skipped)
+    rows = [
+        ("plan_day", f"{args.time_limit:g}", n_nodes, f"{median_s:.2f}", fast, v),
+        ("reference, same pruning", f"{args.reference_s:g}", n_nodes, "", ref_pruned, vp),
+        ("reference, no pruning", f"{args.reference_s:g}", n_nodes_all, "", ref_all, va),
+    ]
+    lines = [
+        "# Kanazawa: a 3-hour route for the largest beat",
+        "",
+        f"Beat {beat} ({len(hh)} households, {cand} candidates on {DAY.isoformat()}, "
+        f"data as of {as_of().isoformat()}), officer {officer['officer_id']} "
+        f"({officer['mode']}), window {', '.join(WINDOWS)}, from and back to koban "
+        f"{officer['koban_id']}; travel: {fast.travel_source}. Time to plan is the median of "
+        f"{args.repeats} runs of card table + scoring + nodes + matrix + solver (nothing is "
+        f"cached between runs; loading the bundle, {load_s:.1f} s, is not counted). "
+        f"Values are expected-value points (value x contact probability).",
+        "",
+        "| run | limit (s) | nodes to solver | time to plan (s) | stops | households | "
+        "expected contacts | value | value / 30 s (same pruning) | value / 30 s (no pruning) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, limit, nodes, secs, pl, val in rows:
+        t_ = pl.totals()
+        lines.append(
+            f"| {name} | {limit} | {nodes} | {secs or '-'} | {t_['stops']} | {t_['households']} | "
+            f"{t_['expected_contacts']:.2f} | {val:.1f} | {val / vp:.3f} | {val / va:.3f} |"
+        )
+    ok_t = median_s <= 2.0
+    ok_v = v >= 0.98 * max(vp, va)
+    lines += [
+        "",
+        f"Runs of plan_day: {', '.join(f'{x:.2f}' for x in times)} s; values "
+        f"{', '.join(f'{x:.1f}' for x in values)}.",
+        "",
+        f"Targets: time <= 2 s: **{'met' if ok_t else 'missed'}** ({median_s:.2f} s); "
+        f"value >= 98 % of the best 30 s value: **{'met' if ok_v else 'missed'}** "
+        f"({v / max(vp, va):.1%}).",
+        "",
+        f"Machine: 2 shared cores (other jobs running). RouteParams defaults: "
+        f"max_candidate_nodes {RouteParams().max_candidate_nodes}, "
+        f"node_max_service_s {RouteParams().node_max_service_s}.",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
