@@ -54,7 +54,7 @@ class SheetParams:
     map_height_mm: float = 105.0
     font_size_pt: float = 8.5
     row_height_mm: float = 7.0  # room to write the result by hand
-    map_dpi: int = 170
+    map_dpi: int = 150
     col_widths_mm: tuple[float, ...] = (13.0, 16.0, 54.0, 20.0, 18.0, 35.0, 30.0)
     tile_timeout_s: float = 10.0
     tile_url: str = OSM_TILE_URL
@@ -180,27 +180,32 @@ def route_map_png(
         )
         xs += [q[0] for q in pts]
         ys += [q[1] for q in pts]
+    from matplotlib.collections import LineCollection
+
+    # One collection per line style: hundreds of separate artists are slow to draw.
     prev = _merc(start["lon"], start["lat"])
-    straight = False
+    street: list[list[tuple[float, float]]] = []
+    straight_legs: list[list[tuple[float, float]]] = []
     for stop in stops:
         here = _merc(stop["lon"], stop["lat"])
         path = stop.get("path")
         if path and len(path) >= 2:
             pts = [_merc(q[0], q[1]) for q in path]
-            ax.plot([q[0] for q in pts], [q[1] for q in pts], color="#1565c0", lw=2.2, zorder=3)
+            street.append(pts)
             xs += [q[0] for q in pts]
             ys += [q[1] for q in pts]
         else:
-            straight = True
-            ax.plot(
-                [prev[0], here[0]],
-                [prev[1], here[1]],
-                color="#555",
-                lw=1.5,
-                ls=(0, (4, 3)),
-                zorder=3,
-            )
+            straight_legs.append([prev, here])
         prev = here
+    straight = bool(straight_legs)
+    if street:
+        ax.add_collection(LineCollection(street, colors="#1565c0", linewidths=2.2, zorder=3))
+    if straight_legs:
+        ax.add_collection(
+            LineCollection(
+                straight_legs, colors="#555", linewidths=1.5, linestyles=[(0, (4, 3))], zorder=3
+            )
+        )
     if stops:
         back = _merc(end["lon"], end["lat"])
         ax.plot(
@@ -221,12 +226,20 @@ def route_map_png(
     )
     xs.append(kx)
     ys.append(ky)
-    for stop in stops:
-        x, y = _merc(stop["lon"], stop["lat"])
-        xs.append(x)
-        ys.append(y)
-        colour = STATUS_COLOUR.get(_stop_status(stop), "#555")
-        ax.scatter([x], [y], s=150, color=colour, edgecolor="white", linewidth=1.0, zorder=7)
+    stop_xy = [_merc(stop["lon"], stop["lat"]) for stop in stops]
+    xs += [q[0] for q in stop_xy]
+    ys += [q[1] for q in stop_xy]
+    if stops:
+        ax.scatter(
+            [q[0] for q in stop_xy],
+            [q[1] for q in stop_xy],
+            s=150,
+            c=[STATUS_COLOUR.get(_stop_status(stop), "#555") for stop in stops],
+            edgecolors="white",
+            linewidths=1.0,
+            zorder=7,
+        )
+    for stop, (x, y) in zip(stops, stop_xy, strict=True):
         ax.text(
             x,
             y,
@@ -240,6 +253,7 @@ def route_map_png(
         )
     # Frame the drawing with a margin and the page box's aspect ratio.
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    y1 += (y1 - y0) * 0.1  # room for the legend across the top
     w = max(x1 - x0, 50.0) * 1.12
     h = max(y1 - y0, 50.0) * 1.12
     aspect = width_mm / height_mm
