@@ -99,10 +99,14 @@ def solve_pyvrp(problem: dict, time_limit: float, seed: int = 0) -> int:
     m.add_depot(locs[0], tw_early=officer["shift"][0], tw_late=officer["shift"][1])
     m.add_vehicle_type(num_available=1, tw_early=officer["shift"][0], tw_late=officer["shift"][1])
     for v in problem["visits"]:
-        (lo, hi), = v["time_windows"]
+        ((lo, hi),) = v["time_windows"]
         m.add_client(
-            locs[v["location"]], service_duration=v["service"], tw_early=lo, tw_late=hi,
-            prize=v["value"] * weight, required=False,
+            locs[v["location"]],
+            service_duration=v["service"],
+            tw_early=lo,
+            tw_late=hi,
+            prize=v["value"] * weight,
+            required=False,
         )
     for i in range(len(t)):
         for j in range(len(t)):
@@ -133,8 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for limit in args.time_limits:
         lines += [f"## {limit:g} s per instance", ""]
-        lines += ["| instance | ours | PyVRP | ratio | published | gap | our time s |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [
+            "| instance | ours | PyVRP | ratio | published | gap | our time s |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
         tot_ours = tot_peer = 0
         worst = 9.0
         for name in names:
@@ -151,8 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             tot_peer += peer
             pub = PUBLISHED.get(name)
             gap = f"{100 * (pub - ours) / pub:.1f} %" if pub else ""
-            row = (f"| {name} | {ours} | {peer} | {ratio:.3f} | {pub or ''} | {gap} | "
-                   f"{took:.2f} |")
+            row = f"| {name} | {ours} | {peer} | {ratio:.3f} | {pub or ''} | {gap} | {took:.2f} |"
             lines.append(row)
             print(row, flush=True)
         lines += [

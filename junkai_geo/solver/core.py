@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import ParameterError
 from ..settings import check_positive
 from .engine import improve_with_ortools
 from .local import Routes, better, fill_routes, iterated_local_search, route_totals, schedule_route
@@ -23,21 +24,21 @@ class SolverParams:
     """Work budgets and safety margins of the solver.
 
     The search is stopped by a *work* budget proportional to the time limit
-    (ILS iterations, OR-Tools solutions), so the same seed and inputs give
+    (:class:`~.local.Work` units of the ILS, failures of OR-Tools), so the same seed and inputs give
     the same result; the wall-clock time limit is only a backstop, reached
     first only on a machine much slower than the one the rates were set on.
     """
 
-    ils_iterations_per_s: float = 800.0
-    gls_solutions_per_s: float = 1000.0
+    ils_work_per_s: float = 4e6  # Work units of the iterated local search
+    gls_failures_per_s: float = 1000.0  # failures of OR-Tools' search
     ils_share: float = 0.7  # of the time limit, for problems with optional visits
     ils_noise: float = 0.1  # relative noise on the greedy score, for diversity
     margin_s: float = 0.15  # kept free for building the answer
 
     def __post_init__(self) -> None:
-        check_positive(self, "ils_iterations_per_s", "gls_solutions_per_s", "margin_s")
+        check_positive(self, "ils_work_per_s", "gls_failures_per_s", "margin_s")
         if not 0 <= self.ils_share <= 1:
-            raise ValueError(f"SolverParams.ils_share: found {self.ils_share}; expected 0..1")
+            raise ParameterError(f"SolverParams.ils_share: found {self.ils_share}; expected 0..1")
 
 
 @dataclass
@@ -106,13 +107,17 @@ def solve_routing(
 
     best = fill_routes(data, empty, allowed)
     best_key = route_totals(data, best)[:2]
-    stats: dict[str, Any] = {"ils_iterations": 0, "ortools_solutions": 0}
+    stats: dict[str, Any] = {"ils_iterations": 0, "ortools_failures": 0}
     if has_optional and params.ils_share > 0:
-        budget = max(1, math.ceil(params.ils_iterations_per_s * limit * params.ils_share))
-        ils_deadline = began + params.ils_share * (deadline - began) * 1.5
+        budget = max(1, math.ceil(params.ils_work_per_s * limit * params.ils_share))
         found, done = iterated_local_search(
-            data, best, allowed, iterations=budget, deadline=min(deadline, ils_deadline),
-            seed=data.seed, noise=params.ils_noise,
+            data,
+            best,
+            allowed,
+            work_units=budget,
+            deadline=deadline,
+            seed=data.seed,
+            noise=params.ils_noise,
         )
         stats["ils_iterations"] = done
         key = route_totals(data, found)[:2]
@@ -122,20 +127,19 @@ def solve_routing(
     remaining = deadline - time.perf_counter()
     if remaining > 0.02 and data.n_visits:
         share = 1 - params.ils_share if has_optional else 1.0
-        budget = max(1, math.ceil(params.gls_solutions_per_s * limit * share))
+        budget = max(1, math.ceil(params.gls_failures_per_s * limit * share))
         # Without optional visits a complete greedy start helps; a partial one
         # (some required visits left out) would only mislead the search.
         start = best if (has_optional or _serves_all_required(data, best, allowed)) else None
         found_or, solutions = improve_with_ortools(
-            data, start, allowed, solution_limit=budget, time_limit_s=remaining
+            data, start, allowed, failure_limit=budget, time_limit_s=remaining
         )
-        stats["ortools_solutions"] = solutions
+        stats["ortools_failures"] = solutions
         if found_or is not None:
             found_or = fill_routes(data, found_or, allowed)
             value, travel, feasible = route_totals(data, found_or)
             if feasible and better((value, travel), best_key):
                 best, best_key = found_or, (value, travel)
-    stats["elapsed_s"] = round(time.perf_counter() - began, 3)
     stats["stopped_by"] = "time_limit" if time.perf_counter() >= deadline else "work_budget"
     return _result(data, best, allowed, reachable, fits, stats)
 
@@ -172,7 +176,7 @@ def _result(
     t = data.durations
     out_routes = []
     served = np.zeros(data.n_visits, dtype=bool)
-    chosen_ratio = []
+    chosen_ratio: list[float] = []
     total_travel = 0
     for k, r in enumerate(routes):
         s = schedule_route(data, k, r)
@@ -185,22 +189,32 @@ def _result(
             Stop(data.visit_ids[v], int(arrival[j]), int(s.start[j]), int(s.end[j]))
             for j, v in enumerate(r)
         ]
-        locs = [int(data.officer_start[k]), *map(int, data.visit_location[r]), int(data.officer_end[k])]
+        locs = [
+            int(data.officer_start[k]),
+            *map(int, data.visit_location[r]),
+            int(data.officer_end[k]),
+        ]
         for j, v in enumerate(r):
             served[v] = True
             if not data.required[v]:
-                saving = t[locs[j], locs[j + 1]] + t[locs[j + 1], locs[j + 2]] - t[locs[j], locs[j + 2]]
-                chosen_ratio.append(data.value[v] / max(1, data.service[v] + saving))
+                saving = (
+                    t[locs[j], locs[j + 1]] + t[locs[j + 1], locs[j + 2]] - t[locs[j], locs[j + 2]]
+                )
+                chosen_ratio.append(float(data.value[v] / max(1, data.service[v] + saving)))
         total_travel += s.travel
         out_routes.append(
             RouteResult(
-                data.officer_ids[k], stops, s.travel, int(data.shift_start[k]) + delay,
-                s.end_time, int(data.value[r].sum()) if r else 0,
+                data.officer_ids[k],
+                stops,
+                s.travel,
+                int(data.shift_start[k]) + delay,
+                s.end_time,
+                int(data.value[r].sum()) if r else 0,
             )
         )
     floor = min(chosen_ratio) if chosen_ratio else math.inf
     unassigned = []
-    for v in np.flatnonzero(~served):
+    for v in map(int, np.flatnonzero(~served)):
         if not allowed[v].any():
             if not fits[v].any():
                 reason = "over_capacity"

@@ -29,14 +29,15 @@ def improve_with_ortools(
     routes: Routes | None,
     allowed: np.ndarray,
     *,
-    solution_limit: int,
+    failure_limit: int,
     time_limit_s: float,
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION",
 ) -> tuple[Routes | None, int]:
     """Guided local search from ``routes`` (or from OR-Tools' own first solution).
 
-    Returns the routes found (``None`` if none) and the number of solutions
-    the search went through (a measure of work done).
+    The search stops after ``failure_limit`` failures of the constraint
+    solver (a deterministic measure of work) or after ``time_limit_s``.
+    Returns the routes found (``None`` if none) and the failures spent.
     """
     cand = np.flatnonzero(allowed.any(axis=1))
     n, n_off = len(cand), data.n_officers
@@ -75,7 +76,11 @@ def improve_with_ortools(
         for j in range(len(wo) - 1):  # the gaps between windows are forbidden
             if wc[j] + 1 <= wo[j + 1] - 1:
                 cumul.RemoveInterval(int(wc[j] + 1), int(wo[j + 1] - 1))
-        penalty = required_penalty if data.required[v] else min(int(data.value[v]) * weight, MAX_COST // max(1, n))
+        penalty = (
+            required_penalty
+            if data.required[v]
+            else min(int(data.value[v]) * weight, MAX_COST // max(1, n))
+        )
         model.AddDisjunction([index], int(penalty))
         ks = np.flatnonzero(allowed[v])
         if len(ks) < n_off:
@@ -88,9 +93,12 @@ def improve_with_ortools(
     params.first_solution_strategy = getattr(
         routing_enums_pb2.FirstSolutionStrategy, first_solution
     )
-    params.local_search_metaheuristic = routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
-    params.solution_limit = max(1, int(solution_limit))
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    )
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+
+    model.AddSearchMonitor(model.solver().FailuresLimit(max(1, int(failure_limit))))
 
     position = {int(v): node for node, v in enumerate(cand)}
     solution = None
@@ -102,7 +110,7 @@ def improve_with_ortools(
             solution = model.SolveFromAssignmentWithParameters(initial, params)
     if solution is None:
         solution = model.SolveWithParameters(params)
-    solutions = int(model.solver().Solutions()) if solution is not None else 0
+    solutions = int(model.solver().Failures())
     if solution is None:
         return None, solutions
     out: Routes = []

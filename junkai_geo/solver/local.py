@@ -77,15 +77,31 @@ def _latest_window_point(data: RoutingData, v: int, bound: int) -> int:
     return best
 
 
+#: Work of one route refresh that does not depend on its size, in the units of
+#: :class:`Work` (one unit ~ one (visit, position) pair evaluated).
+REFRESH_OVERHEAD = 3000
+
+
+class Work:
+    """A deterministic measure of the search effort spent, used as its stopping rule."""
+
+    def __init__(self) -> None:
+        self.units = 0
+
+
 class RouteCache:
     """Best insertion of every visit into one route, kept up to date."""
 
-    def __init__(self, data: RoutingData, k: int, route: list[int]) -> None:
-        self.data, self.k, self.route = data, k, route
+    def __init__(
+        self, data: RoutingData, k: int, route: list[int], work: Work | None = None
+    ) -> None:
+        self.data, self.k, self.route, self.work = data, k, route, work
         self.refresh()
 
     def refresh(self) -> None:
         data, k, route = self.data, self.k, self.route
+        if self.work is not None:
+            self.work.units += REFRESH_OVERHEAD + data.n_visits * (len(route) + 1)
         t = data.durations
         sched = schedule_route(data, k, route)
         self.schedule = sched
@@ -129,6 +145,7 @@ def fill_routes(
     *,
     rng: np.random.Generator | None = None,
     noise: float = 0.0,
+    work: Work | None = None,
 ) -> Routes:
     """Insert unserved visits greedily until nothing more fits.
 
@@ -140,7 +157,7 @@ def fill_routes(
     served = np.zeros(data.n_visits, dtype=bool)
     for r in routes:
         served[r] = True
-    caches = [RouteCache(data, k, r) for k, r in enumerate(routes)]
+    caches = [RouteCache(data, k, r, work) for k, r in enumerate(routes)]
     big = np.int64(NO_TIME)
     value_sq = data.value.astype(np.float64) ** 2
     while True:
@@ -148,7 +165,9 @@ def fill_routes(
         if not open_.any():
             break
         req = open_ & data.required
-        travel = np.stack([np.where(allowed[:, k], c.best_travel, big) for k, c in enumerate(caches)], axis=1)
+        travel = np.stack(
+            [np.where(allowed[:, k], c.best_travel, big) for k, c in enumerate(caches)], axis=1
+        )
         if req.any() and (travel[req] < big).any():
             tr = travel.copy()
             tr[~req] = big
@@ -160,7 +179,9 @@ def fill_routes(
             pos = int(caches[k].pos_travel[v])
         else:
             opt = open_ & ~data.required
-            tm = np.stack([np.where(allowed[:, k], c.best_time, big) for k, c in enumerate(caches)], axis=1)
+            tm = np.stack(
+                [np.where(allowed[:, k], c.best_time, big) for k, c in enumerate(caches)], axis=1
+            )
             tm[~opt] = big
             best_k = tm.argmin(axis=1)
             best = tm[np.arange(len(tm)), best_k]
@@ -202,7 +223,7 @@ def iterated_local_search(
     routes: Routes,
     allowed: np.ndarray,
     *,
-    iterations: int,
+    work_units: int,
     deadline: float,
     seed: int,
     noise: float = 0.1,
@@ -210,19 +231,19 @@ def iterated_local_search(
 ) -> tuple[Routes, int]:
     """Improve collected value by shake-and-refill; returns (best routes, iterations run).
 
-    Stops after ``iterations`` (deterministic) or at ``deadline`` (a
-    ``time.perf_counter`` value), whichever comes first.
+    Stops once ``work_units`` of :class:`Work` are spent (deterministic) or
+    at ``deadline`` (a ``time.perf_counter`` value), whichever comes first.
     """
     rng = np.random.default_rng(seed)
-    best = fill_routes(data, routes, allowed)
+    work = Work()
+    best = fill_routes(data, routes, allowed, work=work)
     best_key = route_totals(data, best)[:2]
     current = [list(r) for r in best]
     size, pos, stale = 1, 0, 0
     done = 0
-    for done in range(1, iterations + 1):
-        if time.perf_counter() >= deadline:
-            break
-        shaken = []
+    while work.units < work_units and time.perf_counter() < deadline:
+        done += 1
+        shaken: Routes = []
         removed = np.zeros(data.n_visits, dtype=bool)
         for r in current:
             if not r:
@@ -235,8 +256,10 @@ def iterated_local_search(
             shaken.append(keep)
         # Refill first without what was just removed, so that the search moves
         # elsewhere instead of rebuilding the same routes, then with everything.
-        current = fill_routes(data, shaken, allowed & ~removed[:, None], rng=rng, noise=noise)
-        current = fill_routes(data, current, allowed, rng=rng, noise=noise)
+        current = fill_routes(
+            data, shaken, allowed & ~removed[:, None], rng=rng, noise=noise, work=work
+        )
+        current = fill_routes(data, current, allowed, rng=rng, noise=noise, work=work)
         key = route_totals(data, current)[:2]
         if better(key, best_key):
             best, best_key = [list(r) for r in current], key

@@ -181,10 +181,14 @@ def read_problem(problem: Any) -> RoutingData:
         o_end.append(_location(o["end"], f"{w}.end", n_loc))
         sh = o["shift"]
         if not isinstance(sh, list) or len(sh) != 2:
-            raise ProblemError(f"{w}.shift", f"found {sh!r}; expected [earliest start, latest return]")
+            raise ProblemError(
+                f"{w}.shift", f"found {sh!r}; expected [earliest start, latest return]"
+            )
         a, b = _int(sh[0], f"{w}.shift[0]"), _int(sh[1], f"{w}.shift[1]")
         if a > b:
-            raise ProblemError(f"{w}.shift", f"found start {a} > return {b}; expected start <= return")
+            raise ProblemError(
+                f"{w}.shift", f"found start {a} > return {b}; expected start <= return"
+            )
         s_start.append(a)
         s_end.append(b)
         if "capacity" in o:
@@ -228,8 +232,10 @@ def read_problem(problem: Any) -> RoutingData:
             w_open[i, k], w_close[i, k] = lo, hi
 
     time_limit = problem.get("time_limit", 1.0)
-    if not isinstance(time_limit, int | float) or isinstance(time_limit, bool) or not (
-        math.isfinite(time_limit) and time_limit > 0
+    if (
+        not isinstance(time_limit, int | float)
+        or isinstance(time_limit, bool)
+        or not (math.isfinite(time_limit) and time_limit > 0)
     ):
         raise ProblemError("time_limit", f"found {time_limit!r}; expected seconds > 0")
     seed = _int(problem.get("seed", 0), "seed")

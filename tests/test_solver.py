@@ -1,0 +1,290 @@
+"""Tests of the routing solver: properties recomputed against the matrix."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from junkai_geo.cli import main as cli_main
+from junkai_geo.errors import ParameterError, ProblemError
+from junkai_geo.settings import load_params
+from junkai_geo.solver import REASONS, SolverParams, read_problem, solve_problem
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def check_solution(problem: dict, solution: dict) -> None:
+    """Independent re-check of a solution against its problem."""
+    if "durations" in problem:
+        t = np.array(problem["durations"])
+    else:
+        xy = np.array(problem["locations"], dtype=float)
+        t = np.rint(
+            np.hypot(*(xy[:, None] - xy[None]).transpose(2, 0, 1)) * problem.get("scale", 1)
+        )
+    visits = {v["id"]: v for v in problem["visits"]}
+    officers = {o["id"]: o for o in problem["officers"]}
+    served: list[str] = []
+    value = 0
+    for route in solution["routes"]:
+        o = officers[route["officer"]]
+        now, here, travel, load = route["start_time"], o["start"], 0, 0
+        assert now >= o["shift"][0]
+        for stop in route["stops"]:
+            v = visits[stop["visit"]]
+            travel += t[here, v["location"]]
+            assert stop["arrival"] == now + t[here, v["location"]]
+            assert stop["start"] >= stop["arrival"]
+            windows = v.get("time_windows", [[0, o["shift"][1]]])
+            assert any(lo <= stop["start"] <= hi for lo, hi in windows), stop
+            assert stop["end"] == stop["start"] + v.get("service", 0)
+            now, here = stop["end"], v["location"]
+            load += v.get("demand", 0)
+            served.append(stop["visit"])
+            value += v.get("value", 0)
+        travel += t[here, o["end"]]
+        assert route["end_time"] == now + t[here, o["end"]] <= o["shift"][1]
+        assert route["travel"] == travel
+        assert load <= o.get("capacity", load)
+    assert len(served) == len(set(served)), "a visit served twice"
+    skipped = [u["visit"] for u in solution["unassigned"]]
+    assert sorted(served + skipped) == sorted(visits), "every visit served or explained"
+    assert all(u["reason"] in REASONS for u in solution["unassigned"])
+    assert solution["value"] == value
+    required_skipped = any(visits[s].get("required") for s in skipped)
+    assert (solution["status"] == "infeasible") == required_skipped
+
+
+def load_fixture(fixtures_dir: Path, name: str) -> dict:
+    return json.loads((fixtures_dir / f"solver_{name}.json").read_text())
+
+
+def test_ok_small_is_served_and_feasible(fixtures_dir: Path) -> None:
+    problem = load_fixture(fixtures_dir, "ok_small")
+    solution = solve_problem(problem)
+    check_solution(problem, solution)
+    assert solution["value"] == 15 and not solution["unassigned"]
+    assert solution["status"] == "feasible"
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        ("non_square", "durations[1]"),
+        ("negative_time", "durations[0][2]"),
+        ("unknown_location", "visits[1].location"),
+        ("window_open_after_close", "visits[0].time_windows[0]"),
+        ("negative_window", "visits[1].time_windows[1]"),
+        ("required_infeasible", "visits[2]"),
+        ("duplicate_id", "visits[1].id"),
+        ("non_integer_service", "visits[0].service"),
+        ("matrix_and_locations", "durations"),
+        ("shift_reversed", "officers[0].shift"),
+        ("unknown_field", "visits[0].valeu"),
+        ("duplicate_officer", "officers[1].id"),
+        ("bad_time_limit", "time_limit"),
+    ],
+)
+def test_bad_problem_names_the_field(fixtures_dir: Path, name: str, field: str) -> None:
+    with pytest.raises(ProblemError) as info:
+        solve_problem(load_fixture(fixtures_dir, name))
+    assert info.value.field == field
+    assert str(info.value).startswith(field + ":")
+
+
+def test_reasons_for_skipped_visits() -> None:
+    problem = {
+        "locations": [[0, 0], [10, 0], [0, 10], [500, 0], [10, 10]],
+        "scale": 10,
+        "visits": [
+            {"id": "near", "location": 1, "service": 600, "value": 50},
+            {"id": "far", "location": 3, "service": 60, "value": 99},  # 5000 s away
+            {
+                "id": "late",
+                "location": 2,
+                "service": 60,
+                "value": 99,
+                "time_windows": [[5000, 6000]],
+            },
+            {"id": "cheap", "location": 4, "service": 3000, "value": 1},
+            {"id": "good", "location": 2, "service": 2800, "value": 40},
+        ],
+        "officers": [{"id": "o1", "start": 0, "end": 0, "shift": [0, 4000]}],
+        "time_limit": 0.5,
+    }
+    solution = solve_problem(problem)
+    check_solution(problem, solution)
+    reasons = {u["visit"]: u["reason"] for u in solution["unassigned"]}
+    assert reasons == {"far": "unreachable", "late": "outside_window", "cheap": "less_valuable"}
+    assert solution["value"] == 90
+
+
+def test_multiple_windows_wait_for_the_next_one() -> None:
+    problem = {
+        "durations": [[0, 100], [100, 0]],
+        "visits": [
+            {
+                "id": "h",
+                "location": 1,
+                "service": 10,
+                "value": 1,
+                "time_windows": [[0, 50], [400, 500]],
+            }
+        ],
+        "officers": [{"id": "o", "start": 0, "end": 0, "shift": [0, 1000]}],
+        "time_limit": 0.3,
+    }
+    solution = solve_problem(problem)
+    check_solution(problem, solution)
+    (stop,) = solution["routes"][0]["stops"]
+    assert stop["start"] == 400
+    # The officer leaves late instead of waiting at the door.
+    assert stop["arrival"] == 400 and solution["routes"][0]["start_time"] == 300
+
+
+def test_officers_share_required_visits_with_capacity() -> None:
+    rng = np.random.default_rng(1)
+    xy = rng.integers(0, 100, size=(13, 2)).tolist()
+    visits = [
+        {"id": f"c{i}", "location": i, "service": 10, "demand": 3, "required": True}
+        for i in range(1, 13)
+    ]
+    officers = [
+        {"id": f"o{k}", "start": 0, "end": 0, "shift": [0, 10_000], "capacity": 12}
+        for k in range(4)
+    ]
+    problem = {"locations": xy, "visits": visits, "officers": officers, "time_limit": 1}
+    solution = solve_problem(problem)
+    check_solution(problem, solution)
+    assert solution["status"] == "feasible" and not solution["unassigned"]
+    assert sum(1 for r in solution["routes"] if r["stops"]) >= 3  # 36 units, 12 per officer
+
+
+def test_required_visits_that_do_not_fit_together_are_reported() -> None:
+    # Each fits alone; both need the same 100 s slot.
+    problem = {
+        "durations": [[0, 10, 10], [10, 0, 10], [10, 10, 0]],
+        "visits": [
+            {
+                "id": f"r{i}",
+                "location": i,
+                "service": 100,
+                "required": True,
+                "time_windows": [[20, 20]],
+            }
+            for i in (1, 2)
+        ],
+        "officers": [{"id": "o", "start": 0, "end": 0, "shift": [0, 500]}],
+        "time_limit": 0.3,
+    }
+    solution = solve_problem(problem)
+    check_solution(problem, solution)
+    assert solution["status"] == "infeasible"
+    assert [u["reason"] for u in solution["unassigned"]] == ["no_time"]
+
+
+def random_problem(seed: int, n_visits: int, n_officers: int, required_share: float) -> dict:
+    rng = np.random.default_rng(seed)
+    xy = rng.integers(0, 60, size=(n_visits + 1, 2)).tolist()
+    visits = []
+    for i in range(n_visits):
+        lo = int(rng.integers(0, 400))
+        windows = [[lo, lo + int(rng.integers(0, 200))]]
+        if rng.random() < 0.3:
+            windows.append([lo + 300, lo + 500])
+        visits.append(
+            {
+                "id": f"v{i}",
+                "location": i + 1,
+                "service": int(rng.integers(0, 60)),
+                "value": int(rng.integers(0, 20)),
+                "time_windows": windows,
+                "required": bool(rng.random() < required_share),
+            }
+        )
+    officers = [{"id": f"o{k}", "start": 0, "end": 0, "shift": [0, 700]} for k in range(n_officers)]
+    return {
+        "locations": xy,
+        "scale": 2,
+        "visits": visits,
+        "officers": officers,
+        "time_limit": 0.3,
+        "seed": seed,
+    }
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    n_visits=st.integers(0, 9),
+    n_officers=st.integers(1, 3),
+    required_share=st.sampled_from([0.0, 0.2]),
+)
+def test_random_problems_give_feasible_explained_routes(
+    seed: int, n_visits: int, n_officers: int, required_share: float
+) -> None:
+    problem = random_problem(seed, n_visits, n_officers, required_share)
+    try:
+        solution = solve_problem(problem)
+    except ProblemError as exc:  # only a required visit impossible alone may be refused
+        assert exc.field.startswith("visits[") and "required" in str(exc)
+        return
+    check_solution(problem, solution)
+
+
+def test_same_seed_same_solution() -> None:
+    problem = random_problem(7, 40, 2, 0.1)
+    problem["time_limit"] = 1.0
+    for v in problem["visits"]:
+        v["required"] = False
+    # Budgets with head-room for a machine shared with other jobs: the
+    # property holds whenever the work budget, not the clock, stops the search.
+    params = SolverParams(ils_work_per_s=5e5, gls_failures_per_s=150)
+    first = solve_problem(problem, params=params)
+    second = solve_problem(problem, params=params)
+    assert first["stats"]["stopped_by"] == "work_budget"
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+def test_time_limit_is_honoured() -> None:
+    problem = random_problem(3, 200, 3, 0.0)
+    for o in problem["officers"]:
+        o["shift"] = [0, 3000]
+    problem["time_limit"] = 1.0
+    began = time.perf_counter()
+    solution = solve_problem(
+        problem, params=SolverParams(ils_work_per_s=1e12, gls_failures_per_s=1e9)
+    )
+    assert time.perf_counter() - began <= 1.5
+    assert solution["stats"]["stopped_by"] == "time_limit"
+    check_solution(problem, solution)
+
+
+def test_params_from_toml_and_bad_params(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text("[solver]\nils_share = 0.5\n")
+    assert load_params(SolverParams, path, table="solver").ils_share == 0.5
+    with pytest.raises(ParameterError, match="ils_share"):
+        SolverParams(ils_share=2)
+
+
+def test_read_problem_arrays() -> None:
+    data = read_problem(json.loads((ROOT / "examples" / "problem.json").read_text()))
+    assert data.durations.shape == (5, 5) and data.n_visits == 6
+    assert data.window_open.shape == (6, 2)
+
+
+def test_cli_solves_the_readme_example(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "solution.json"
+    assert cli_main(["solve", str(ROOT / "examples" / "problem.json"), "--out", str(out)]) == 0
+    solution = json.loads(out.read_text())
+    check_solution(json.loads((ROOT / "examples" / "problem.json").read_text()), solution)
+    assert solution["status"] == "feasible" and solution["value"] > 0
+    assert cli_main(["solve", str(tmp_path / "missing.json")]) == 1
+    assert "missing.json" in capsys.readouterr().err
