@@ -21,7 +21,7 @@ from junkai_geo.network import (
 from junkai_geo.snapping import snap_points
 from junkai_geo.travel import TravelParams
 
-pytest.importorskip("osmium")
+pytest.importorskip("osmium", reason="street networks need pyosmium (extra 'network')")
 
 ROOT = Path(__file__).resolve().parents[1]
 HELSINKI = ROOT / "data" / "osm" / "Helsinki.osm.pbf"
