@@ -1,0 +1,230 @@
+"""Behaviour of the service: visits and cards, idempotency, audit, survey, login."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from api.models import AuditEntry, VisitRow
+
+from .conftest import PASSWORD, ApiEnv, household_ids
+
+
+def visit(
+    env: ApiEnv,
+    user: str,
+    household: str,
+    outcome: str,
+    *,
+    key: str | None = None,
+    day: str = "2026-10-02",
+    time: str = "11:00",
+    header: bool = True,
+):
+    key = key or uuid.uuid4().hex
+    body = {"household_id": household, "visited_on": day, "time": time, "outcome": outcome}
+    headers = env.auth(user)
+    if header:
+        headers["Idempotency-Key"] = key
+    else:
+        body["idempotency_key"] = key
+    return env.client.post("/visits", json=body, headers=headers)
+
+
+def test_health_needs_no_token(api_env: ApiEnv) -> None:
+    r = api_env.client.get("/health")
+    assert r.status_code == 200
+    assert r.json()["database"] == {"sqlite": "sqlite", "postgres": "postgresql"}[api_env.backend]
+
+
+def test_card_status_follows_visits(api_env: ApiEnv) -> None:
+    hid = household_ids("BEAT-NAKA1")[3]
+    before = api_env.client.get(f"/households/{hid}", headers=api_env.auth("off_naka1")).json()
+    assert before["card_status"] == "none"
+    r = visit(api_env, "off_naka1", hid, "absent")
+    assert r.status_code == 201 and r.json()["card_status"] == "none"
+    r = visit(api_env, "off_naka1", hid, "met", day="2026-10-03")
+    assert r.status_code == 201 and r.json()["card_status"] == "current"
+    h = api_env.client.get(f"/households/{hid}", headers=api_env.auth("off_naka1")).json()
+    assert h["card_status"] == "current" and h["last_contact"] == "2026-10-03"
+    assert h["absences"] == 0 and h["visits"] == before["visits"] + 2
+    # No longer among the unvisited around that point.
+    near = api_env.client.get(
+        "/households/near",
+        headers=api_env.auth("off_naka1"),
+        params={"lon": h["lon"], "lat": h["lat"], "limit": 100},
+    ).json()
+    assert hid not in {n["household_id"] for n in near}
+    assert all(n["card_status"] == "none" for n in near)
+    dists = [n["distance_m"] for n in near]
+    assert dists == sorted(dists)
+
+
+def test_moved_out_household_leaves_the_candidates(api_env: ApiEnv) -> None:
+    hid = household_ids("BEAT-NAKA2")[4]
+    assert visit(api_env, "off_naka2", hid, "moved_out").status_code == 201
+    listed = api_env.client.get(
+        "/households",
+        params={"status": "none", "beat_id": "BEAT-NAKA2"},
+        headers=api_env.auth("off_naka2"),
+    ).json()
+    assert {h["household_id"]: h["occupancy"] for h in listed}[hid] == "moved_out"
+    h = listed[0]
+    near = api_env.client.get(
+        "/households/near",
+        headers=api_env.auth("off_naka2"),
+        params={"lon": h["lon"], "lat": h["lat"], "limit": 100},
+    ).json()
+    assert hid not in {n["household_id"] for n in near}
+
+
+@pytest.mark.parametrize("header", [True, False])
+def test_visit_idempotency(api_env: ApiEnv, header: bool) -> None:
+    hid = household_ids("BEAT-HIGASHI1")[6]
+    key = uuid.uuid4().hex
+    first = visit(api_env, "off_higashi1", hid, "absent", key=key, header=header)
+    again = visit(api_env, "off_higashi1", hid, "absent", key=key, header=header)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["visit_id"] == first.json()["visit_id"] and again.json()["replayed"]
+    with api_env.db.read_session() as s:
+        n = s.scalar(
+            select(func.count()).select_from(VisitRow).where(VisitRow.idempotency_key == key)
+        )
+    assert n == 1
+    other = visit(api_env, "off_higashi1", hid, "met", key=key, header=header)
+    assert other.status_code == 409
+
+
+def test_visit_needs_a_key_and_a_sane_date(api_env: ApiEnv) -> None:
+    hid = household_ids("BEAT-NAKA1")[4]
+    r = api_env.client.post(
+        "/visits",
+        headers=api_env.auth("off_naka1"),
+        json={"household_id": hid, "visited_on": "2026-10-01", "time": "10:00", "outcome": "met"},
+    )
+    assert r.status_code == 422 and "Idempotency-Key" in r.json()["detail"]
+    r = visit(api_env, "off_naka1", hid, "met", day="2999-01-01")
+    assert r.status_code == 422 and "visited_on" in r.json()["detail"]
+    r = visit(api_env, "off_naka1", hid, "met", time="25:00")
+    assert r.status_code == 422
+
+
+def test_officer_cannot_register_for_another_officer(api_env: ApiEnv) -> None:
+    r = api_env.client.post(
+        "/visits",
+        headers={**api_env.auth("off_naka1"), "Idempotency-Key": uuid.uuid4().hex},
+        json={
+            "household_id": household_ids("BEAT-NAKA1")[4],
+            "visited_on": "2026-10-01",
+            "time": "10:00",
+            "outcome": "met",
+            "officer_id": "O-NAKA2",
+        },
+    )
+    assert r.status_code == 403
+
+
+def test_audit_trail_records_reads_and_writes(api_env: ApiEnv) -> None:
+    hid = household_ids("BEAT-NAKA1")[5]
+    api_env.client.get(f"/households/{hid}", headers=api_env.auth("mgr_naka"))
+    api_env.client.get(f"/households/{hid}", headers=api_env.auth("off_naka2"))  # denied
+    r = visit(api_env, "off_naka1", hid, "refused")
+    vid = r.json()["visit_id"]
+    rows = api_env.client.get(
+        "/audit", params={"resource_id": hid, "limit": 50}, headers=api_env.auth("admin")
+    ).json()
+    seen = {(a["username"], a["action"]) for a in rows}
+    assert ("mgr_naka", "read") in seen and ("off_naka2", "read_denied") in seen
+    assert all(a["client_ip"] for a in rows)
+    writes = api_env.client.get(
+        "/audit", params={"resource_id": vid}, headers=api_env.auth("admin")
+    ).json()
+    assert [(a["username"], a["action"], a["resource"]) for a in writes] == [
+        ("off_naka1", "create", "visit")
+    ]
+
+
+def test_audit_log_is_append_only_in_the_database(api_env: ApiEnv) -> None:
+    for stmt in ("UPDATE audit_log SET username = 'x'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"), api_env.db.writing() as s:
+            s.execute(text(stmt))
+    with api_env.db.read_session() as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry)) > 0
+
+
+def test_login_is_rate_limited_per_user_and_ip(api_env: ApiEnv) -> None:
+    name = f"rl{uuid.uuid4().hex[:8]}"
+    r = api_env.client.post(
+        "/users",
+        headers=api_env.auth("admin"),
+        json={"username": name, "password": PASSWORD, "role": "admin"},
+    )
+    assert r.status_code == 201
+    for _ in range(5):
+        bad = api_env.client.post("/auth/token", data={"username": name, "password": "wrong"})
+        assert bad.status_code == 401
+    blocked = api_env.client.post("/auth/token", data={"username": name, "password": PASSWORD})
+    assert blocked.status_code == 429 and "Retry-After" in blocked.headers
+    # Another account from the same address is not blocked.
+    ok = api_env.client.post("/auth/token", data={"username": "admin", "password": PASSWORD})
+    assert ok.status_code == 200
+
+
+def test_api_key_authenticates_and_is_stored_hashed(api_env: ApiEnv) -> None:
+    r = api_env.client.post(
+        "/auth/api-keys", json={"label": "tablet"}, headers=api_env.auth("off_naka1")
+    )
+    key = r.json()["api_key"]
+    me = api_env.client.get("/auth/me", headers={"Authorization": f"Bearer {key}"})
+    assert me.status_code == 200 and me.json()["username"] == "off_naka1"
+    with api_env.db.read_session() as s:
+        assert not s.execute(text("SELECT 1 FROM api_keys WHERE key_hash = :k"), {"k": key}).first()
+
+
+def test_beat_survey_counts_and_excel_csv(api_env: ApiEnv) -> None:
+    survey = api_env.client.get("/reports/beat-survey", headers=api_env.auth("admin")).json()
+    rows = {r["beat_id"]: r for r in survey["beats"]}
+    assert set(rows) == {"BEAT-NAKA1", "BEAT-NAKA2", "BEAT-HIGASHI1"}
+    for r in rows.values():
+        assert r["households"] == r["kind_home"] + r["kind_business"] + r["kind_public"]
+        assert r["households"] == r["card_none"] + r["card_current"] + r["card_stale"]
+        assert r["cards"] == r["card_current"] + r["card_stale"]
+        assert r["books"] == -(-r["cards"] // survey["cards_per_book"])
+        assert r["households"] + r["vacant"] + r["moved_out"] == 8
+        assert r["card_stale"] >= 1  # the 2021 contact is older than 24 months
+    raw = api_env.client.get("/reports/beat-survey.csv", headers=api_env.auth("admin")).content
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw
+    table = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert table[0][:3] == ["警察署", "交番", "受持区"] and len(table) == 1 + 3 + 1
+    # A station's manager sees only the station's beats.
+    mine = api_env.client.get("/reports/beat-survey", headers=api_env.auth("mgr_higashi")).json()
+    assert [r["beat_id"] for r in mine["beats"]] == ["BEAT-HIGASHI1"]
+
+
+def test_night_approval_conflict_and_revoke(api_env: ApiEnv) -> None:
+    body = {
+        "officer_id": "O-NAKA1",
+        "on_date": date(2030, 5, 1).isoformat(),
+        "start": "18:00",
+        "end": "20:00",
+    }
+    first = api_env.client.post("/night-approvals", json=body, headers=api_env.auth("mgr_naka"))
+    assert first.status_code == 201
+    assert (
+        api_env.client.post(
+            "/night-approvals", json=body, headers=api_env.auth("mgr_naka")
+        ).status_code
+        == 409
+    )
+    mine = api_env.client.get("/night-approvals", headers=api_env.auth("off_naka1")).json()
+    assert first.json()["id"] in {a["id"] for a in mine}
+    path = f"/night-approvals/{first.json()['id']}/revoke"
+    assert api_env.client.post(path, headers=api_env.auth("mgr_higashi")).status_code == 404
+    assert api_env.client.post(path, headers=api_env.auth("mgr_naka")).status_code == 200
+    assert api_env.client.post(path, headers=api_env.auth("mgr_naka")).status_code == 409
