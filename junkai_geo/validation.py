@@ -9,6 +9,7 @@ are listed in :data:`PROBLEM_CODES`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
@@ -224,17 +225,28 @@ class LayerChecker:
     problems: list[Problem]
 
     def add(
-        self, mask: np.ndarray | pd.Series, field: str | None, found: Any, expected: str, code: str
+        self,
+        mask: np.ndarray | pd.Series,
+        field: str | None,
+        found: Any,
+        expected: str,
+        code: str,
+        fmt: Callable[[Any], str] = str,
     ) -> None:
-        """Add one problem per True in ``mask``; ``found`` is a sequence or a str."""
+        """Add one problem per True in ``mask``.
+
+        ``found`` is one text for all rows or a sequence of per-row values,
+        formatted with ``fmt`` only for the offending rows (formatting every
+        row of a 200,000-row layer would cost more than checking it).
+        """
         idx = np.flatnonzero(np.asarray(mask, dtype=bool))
         if idx.size == 0:
             return
-        values = np.asarray(found, dtype=object) if not isinstance(found, str) else None
+        values = None if isinstance(found, str) else np.asarray(found, dtype=object)
         for i in idx:
-            text = found if values is None else values[i]
+            text = found if values is None else fmt(values[i])
             self.problems.append(
-                Problem(self.file, _plain(self.labels[i]), field, str(text), expected, code)
+                Problem(self.file, _plain(self.labels[i]), field, text, expected, code)
             )
 
 
@@ -250,8 +262,32 @@ def row_labels(raw_ids: pd.Series | None, n: int, *, table: bool) -> np.ndarray:
     if table or raw_ids is None:
         return numbers
     ids = clean_str(raw_ids)
-    ok = ids.notna() & ~ids.duplicated(keep=False)
-    return np.where(ok.to_numpy(), ids.to_numpy(dtype=object), numbers)
+    ok = ids.notna().to_numpy(dtype=bool) & ~repeated(ids)
+    return np.where(ok, ids.to_numpy(dtype=object), numbers)
+
+
+def repeated(s: pd.Series) -> np.ndarray:
+    """Rows whose non-missing value occurs more than once (``duplicated(keep=False)``)."""
+    codes, _ = pd.factorize(s, use_na_sentinel=True)
+    counts = np.bincount(codes[codes >= 0], minlength=1)
+    return (codes >= 0) & (counts[np.maximum(codes, 0)] > 1)
+
+
+def map_unique(s: pd.Series, func: Callable[[Any], Any], dtype: Any = object) -> pd.Series:
+    """``s.map(func)`` computed once per distinct value (missing values stay missing).
+
+    Columns such as kinds, outcomes, times and dates have few distinct values
+    among hundreds of thousands of rows.
+    """
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    mapped = np.array([func(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=s.index).astype(dtype)
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, float | np.floating) and float(v).is_integer():
+        return str(int(v))  # ids stored as numbers by spreadsheets
+    return str(v)
 
 
 def clean_str(s: pd.Series) -> pd.Series:
@@ -259,20 +295,36 @@ def clean_str(s: pd.Series) -> pd.Series:
 
     Whole floats (ids stored as numbers by spreadsheets) lose their ``.0``.
     """
-    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_integer_dtype(s):
-        out = s.astype(object).where(s.notna(), None).map(lambda v: None if v is None else str(v))
-    elif pd.api.types.is_float_dtype(s):
-        out = s.map(
-            lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v))
-        )
-    elif isinstance(s.dtype, pd.StringDtype):
-        out = s
-    else:
-        out = s.map(
-            lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
-        )
+    out = s if isinstance(s.dtype, pd.StringDtype) else map_unique(s, _text)
     out = out.astype(STR_DTYPE).str.strip()
     return out.where(out != "", np.nan).astype(STR_DTYPE)
+
+
+def index_in(values: pd.Series, keys: Any) -> np.ndarray:
+    """Position of each value among ``keys`` (first match), -1 when absent or missing.
+
+    Hashed in Arrow: pandas' ``isin`` / ``map`` on Arrow-backed strings
+    loop in Python, and 400,000 visit references would take seconds.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        v = pa.array(values.astype(STR_DTYPE), type=pa.large_string())
+        k = pa.array(pd.Series(keys).astype(STR_DTYPE), type=pa.large_string())
+    except (pa.ArrowException, TypeError, ValueError):
+        index = pd.Index(np.asarray(keys, dtype=object))
+        index = index[~index.duplicated()]
+        pos = index.get_indexer(values.to_numpy(dtype=object))
+        keep = pd.Index(np.asarray(keys, dtype=object)).get_indexer_for(index)
+        return np.where(pos >= 0, np.asarray(keep)[np.maximum(pos, 0)], -1)
+    at = pc.index_in(v, value_set=k, skip_nulls=True)
+    return np.asarray(at.fill_null(-1).to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def isin(values: pd.Series, allowed: Any) -> np.ndarray:
+    """``values.isin(allowed)`` as a boolean array (see :func:`index_in`)."""
+    return index_in(values, allowed) >= 0
 
 
 def _missing(s: pd.Series) -> np.ndarray:
@@ -356,7 +408,7 @@ def _convert(
     if spec.kind in ("id", "str", "enum"):
         s = clean_str(raw)
         if spec.kind == "id":
-            dup = (s.duplicated(keep=False) & s.notna()).to_numpy()
+            dup = repeated(s)
             if dup.any():
                 where = np.flatnonzero(dup)
                 groups: dict[str, list[str]] = {}
@@ -369,10 +421,9 @@ def _convert(
                     )
                 check.add(dup, spec.name, found, "an id used by one row only", "duplicate_id")
         elif spec.kind == "enum":
-            mapped = s.map(lambda v: ENUM_ALIASES.get(v, v.lower()) if isinstance(v, str) else v)
-            mapped = mapped.astype(STR_DTYPE)
-            bad = (mapped.notna() & ~mapped.isin(spec.values)).to_numpy()
-            check.add(bad, spec.name, s.map(show), _describe(spec), "unknown_enum")
+            mapped = map_unique(s, lambda v: ENUM_ALIASES.get(v, v.lower()), STR_DTYPE)
+            bad = mapped.notna().to_numpy() & ~isin(mapped, spec.values)
+            check.add(bad, spec.name, s, _describe(spec), "unknown_enum", show)
             s = mapped.where(~bad, np.nan).astype(STR_DTYPE)
         if spec.default is not None:
             s = s.fillna(spec.default)
@@ -380,16 +431,15 @@ def _convert(
     if spec.kind in ("int", "float"):
         num = pd.to_numeric(raw.where(~missing, np.nan), errors="coerce").astype("float64")
         bad = ~missing & num.isna().to_numpy()
-        shown = raw.map(show)
-        check.add(bad, spec.name, shown, _describe(spec), "bad_number")
+        check.add(bad, spec.name, raw, _describe(spec), "bad_number", show)
         ok = ~missing & ~bad
         if spec.kind == "int":
             frac = ok & (np.mod(num.to_numpy(), 1) != 0)
-            check.add(frac, spec.name, shown, _describe(spec), "bad_integer")
+            check.add(frac, spec.name, raw, _describe(spec), "bad_integer", show)
             ok &= ~frac
         if spec.minimum is not None:
             low = ok & (num.to_numpy() < spec.minimum)
-            check.add(low, spec.name, shown, _describe(spec), "out_of_range")
+            check.add(low, spec.name, raw, _describe(spec), "out_of_range", show)
         if spec.kind == "int":
             fill = spec.default if spec.default is not None else 0
             return num.where(ok, fill).round().astype("int64")
@@ -397,44 +447,60 @@ def _convert(
     if spec.kind == "date":
         dt = _to_dates(raw)
         bad = ~missing & dt.isna().to_numpy()
-        check.add(bad, spec.name, raw.map(show), _describe(spec), "bad_date")
+        check.add(bad, spec.name, raw, _describe(spec), "bad_date", show)
         if today is not None:
             late = (dt > pd.Timestamp(today)).fillna(False).to_numpy(dtype=bool)
             check.add(
                 late,
                 spec.name,
-                dt.map(show),
+                dt,
                 f"a date on or before {today.isoformat()}",
                 "future_date",
+                show,
             )
         return dt
     # time
-    text = raw.map(_time_text).astype(STR_DTYPE)
-    parts = text.str.extract(_TIME_RE)
-    bad = ~missing & parts[0].isna().to_numpy()
-    check.add(bad, spec.name, raw.map(show), _describe(spec), "bad_time")
-    hhmm = parts[0].str.zfill(2) + ":" + parts[1]
-    return hhmm.astype(STR_DTYPE)
+    hhmm = map_unique(raw, _hhmm, STR_DTYPE)
+    bad = ~missing & hhmm.isna().to_numpy()
+    check.add(bad, spec.name, raw, _describe(spec), "bad_time", show)
+    return hhmm
 
 
-def _time_text(v: Any) -> Any:
+def _hhmm(v: Any) -> str | None:
+    """A time of day as ``HH:MM``, or ``None`` when it is not one."""
     if hasattr(v, "strftime") and not isinstance(v, str):
-        return v.strftime("%H:%M")
-    return None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
+        return str(v.strftime("%H:%M"))
+    m = _TIME_RE.match(str(v))
+    return f"{int(m.group(1)):02d}:{m.group(2)}" if m else None
 
 
 def _to_dates(raw: pd.Series) -> pd.Series:
     if pd.api.types.is_datetime64_any_dtype(raw):
         dt = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
         return dt.dt.normalize().astype("datetime64[ns]")
-    values = raw.map(lambda v: v if not isinstance(v, str) else v.strip())
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    values = np.array([u.strip() if isinstance(u, str) else u for u in uniques], dtype=object)
     try:
-        dt = pd.to_datetime(values, format="ISO8601", errors="coerce")
-    except (TypeError, ValueError):
-        dt = pd.to_datetime(values.map(str), format="ISO8601", errors="coerce")
-    if getattr(dt.dt, "tz", None) is not None:
-        dt = dt.dt.tz_localize(None)
-    return dt.dt.normalize().astype("datetime64[ns]")
+        parsed = pd.DatetimeIndex(pd.to_datetime(values, format="ISO8601", errors="coerce"))
+        if parsed.tz is not None:
+            parsed = parsed.tz_localize(None)
+        days = parsed.normalize().to_numpy(dtype="datetime64[ns]")
+    except (TypeError, ValueError, OverflowError):
+        # Mixed values (date objects, numbers, text): one at a time.
+        days = np.array([_date(v) for v in values], dtype="datetime64[ns]")
+    days = np.append(days, np.datetime64("NaT", "ns"))
+    return pd.Series(days[codes], index=raw.index)
+
+
+def _date(v: Any) -> pd.Timestamp:
+    """One value as a day (NaT when it is not a date)."""
+    try:
+        t = pd.to_datetime(v.strip() if isinstance(v, str) else v, format="ISO8601")
+    except (TypeError, ValueError, OverflowError):
+        return pd.NaT
+    if not isinstance(t, pd.Timestamp):
+        return pd.NaT
+    return t.tz_localize(None).normalize() if t.tz is not None else t.normalize()
 
 
 # --- geometries ---------------------------------------------------------
@@ -461,16 +527,19 @@ def check_geometries(
     skipped = np.zeros(len(geoms), dtype=bool) if skip is None else np.asarray(skip, dtype=bool)
     null = shapely.is_missing(geoms)
     check.add(null & ~skipped, "geometry", "no geometry", expected, "null_geometry")
-    geoms = np.asarray(shapely.force_2d(geoms), dtype=object)
+    geoms = np.array(geoms, dtype=object)
+    if shapely.has_z(geoms).any():
+        geoms = np.asarray(shapely.force_2d(geoms), dtype=object)
     geoms[null] = None
     types = shapely.get_type_id(geoms)
     empty = ~null & shapely.is_empty(geoms)
     check.add(
         empty,
         "geometry",
-        [f"an empty {_TYPE_NAMES.get(t, '?')}" for t in types],
+        types,
         expected,
         "empty_geometry",
+        lambda t: f"an empty {_TYPE_NAMES.get(t, '?')}",
     )
     usable = ~null & ~empty & ~skipped
     coords, index = shapely.get_coordinates(geoms[usable], return_index=True)
@@ -499,9 +568,10 @@ def check_geometries(
     check.add(
         wrong,
         "geometry",
-        [f"a {_TYPE_NAMES.get(t, '?')}" for t in types],
+        types,
         expected,
         "wrong_geometry_type",
+        lambda t: f"a {_TYPE_NAMES.get(t, '?')}",
     )
     usable &= ~wrong
     area_like = usable & (types != _TYPE_IDS["Point"])
@@ -601,8 +671,7 @@ def _ref_check(
     if target is None or column not in frame.columns:
         return
     ids = frame[column]
-    known = pd.Index(target[ID_COLUMN[target_layer]].dropna().unique())
-    bad = (ids.notna() & ~ids.isin(known)).to_numpy(dtype=bool)
+    bad = ids.notna().to_numpy(dtype=bool) & ~isin(ids, target[ID_COLUMN[target_layer]].dropna())
     if not bad.any():
         return
     file = _source(frame, layer)
@@ -661,13 +730,20 @@ def _households_outside_beats(
 ) -> list[Problem]:
     geoms = households.geometry.to_numpy()
     beat_geoms = beats.geometry.to_numpy()
-    ok = ~shapely.is_missing(beat_geoms)
-    tree = shapely.STRtree(beat_geoms[ok])
-    pts = ~shapely.is_missing(geoms)
+    beat_geoms = beat_geoms[~shapely.is_missing(beat_geoms) & shapely.is_valid(beat_geoms)]
+    pts = ~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)
     hit = np.zeros(len(geoms), dtype=bool)
-    idx = np.flatnonzero(pts)
-    pairs = tree.query(geoms[idx], predicate="intersects")
-    hit[idx[np.unique(pairs[0])]] = True
+    if beat_geoms.size:
+        # One prepared union answers 200,000 point-in-polygon tests in
+        # milliseconds; points on its boundary are settled exactly below.
+        area = shapely.union_all(beat_geoms)
+        shapely.prepare(area)
+        idx = np.flatnonzero(pts)
+        xy = shapely.get_coordinates(geoms[idx])
+        hit[idx] = shapely.contains_xy(area, xy[:, 0], xy[:, 1])
+        rest = np.flatnonzero(pts & ~hit)
+        if rest.size:
+            hit[rest] = shapely.intersects(area, geoms[rest])
     outside = pts & ~hit
     if not outside.any():
         return []
@@ -739,9 +815,9 @@ def _visit_dates(
         )
     if households is None or "registered_on" not in households.columns:
         return problems
-    reg = households.set_index("household_id")["registered_on"]
-    reg = reg[~reg.index.duplicated()]
-    since = pd.to_datetime(visits["household_id"].map(reg))
+    at = index_in(visits["household_id"], households["household_id"])
+    reg = pd.to_datetime(households["registered_on"]).to_numpy(dtype="datetime64[ns]")
+    since = pd.Series(np.where(at >= 0, reg[np.maximum(at, 0)], np.datetime64("NaT", "ns")))
     early = (when < since).fillna(False).to_numpy(dtype=bool)
     for i in np.flatnonzero(early):
         problems.append(
