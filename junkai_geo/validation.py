@@ -492,15 +492,16 @@ def _to_dates(raw: pd.Series) -> pd.Series:
     return pd.Series(days[codes], index=raw.index)
 
 
-def _date(v: Any) -> pd.Timestamp:
+def _date(v: Any) -> np.datetime64:
     """One value as a day (NaT when it is not a date)."""
     try:
         t = pd.to_datetime(v.strip() if isinstance(v, str) else v, format="ISO8601")
     except (TypeError, ValueError, OverflowError):
-        return pd.NaT
+        return np.datetime64("NaT", "ns")
     if not isinstance(t, pd.Timestamp):
-        return pd.NaT
-    return t.tz_localize(None).normalize() if t.tz is not None else t.normalize()
+        return np.datetime64("NaT", "ns")
+    day = t.tz_localize(None).normalize() if t.tz is not None else t.normalize()
+    return day.to_datetime64()
 
 
 # --- geometries ---------------------------------------------------------
@@ -800,15 +801,15 @@ def _visit_dates(
     problems: list[Problem] = []
     file = _source(visits, "visits")
     ids = visits["visit_id"].to_numpy(dtype=object)
-    when = pd.to_datetime(visits["visited_on"])
-    late = (when > pd.Timestamp(today)).to_numpy(dtype=bool)
+    when = pd.to_datetime(visits["visited_on"]).to_numpy(dtype="datetime64[ns]")
+    late = when > np.datetime64(today, "ns")
     for i in np.flatnonzero(late):
         problems.append(
             Problem(
                 file,
                 str(ids[i]),
                 "visited_on",
-                show(when.iloc[i]),
+                show(pd.Timestamp(when[i])),
                 f"a date on or before {today.isoformat()}",
                 "future_date",
             )
@@ -817,16 +818,16 @@ def _visit_dates(
         return problems
     at = index_in(visits["household_id"], households["household_id"])
     reg = pd.to_datetime(households["registered_on"]).to_numpy(dtype="datetime64[ns]")
-    since = pd.Series(np.where(at >= 0, reg[np.maximum(at, 0)], np.datetime64("NaT", "ns")))
-    early = (when < since).fillna(False).to_numpy(dtype=bool)
+    since = np.where(at >= 0, reg[np.maximum(at, 0)], np.datetime64("NaT", "ns"))
+    early = when < since  # NaT compares False
     for i in np.flatnonzero(early):
         problems.append(
             Problem(
                 file,
                 str(ids[i]),
                 "visited_on",
-                show(when.iloc[i]),
-                f"a date on or after {show(since.iloc[i])}, when household "
+                show(pd.Timestamp(when[i])),
+                f"a date on or after {show(pd.Timestamp(since[i]))}, when household "
                 f"{visits['household_id'].iloc[i]!r} was registered",
                 "before_registered",
             )
