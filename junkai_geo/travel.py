@@ -351,8 +351,6 @@ def _compute_network_matrix(
     n = pts.shape[0]
     snap = snap_points(net, net.to_metric(pts, crs=crs), max_snap_m=max_snap_m)
     ok = np.flatnonzero(snap.ok)
-    durations = np.full((n, n), UNREACHABLE_S, dtype=np.int64)
-    distances = np.full((n, n), UNREACHABLE_M, dtype=np.int64)
     uniform = net.profile.uniform_speed
     speed = net.speed_mm_per_s
     limit_w = np.inf
@@ -360,26 +358,30 @@ def _compute_network_matrix(
         if limit_s <= 0:
             raise ParameterError(f"limit_s: found {limit_s!r}; expected seconds > 0 or None")
         limit_w = float(limit_s) * (speed if uniform else 1000.0)
+    n_beyond = 0
+    sub_dur: np.ndarray = np.zeros((0, 0), dtype=np.int64)
+    sub_dist: np.ndarray | None = np.zeros((0, 0), dtype=np.int64)
     if ok.shape[0]:
         cost = _point_costs(net, snap, ok, "weight", limit_w)
-        reached = np.isfinite(cost)
-        c = np.where(reached, cost, 0).astype(np.int64)
-        sub_dur = np.where(reached, -(-c // (speed if uniform else 1000)), UNREACHABLE_S)
-        if uniform:
-            sub_dist = np.where(reached, -(-c // 1000), UNREACHABLE_M)
-        else:
+        sub_dur, sub_dist, n_beyond = _to_seconds_metres(
+            cost, speed if uniform else 1000, 1000 if uniform else None
+        )
+        if not uniform:
             # Any path within limit_s is at most limit_s x the top speed long.
             top = net.params.speed_mps(net.mode) * max(net.profile.speed_factors.values())
             limit_len = np.inf if limit_s is None else float(limit_s) * top * 1000.0
             length = _point_costs(net, snap, ok, "length", limit_len)
-            reached_len = reached & np.isfinite(length)
-            ln = np.where(reached_len, length, 0).astype(np.int64)
-            sub_dist = np.where(reached_len, -(-ln // 1000), UNREACHABLE_M)
-        durations[np.ix_(ok, ok)] = sub_dur
-        distances[np.ix_(ok, ok)] = sub_dist
-        n_beyond = int((~reached).sum())
+            length[sub_dur == UNREACHABLE_S] = np.inf
+            sub_dist = _to_seconds_metres(length, 1000, 1000)[1]
+    assert sub_dist is not None
+    if ok.shape[0] == n:
+        durations, distances = sub_dur, sub_dist
     else:
-        n_beyond = 0
+        durations = np.full((n, n), UNREACHABLE_S, dtype=np.int64)
+        distances = np.full((n, n), UNREACHABLE_M, dtype=np.int64)
+        if ok.shape[0]:
+            durations[np.ix_(ok, ok)] = sub_dur
+            distances[np.ix_(ok, ok)] = sub_dist
     np.fill_diagonal(durations, 0)
     np.fill_diagonal(distances, 0)
     flagged = [dict(f, id=ids[f["index"]]) for f in snap.flagged]
@@ -427,6 +429,33 @@ def _compute_network_matrix(
         flagged=flagged,
         notes=notes,
     )
+
+
+def _to_seconds_metres(
+    cost: np.ndarray, per_second: int, per_metre: int | None
+) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Exact integer costs (float array, inf = unreached) rounded up to whole
+    seconds and metres, with the sentinels for unreached pairs.
+
+    Rounding up is subadditive (ceil(a + b) <= ceil(a) + ceil(b)), so the
+    triangle inequality of the exact costs survives the rounding.
+    """
+    reached = np.isfinite(cost)
+    all_reached = bool(reached.all())
+    if not all_reached:
+        cost[~reached] = 0.0
+    c = cost.astype(np.int64)
+    dur = c + (per_second - 1)
+    dur //= per_second
+    dist = None
+    if per_metre is not None:
+        dist = c + (per_metre - 1)
+        dist //= per_metre
+    if not all_reached:
+        dur[~reached] = UNREACHABLE_S
+        if dist is not None:
+            dist[~reached] = UNREACHABLE_M
+    return dur, dist, int((~reached).sum())
 
 
 def _check_points(points: np.ndarray, ids: list[str] | None) -> np.ndarray:
@@ -608,18 +637,25 @@ def _point_costs(
     for s in range(0, sources.shape[0], step):
         dist = dijkstra(csr, directed=True, indices=sources[s : s + step], limit=limit)
         between[s : s + step] = dist[:, targets]
-    result = np.full((k, k), inf)
-    for node_o, cost_o in zip(out_node, out_cost, strict=True):
-        rows = np.searchsorted(sources, node_o).clip(0, max(sources.shape[0] - 1, 0))
-        if sources.shape[0] == 0:
+    # First the cost from every source vertex to every point (best way in),
+    # then from every point (best way out): 2 gathers of |S| x k and 2 of k x k.
+    to_point: np.ndarray | None = None
+    for node_i, cost_i in zip(in_node, in_cost, strict=True):
+        if targets.shape[0] == 0:
             break
-        block = between[rows]
-        for node_i, cost_i in zip(in_node, in_cost, strict=True):
-            cols = np.searchsorted(targets, node_i).clip(0, targets.shape[0] - 1)
-            cand = block[:, cols]
-            cand += cost_o[:, None]
-            cand += cost_i[None, :]
-            np.minimum(result, cand, out=result)
+        cols = np.searchsorted(targets, node_i).clip(0, targets.shape[0] - 1)
+        cand = between[:, cols]
+        cand += cost_i[None, :]
+        to_point = cand if to_point is None else np.minimum(to_point, cand, out=to_point)
+    result = np.full((k, k), inf) if to_point is None else None
+    for node_o, cost_o in zip(out_node, out_cost, strict=True):
+        if to_point is None:
+            break
+        rows = np.searchsorted(sources, node_o).clip(0, sources.shape[0] - 1)
+        cand = to_point[rows]
+        cand += cost_o[:, None]
+        result = cand if result is None else np.minimum(result, cand, out=result)
+    assert result is not None
     # Points sharing an edge also reach each other directly along it.
     order = np.argsort(pe, kind="stable")
     se = pe[order]
