@@ -127,12 +127,12 @@ class DerivationParams:
     p_refuse_reluctant: float = 0.5
     p_refuse_other: float = 0.01
     weekend_share: float = 0.12  # of first attempts
-    weekend_share_after_absence: float = 0.30
+    weekend_share_after_absence: float = 0.50
     # Months from the start of the history (or registration) to the first
     # attempt: uniform in [0, cycle] for earlier residents, exponential with
     # this mean for those registered during the history
     cycle_months: tuple[tuple[str, float], ...] = (
-        ("detached", 30.0),
+        ("detached", 28.0),
         ("apartment", 32.0),
         ("highrise", 44.0),
         ("danchi", 40.0),
@@ -152,12 +152,12 @@ class DerivationParams:
         ("apartment", 2),
         ("highrise", 2),
         ("danchi", 2),
-        ("office", 2),
+        ("office", 1),
         ("public", 1),
     )
     retry_days: tuple[int, int] = (7, 60)  # after an absence, within a round
     revisit_months_after_met: tuple[float, float] = (20.0, 30.0)
-    revisit_months_after_failed_round: tuple[float, float] = (9.0, 15.0)
+    revisit_months_after_failed_round: tuple[float, float] = (12.0, 18.0)
     moved_out_share: float = 0.02  # of homes: last outcome moved_out
     vacant_share: float = 0.01  # of homes: last outcome vacant
 
@@ -183,7 +183,8 @@ def load_census(shared: Path) -> pd.DataFrame:
     df = df.sort_values("unit_id", kind="stable").reset_index(drop=True)
     xy = gpd.GeoSeries(gpd.points_from_xy(df["X_CODE"], df["Y_CODE"]), crs=CRS_CENSUS)
     pts = xy.to_crs(CRS_METRIC)
-    df["x"], df["y"] = pts.x.to_numpy(), pts.y.to_numpy()
+    sep = separate_points(pts.x.to_numpy(), pts.y.to_numpy())
+    df["x"], df["y"] = sep[:, 0], sep[:, 1]
     return df
 
 
@@ -280,6 +281,29 @@ def load_koban(shared: Path, outline: shapely.Polygon, p: DerivationParams) -> g
 # Units: Voronoi cells of the census points, clipped to the outline
 
 
+def separate_points(x: np.ndarray, y: np.ndarray, min_gap_m: float = 5.0) -> np.ndarray:
+    """Copies of ``x, y`` where no two points are closer than ``min_gap_m``.
+
+    Two census areas may share one representative point (or nearly); the
+    later one (in row order) moves out along a fixed spiral, so that each
+    keeps a Voronoi cell of its own. Returns the moved (x, y) as an array.
+    """
+    xy = np.c_[x, y].astype(float)
+    for i in range(len(xy)):
+        step = 0
+        while True:
+            d = np.hypot(xy[:i, 0] - xy[i, 0], xy[:i, 1] - xy[i, 1])
+            if i == 0 or d.min() >= min_gap_m:
+                break
+            step += 1
+            angle = step * 2.399963  # golden angle: a spiral that never repeats
+            xy[i] = (
+                x[i] + min_gap_m * math.sqrt(step) * math.cos(angle),
+                y[i] + min_gap_m * math.sqrt(step) * math.sin(angle),
+            )
+    return xy
+
+
 def tessellate_units(x: np.ndarray, y: np.ndarray, outline: shapely.Polygon) -> np.ndarray:
     """One polygon per point: its Voronoi cell within the outline.
 
@@ -290,7 +314,7 @@ def tessellate_units(x: np.ndarray, y: np.ndarray, outline: shapely.Polygon) -> 
     """
     pts = shapely.points(x, y)
     if len(np.unique(np.c_[x, y], axis=0)) != len(x):
-        raise ValueError("census representative points coincide; jitter them first")
+        raise ValueError("points coincide: separate them with separate_points() first")
     vor = shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=outline.buffer(1000.0))
     cells = np.array(shapely.get_parts(vor))
     tree = shapely.STRtree(cells)

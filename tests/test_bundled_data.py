@@ -374,3 +374,32 @@ def test_rerun_with_same_seed_is_identical(tmp_path, shared_dir, meta) -> None:
     )
     for f in FILES:
         assert (tmp_path / f).read_bytes() == (DATA / f).read_bytes(), f
+
+
+def _load_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("derive_kanazawa", SCRIPT)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["derive_kanazawa"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_coinciding_points_each_get_a_cell() -> None:
+    mod = _load_script()
+    x = np.array([0.0, 0.0, 0.0, 400.0, 200.0, 200.5])
+    y = np.array([0.0, 0.0, 0.0, 0.0, 300.0, 300.0])
+    xy = mod.separate_points(x, y, min_gap_m=5.0)
+    d = np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
+    np.fill_diagonal(d, np.inf)
+    assert d.min() >= 5.0 - 1e-9
+    assert np.allclose(xy[[0, 3, 4]], np.c_[x, y][[0, 3, 4]])  # first of each stays put
+    outline = shapely.box(-500, -500, 900, 800)
+    cells = mod.tessellate_units(xy[:, 0], xy[:, 1], outline)
+    assert len(cells) == 6 and shapely.coverage_is_valid(cells)
+    assert shapely.contains_xy(cells, xy[:, 0], xy[:, 1]).all()
+    assert abs(sum(c.area for c in cells) - outline.area) < 1e-6
+    with pytest.raises(ValueError, match="coincide"):
+        mod.tessellate_units(x, y, outline)
