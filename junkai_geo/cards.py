@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .model import CardStatus, Occupancy, Outcome
+from .validation import index_in
 
 CARD_COLUMNS = ["status", "occupancy", "last_contact", "absences", "visits"]
 
@@ -47,7 +48,7 @@ def card_table(
     """
     ids = pd.Index(households["household_id"], name="household_id")
     n = len(ids)
-    hh = ids.get_indexer(visits["household_id"]) if visits is not None else np.empty(0, int)
+    hh = index_in(visits["household_id"], ids) if visits is not None else np.empty(0, int)
     keep = hh >= 0
     if visits is None or not keep.any():
         return _assemble(
@@ -63,9 +64,18 @@ def card_table(
             stale_after_months,
         )
     when = pd.to_datetime(visits["visited_on"]).to_numpy(dtype="datetime64[ns]")[keep]
-    time = visits["time"].astype(str).to_numpy()[keep]
-    outcome = visits["outcome"].astype(str).to_numpy()[keep]
+    # Small integer codes instead of strings: sorted codes order times as
+    # the strings do, and outcomes compare as ints.
+    time, _ = pd.factorize(visits["time"].astype(str), sort=True)
+    time = time[keep]
+    outcome_codes, outcome_names = pd.factorize(visits["outcome"].astype(str))
+    outcome_of = {name: i for i, name in enumerate(outcome_names)}
+    outcome = outcome_codes[keep]
     hh = hh[keep]
+
+    def code(o: Outcome) -> int:
+        return outcome_of.get(o.value, -2)
+
     # Order as card_state does: by (date, time) per household, ties kept in
     # input order (a stable sort, like Python's ``sorted``).
     order = np.lexsort((np.arange(hh.size), time, when, hh))
@@ -77,13 +87,14 @@ def card_table(
         np.maximum.at(out, hh[mask], pos[mask])
         return out
 
-    met = last_pos(outcome == Outcome.MET.value)
-    moved = last_pos(outcome == Outcome.MOVED_OUT.value)
+    met = last_pos(outcome == code(Outcome.MET))
+    moved = last_pos(outcome == code(Outcome.MOVED_OUT))
     occupancy_event = last_pos(
-        np.isin(outcome, [Outcome.MET.value, Outcome.MOVED_OUT.value, Outcome.VACANT.value])
+        np.isin(outcome, [code(Outcome.MET), code(Outcome.MOVED_OUT), code(Outcome.VACANT)])
     )
-    last_event = np.where(occupancy_event >= 0, outcome[np.maximum(occupancy_event, 0)], "")
-    absent = outcome == Outcome.ABSENT.value
+    names = np.array([*outcome_names, ""], dtype=object)
+    last_event = names[np.where(occupancy_event >= 0, outcome[np.maximum(occupancy_event, 0)], -1)]
+    absent = outcome == code(Outcome.ABSENT)
     # Absences count since the last ``met`` (moved_out and vacant do not reset them).
     after_met = absent & (pos > met[hh])
     absences = np.bincount(hh[after_met], minlength=n).astype(np.int64)
