@@ -1,0 +1,279 @@
+"""``junkai-geo demo``: the whole chain on the bundled Kanazawa data.
+
+Loads and validates the bundled data, prints a summary per koban and beat
+(households, buildings, 未把握, workload), writes an overview map of the beats,
+plans one officer's day (route map and A4 sheet), and writes everything under
+``maps/``. Each later feature adds its step here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import JunkaiGeoError
+from ..model import Dataset
+from ..settings import MAPS_DIR
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=MAPS_DIR, help="output folder (maps/)")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="HTML maps with local Leaflet files and no web tiles (see docs/maps.md)",
+    )
+    parser.add_argument(
+        "--date",
+        type=date.fromisoformat,
+        default=None,
+        help="day to plan, YYYY-MM-DD (default: the first weekday after the data's as_of day)",
+    )
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.steps: list[tuple[str, float]] = []
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.steps.append((name, now - self.t0))
+        self.t0 = now
+
+
+def beat_summary(ds: Any, cards: pd.DataFrame, workload_h: pd.Series) -> pd.DataFrame:
+    """One row per beat: koban, households by kind, buildings, 未把握, workload."""
+    hh = ds.households
+    occupied = cards["occupancy"].reindex(hh["household_id"]).to_numpy() == "occupied"
+    status = cards["status"].reindex(hh["household_id"]).to_numpy()
+    frame = pd.DataFrame(
+        {
+            "beat_id": hh["beat_id"].astype(str).to_numpy(),
+            "home": (hh["kind"] == "home").to_numpy() & occupied,
+            "other": (hh["kind"] != "home").to_numpy() & occupied,
+            "unknown": occupied & (status == "none"),
+            "stale": occupied & (status == "stale"),
+            "building_id": hh["building_id"].astype(str).to_numpy(),
+        }
+    )
+    g = frame.groupby("beat_id")
+    table = pd.DataFrame(
+        {
+            "homes": g["home"].sum(),
+            "business_public": g["other"].sum(),
+            "buildings": g["building_id"].nunique(),
+            "unknown": g["unknown"].sum(),
+            "stale": g["stale"].sum(),
+        }
+    )
+    beats = ds.beats.set_index(ds.beats["beat_id"].astype(str))
+    koban = ds.koban.set_index(ds.koban["koban_id"].astype(str))
+    table = table.reindex(beats.index, fill_value=0)
+    table.insert(0, "koban_id", beats["koban_id"].astype(str))
+    table.insert(1, "koban", table["koban_id"].map(koban["name"]))
+    table.insert(2, "station", table["koban_id"].map(koban["station"]))
+    table["workload_h"] = workload_h.reindex(table.index).fillna(0.0).round(1)
+    table["unknown_share"] = (
+        table["unknown"] / (table["homes"] + table["business_public"]).clip(lower=1)
+    ).round(3)
+    table.index.name = "beat_id"
+    return table.reset_index()
+
+
+def _require_layers(ds: Dataset) -> None:
+    missing = [
+        name
+        for name in ("koban", "beats", "units", "officers", "buildings", "households", "visits")
+        if getattr(ds, name) is None
+    ]
+    if missing:
+        raise JunkaiGeoError(f"bundled data: layer(s) {missing} missing; expected all layers")
+
+
+def first_weekday_after(day: date) -> date:
+    from ..priorities import is_holiday
+
+    d = day + timedelta(days=1)
+    while d.weekday() >= 5 or is_holiday(d):
+        d += timedelta(days=1)
+    return d
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..bundled import as_of, load_kanazawa
+    from ..cards import card_table
+    from ..render import beats_map, route_map, save_map
+    from ..workload import beat_workload_h
+
+    clock = _Clock()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    today = as_of()
+
+    loaded = load_kanazawa(validate=True)
+    _require_layers(loaded)
+    ds: Any = loaded  # every layer present, checked above
+    clock.lap("load + validate bundled data")
+    cards = card_table(ds.households, ds.visits, today=today)
+    clock.lap("card status from visit histories")
+    workload = beat_workload_h(ds.units, ds.households, cards, ds.buildings, ds.koban)
+    clock.lap("workload model")
+
+    table = beat_summary(ds, cards, workload)
+    by_koban = (
+        table.groupby(["station", "koban_id", "koban"], sort=True)[
+            ["homes", "business_public", "buildings", "unknown", "workload_h"]
+        ]
+        .sum()
+        .reset_index()
+    )
+    by_koban.insert(
+        3, "beats", table.groupby("koban_id").size().reindex(by_koban["koban_id"]).to_numpy()
+    )
+
+    # Beat outlines simplified to 5 m: the map is an overview, and full
+    # vertex detail would make the page tens of megabytes.
+    beats = ds.beats.merge(table.drop(columns=["koban_id"]), on="beat_id", how="left")
+    beats["geometry"] = beats.geometry.simplify(5.0)
+    unknown_points = ds.households[
+        ds.households["household_id"].map(cards["status"]).eq("none").to_numpy()
+        & ds.households["household_id"].map(cards["occupancy"]).eq("occupied").to_numpy()
+    ]
+    m = beats_map(
+        beats[["beat_id", "koban", "homes", "buildings", "unknown", "workload_h", "geometry"]],
+        workload_col="workload_h",
+        koban_gdf=ds.koban,
+        unvisited_points=unknown_points[["building_id", "geometry"]],
+        offline=args.offline,
+    )
+    beats_html = save_map(m, out / "kanazawa_beats.html")
+    clock.lap("beats overview map")
+
+    # One officer's day: the beat officer of the beat with the most 未把握.
+    route_files = _plan_one_day(ds, cards, table, args, out, today, route_map, save_map)
+    clock.lap("one officer's day: route, map, sheet")
+
+    summary = {
+        "as_of": today.isoformat(),
+        "koban": int(len(ds.koban)),
+        "beats": int(len(ds.beats)),
+        "units": int(len(ds.units)),
+        "households": int(len(ds.households)),
+        "homes": int((ds.households["kind"] == "home").sum()),
+        "buildings": int(len(ds.buildings)),
+        "unknown_households": int(table["unknown"].sum()),
+        "workload_h": {
+            "total": round(float(table["workload_h"].sum()), 1),
+            "beat_min": round(float(table["workload_h"].min()), 1),
+            "beat_max": round(float(table["workload_h"].max()), 1),
+            "max_over_mean": round(
+                float(table["workload_h"].max() / table["workload_h"].mean()), 2
+            ),
+        },
+        "files": {"beats_map": str(beats_html), **route_files},
+        "timings_s": {name: round(t, 2) for name, t in clock.steps},
+        "notes": ds.notes,
+    }
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False, indent=2))
+        return 0
+    _print_text(summary, by_koban, table)
+    return 0
+
+
+def _plan_one_day(ds, cards, table, args, out, today, route_map, save_map) -> dict[str, str]:
+    from ..routing import plan_day
+    from ..sheet import FontNotFoundError, route_sheet_pdf
+
+    beat_id = str(
+        table.sort_values(["unknown", "beat_id"], ascending=[False, True])["beat_id"].iloc[0]
+    )
+    officers = ds.officers[
+        (ds.officers["beat_id"].astype(str) == beat_id) & (ds.officers["role"] == "beat")
+    ]
+    officer = {str(k): v for k, v in officers.iloc[0].to_dict().items()}
+    koban = ds.koban[ds.koban["koban_id"].astype(str) == str(officer["koban_id"])]
+    start = koban.geometry.iloc[0]
+    hh = ds.households[ds.households["beat_id"].astype(str) == beat_id]
+    visits = ds.visits[ds.visits["household_id"].isin(hh["household_id"])]
+    on = args.date or first_weekday_after(today)
+    plan = plan_day(
+        officer,
+        on,
+        households=hh,
+        buildings=ds.buildings,
+        cards=cards.reindex(hh["household_id"]),
+        visits=visits,
+        start_xy=(start.x, start.y),
+        start_label=str(koban["name"].iloc[0]),
+        time_limit_s=2.0,
+        seed=0,
+    ).to_dict()
+    stem = f"route_{officer['officer_id']}_{on.isoformat()}"
+    plan_json = out / f"{stem}.json"
+    plan_json.write_text(json.dumps(plan, ensure_ascii=False, indent=1), encoding="utf-8")
+    beat_geom = (
+        ds.beats[ds.beats["beat_id"].astype(str) == beat_id].to_crs("EPSG:4326").geometry.iloc[0]
+    )
+    html = save_map(
+        route_map(plan, beat_geometry=beat_geom, offline=args.offline), out / f"{stem}.html"
+    )
+    files = {"route_plan": str(plan_json), "route_map": str(html)}
+    try:
+        files["route_sheet"] = str(
+            route_sheet_pdf(plan, out / f"{stem}.pdf", beat_geometry=beat_geom)
+        )
+    except FontNotFoundError as exc:
+        files["route_sheet"] = f"not written: {exc}"
+    t = plan["totals"]
+    files["route_summary"] = (
+        f"{officer['officer_id']} on {on.isoformat()} in beat {beat_id}: {t['stops']} stops, "
+        f"{t['households']} households, {t['expected_contacts']:.1f} expected contacts, "
+        f"travel {t['travel_s'] // 60} min"
+    )
+    return files
+
+
+def _print_text(summary: dict, by_koban: pd.DataFrame, table: pd.DataFrame) -> None:
+    print(f"junkai-geo demo — bundled Kanazawa data as of {summary['as_of']}")
+    print(
+        f"{summary['koban']} koban/chuzaisho, {summary['beats']} beats, {summary['units']} 町丁目, "
+        f"{summary['homes']:,} homes + {summary['households'] - summary['homes']:,} businesses/public, "
+        f"{summary['buildings']:,} buildings, {summary['unknown_households']:,} 未把握"
+    )
+    print()
+    print("Per koban (交番・駐在所):")
+    print(by_koban.to_string(index=False))
+    print()
+    print("Per beat (受持区), workload = hours for one visit to every household:")
+    cols = [
+        "beat_id",
+        "koban",
+        "homes",
+        "business_public",
+        "buildings",
+        "unknown",
+        "stale",
+        "workload_h",
+    ]
+    print(table[cols].to_string(index=False))
+    w = summary["workload_h"]
+    print()
+    print(
+        f"Workload: {w['total']:,} h in all; beats from {w['beat_min']} h to {w['beat_max']} h "
+        f"(largest = {w['max_over_mean']} x mean): see `junkai-geo rebalance`."
+    )
+    print()
+    print(summary["files"].pop("route_summary"))
+    print("Files written:")
+    for name, path in summary["files"].items():
+        print(f"  {name}: {path}")
+    print("Timings (s): " + ", ".join(f"{k} {v}" for k, v in summary["timings_s"].items()))
