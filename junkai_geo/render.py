@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 import folium
 from branca.element import Element, Figure, MacroElement
-from folium.plugins import HeatMap, MarkerCluster
+from folium.plugins import FastMarkerCluster, HeatMap
 from jinja2 import Template
 
 from .errors import InputError, Problem
@@ -332,6 +332,39 @@ def _to_4326(gdf: gpd.GeoDataFrame, name: str) -> gpd.GeoDataFrame:
     return gdf.to_crs(4326)
 
 
+def _display_frame(gdf: gpd.GeoDataFrame, name: str, simplify_m: float) -> gpd.GeoDataFrame:
+    """``gdf`` in lon/lat, simplified by ``simplify_m`` metres and rounded to ~0.1 m.
+
+    Census-derived beats carry thousands of vertices; a map needs far fewer,
+    and full precision makes the HTML tens of megabytes.
+    """
+    import numpy as np
+    import shapely
+
+    from .projection import metric_crs_for
+
+    if gdf.crs is None:
+        raise InputError(
+            Problem(name, None, "crs", "no CRS", "a GeoDataFrame with a CRS (any EPSG)", "no_crs")
+        )
+    if simplify_m < 0:
+        raise InputError(
+            Problem(name, None, "simplify_m", repr(simplify_m), "a distance in metres >= 0")
+        )
+    out = gdf.copy()
+    if simplify_m > 0 and len(out):
+        metric = out
+        if not out.crs.is_projected:
+            x0, y0, x1, y1 = out.to_crs(4326).total_bounds
+            metric = out.to_crs(metric_crs_for((x0 + x1) / 2, (y0 + y1) / 2))
+        metric = metric.set_geometry(metric.geometry.simplify(simplify_m, preserve_topology=True))
+        out = metric
+    out = out.to_crs(4326)
+    return out.set_geometry(
+        shapely.transform(out.geometry.to_numpy(), lambda c: np.round(c, 6)), crs=4326
+    )
+
+
 def _shareable_columns(columns: Iterable[str]) -> list[str]:
     return [
         c
@@ -410,11 +443,13 @@ def route_map(
     stops = plan["stops"]
     straight_legs = 0
     street_legs = 0
+    # Straight-line plans carry two-point paths; only network paths follow streets.
+    on_streets = plan.get("travel_source", "network") == "network"
     route = folium.FeatureGroup(name="経路 Route").add_to(m)
     prev = (start["lon"], start["lat"])
     for stop in stops:
         here = (stop["lon"], stop["lat"])
-        path = stop.get("path")
+        path = stop.get("path") if on_streets else None
         if path and len(path) >= 2:
             street_legs += 1
             folium.PolyLine(
@@ -534,7 +569,7 @@ def beats_map(
     koban_gdf: gpd.GeoDataFrame | None = None,
     unvisited_points: gpd.GeoDataFrame | None = None,
     unvisited_style: str = "cluster",
-    id_col: str = "beat_id",
+    simplify_m: float = 5.0,
     offline: bool = False,
 ) -> folium.Map:
     """Beats coloured by ``workload_col``, with a tooltip of each beat's figures.
@@ -553,7 +588,7 @@ def beats_map(
                 "beats_map", None, "unvisited_style", repr(unvisited_style), "'cluster' or 'heat'"
             )
         )
-    beats = _to_4326(beats_gdf, "beats")
+    beats = _display_frame(beats_gdf, "beats", simplify_m)
     m = _base_map(offline)
     cols = _shareable_columns(beats.columns)
     frame = _scalar_frame(beats, cols)
@@ -639,6 +674,15 @@ def aggregate_unvisited(points: gpd.GeoDataFrame) -> list[tuple[float, float, in
     ]
 
 
+_UNVISITED_MARKER = """function (row) {
+  var n = row[2];
+  var mk = L.circleMarker(new L.LatLng(row[0], row[1]),
+    {radius: 4 + Math.sqrt(Math.min(n, 30)) * 1.5, color: '#b30000', fillColor: '#b30000',
+     fill: true, fillOpacity: 0.8, weight: 1, households: n});
+  mk.bindTooltip('未把握 ' + n + ' 世帯');
+  return mk;
+}"""
+
 # Clusters show the number of households, not of buildings.
 _CLUSTER_ICON = """function(cluster) {
   var n = 0; cluster.getAllChildMarkers().forEach(function(mk){ n += (mk.options.households || 1); });
@@ -654,38 +698,33 @@ def _add_unvisited(m: folium.Map, counts: list[tuple[float, float, int]], style:
             [[lat, lon, n] for lon, lat, n in counts], name="未把握 heat", radius=18, blur=14
         ).add_to(m)
         return
-    cluster = MarkerCluster(name="未把握 Unvisited", icon_create_function=_CLUSTER_ICON).add_to(m)
-    for lon, lat, n in counts:
-        marker = folium.CircleMarker(
-            (lat, lon),
-            radius=4 + min(n, 30) ** 0.5 * 1.5,
-            color="#b30000",
-            fill=True,
-            fill_opacity=0.8,
-            weight=1,
-            tooltip=f"未把握 {n} 世帯",
-        )
-        # Read by _CLUSTER_ICON so that clusters count households, not buildings.
-        marker.options["households"] = n
-        marker.add_to(cluster)
+    # One data array and a callback instead of a Leaflet call per building:
+    # a city has tens of thousands of buildings with 未把握 households.
+    FastMarkerCluster(
+        [[round(lat, 6), round(lon, 6), n] for lon, lat, n in counts],
+        callback=_UNVISITED_MARKER,
+        name="未把握 Unvisited",
+        icon_create_function=_CLUSTER_ICON,
+    ).add_to(m)
 
 
 def _add_koban(m: folium.Map, koban_gdf: gpd.GeoDataFrame) -> None:
+    """Koban as small badges (names in tooltips: a city has dozens of them)."""
     kob = _to_4326(koban_gdf, "koban")
     group = folium.FeatureGroup(name="交番 Koban").add_to(m)
     for _, row in kob.iterrows():
         pt = (
-            row.geometry.representative_point()
-            if row.geometry.geom_type != "Point"
-            else row.geometry
+            row.geometry
+            if row.geometry.geom_type == "Point"
+            else row.geometry.representative_point()
         )
         name = row.get("name", "") or row.get("koban_id", "")
         folium.Marker(
             (pt.y, pt.x),
             icon=folium.DivIcon(
-                html=f'<div class="junkai-koban">交 {_e(name)}</div>',
+                html='<div class="junkai-koban">交</div>',
                 icon_size=(0, 0),
-                icon_anchor=(12, 11),
+                icon_anchor=(8, 11),
                 class_name="junkai-koban-icon",
             ),
             tooltip=f"{name} ({row.get('koban_id', '')})",
@@ -727,6 +766,7 @@ def rebalance_map(
     before_col: str = "beat_before",
     after_col: str = "beat_after",
     koban_gdf: gpd.GeoDataFrame | None = None,
+    simplify_m: float = 5.0,
     offline: bool = False,
 ) -> folium.Map:
     """Beats before and after rebalancing as switchable layers, moved units highlighted.
@@ -735,7 +775,7 @@ def rebalance_map(
     before and after.
     """
     _need_columns(units_gdf, "units", [before_col, after_col])
-    units = _to_4326(units_gdf, "units")
+    units = _display_frame(units_gdf, "units", simplify_m)
     m = _base_map(offline)
     colours = beat_colours(list(units[before_col]) + list(units[after_col]))
     cols = _shareable_columns(units.columns)
@@ -810,11 +850,12 @@ def districts_map(
     hours_col: str = "hours",
     officers_col: str = "officers",
     name_col: str = "name",
+    simplify_m: float = 5.0,
     offline: bool = False,
 ) -> folium.Map:
     """専従員 districts (polygons or points, any CRS) with rank, hours and assigned officers."""
     _need_columns(districts_gdf, "districts", [rank_col, hours_col, officers_col])
-    d = _to_4326(districts_gdf, "districts").sort_values(rank_col)
+    d = _display_frame(districts_gdf, "districts", simplify_m).sort_values(rank_col)
     m = _base_map(offline)
     cols = _shareable_columns(d.columns)
     frame = _scalar_frame(d, cols)

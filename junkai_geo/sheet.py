@@ -183,12 +183,13 @@ def route_map_png(
     from matplotlib.collections import LineCollection
 
     # One collection per line style: hundreds of separate artists are slow to draw.
+    on_streets = plan.get("travel_source", "network") == "network"
     prev = _merc(start["lon"], start["lat"])
     street: list[list[tuple[float, float]]] = []
     straight_legs: list[list[tuple[float, float]]] = []
     for stop in stops:
         here = _merc(stop["lon"], stop["lat"])
-        path = stop.get("path")
+        path = stop.get("path") if on_streets else None
         if path and len(path) >= 2:
             pts = [_merc(q[0], q[1]) for q in path]
             street.append(pts)
@@ -285,7 +286,7 @@ def route_map_png(
     ]
     if straight:
         handles.append(Line2D([], [], color="#555", ls=(0, (4, 3)), label="直線 (道路経路なし)"))
-    if any(s.get("path") for s in stops):
+    if on_streets and any(s.get("path") for s in stops):
         handles.append(Line2D([], [], color="#1565c0", lw=2, label="道路経路"))
     ax.legend(
         handles=handles,

@@ -326,3 +326,27 @@ def test_reason_labels_cover_every_priority_reason():
     from junkai_geo.priorities import REASON_CODES
 
     assert set(REASON_CODES) <= set(REASON_JA)
+
+
+def test_two_point_paths_of_a_straight_line_plan_are_not_streets():
+    plan = synthetic_plan(6, with_paths=True)
+    plan["travel_source"] = "straight_line"
+    html = route_map(plan).get_root().render()
+    assert "道路経路 street path" not in html and "straight line" in html
+
+
+def test_beat_outlines_are_simplified_for_display():
+    from shapely.geometry import Polygon
+
+    # A square with 4,000 collinear vertices along its sides.
+    t = np.linspace(0, 1, 1000, endpoint=False)
+    ring = [(-4000 + 800 * u, 62000) for u in t] + [(-3200, 62000 + 800 * u) for u in t]
+    ring += [(-3200 - 800 * u, 62800) for u in t] + [(-4000, 62800 - 800 * u) for u in t]
+    beats = gpd.GeoDataFrame(
+        {"beat_id": ["B1"], "w": [1.0]}, geometry=[Polygon(ring)], crs="EPSG:6675"
+    )
+    fine = beats_map(beats, workload_col="w", simplify_m=0).get_root().render()
+    coarse = beats_map(beats, workload_col="w").get_root().render()
+    assert len(coarse) < len(fine) / 5
+    with pytest.raises(InputError, match="simplify_m"):
+        beats_map(beats, workload_col="w", simplify_m=-1)
