@@ -13,7 +13,7 @@ the officer's position after an incident. docs/routing.md gives the model.
 from __future__ import annotations
 
 import dataclasses
-import time as _time
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time
@@ -576,26 +576,20 @@ def build_nodes(
     )
     # Inside a building the most valuable households per second of service
     # go into the first chunks; floors break ties.
-    frame = pd.DataFrame(
-        {
-            "key": key,
-            "mask": table["window_mask"].to_numpy(),
-            "density": -table["plan_value"].to_numpy(float) / table["service_s"].to_numpy(float),
-            "floor": table["floor"].to_numpy(),
-        },
-        index=np.arange(len(table)),
-    )
-    frame = frame.sort_values(["key", "mask", "density", "floor"], kind="stable")
+    masks = table["window_mask"].to_numpy(np.int64)
+    density = -table["plan_value"].to_numpy(float) / table["service_s"].to_numpy(float)
+    floors = table["floor"].to_numpy(np.int64)
+    _, key_code = np.unique(key, return_inverse=True)
+    order = np.lexsort((np.arange(len(table)), floors, density, masks, key_code))
     service = table["service_s"].to_numpy(np.int64)
     plan_value = table["plan_value"].to_numpy(float)
-    floors = table["floor"].to_numpy(np.int64)
     xs, ys = table["x"].to_numpy(float), table["y"].to_numpy(float)
     bid = table["building_id"].to_numpy(object)
     addr = table["address"].to_numpy(object)
-    for key_mask, grp in frame.groupby(["key", "mask"], sort=True):
-        key_pair: tuple[Any, Any] = key_mask  # type: ignore[assignment]
-        k, mask = str(key_pair[0]), int(key_pair[1])
-        rows = grp.index.to_numpy()
+    group = np.stack([key_code[order], masks[order]], axis=1)
+    cuts = np.flatnonzero(np.any(np.diff(group, axis=0) != 0, axis=1)) + 1
+    for rows in np.split(order, cuts) if len(order) else []:
+        k, mask = str(key[rows[0]]), int(masks[rows[0]])
         allowed = [i for i in range(len(windows)) if int(mask) >> i & 1]
         if not allowed:
             for r in rows:
@@ -704,9 +698,10 @@ def prune_nodes(
 
 
 def _is_network(travel: Any) -> bool:
-    from .network import StreetNetwork
-
-    return isinstance(travel, StreetNetwork)
+    # Without the network module loaded nothing can be a StreetNetwork; not
+    # importing it spares its import time on every straight-line plan.
+    module = sys.modules.get("junkai_geo.network")
+    return module is not None and isinstance(travel, module.StreetNetwork)
 
 
 def _travel_matrix(
@@ -834,7 +829,6 @@ def plan_day(
         Earliest departure (seconds since midnight); default
         ``params.leave_before_s`` before the first window.
     """
-    t0 = _time.perf_counter()
     params = params or RouteParams()
     pparams = priority_params or PriorityParams()
     off = _officer_fields(officer)
@@ -873,6 +867,7 @@ def plan_day(
 
     # Scores for the slot of each window; the value does not depend on the slot.
     slots = [slot_of((format_clock(a), format_clock(b)), pparams) for a, b in wins] or ["morning"]
+    cells = visit_cells(visits, on=on, params=pparams, focus_days=focus_days)
     ref = score_households(
         households,
         cards,
@@ -882,8 +877,8 @@ def plan_day(
         slot=slots[0],
         params=pparams,
         focus_days=focus_days,
+        cells=cells,
     )
-    cells = visit_cells(visits, on=on, params=pparams, focus_days=focus_days)
     pw = contact_probabilities(
         households,
         visits,
@@ -1031,11 +1026,11 @@ def plan_day(
                     "required": False,
                 }
             )
-        # The solver's budget is a fixed share of the limit, not what is left
-        # after preparation, because its work budget (and so the plan)
-        # follows the time limit it is given: same inputs, same plan.
-        remaining = time_limit_s - (_time.perf_counter() - t0)
-        solver_limit = min(time_limit_s * params.solver_time_share, remaining)
+        # The solver gets a fixed share of the limit, not what is left after
+        # preparation: its work budget (and so the plan) follows the limit
+        # it is given, and the same inputs must give the same plan. The
+        # limit is honoured as long as preparation takes less than the rest.
+        solver_limit = time_limit_s * params.solver_time_share
         problem = {
             "durations": matrix.durations_s.astype(np.int64).tolist(),
             "visits": visits_json,
@@ -1126,8 +1121,9 @@ def plan_day(
             )
         )
         prev = loc
+    cand_ids = table["household_id"].to_numpy(object)
     skipped = [
-        {"household_id": str(table["household_id"].iat[r]), "reason": reason}
+        {"household_id": str(cand_ids[r]), "reason": reason}
         for r, reason in sorted(reason_of_row.items())
     ]
     return DayPlan(
