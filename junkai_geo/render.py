@@ -215,6 +215,8 @@ def _base_map(offline: bool, *, attribution_extra: str = "") -> folium.Map:
             name="OpenStreetMap",
             control=False,
         ).add_to(m)
+    # Fractional zoom so that fitBounds fills the window (a city fits at 10.5, not 10).
+    m.options["zoomSnap"] = 0.25
     _header(m).add_child(Element(_CSS))
     # No favicon request (a 404 in the console, and a request in offline mode).
     _header(m).add_child(Element('<link rel="icon" href="data:,">'))

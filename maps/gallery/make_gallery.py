@@ -83,7 +83,12 @@ def main(argv: list[str] | None = None) -> int:
 
     with launch() as browser, serve(HERE) as base:
         for name in ("beats_kanazawa", "route_example"):
-            page = browser.new_page(viewport={"width": 900, "height": 620})  # type: ignore[attr-defined]
+            size = (
+                {"width": 1000, "height": 900}
+                if name.startswith("beats")
+                else {"width": 900, "height": 620}
+            )
+            page = browser.new_page(viewport=size)  # type: ignore[attr-defined]
             page.goto(f"{base}/{name}.html", wait_until="load")
             page.wait_for_selector(".leaflet-container")
             page.wait_for_timeout(500)
@@ -93,7 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     import pypdfium2 as pdfium
 
     pdf = pdfium.PdfDocument(str(sheet))
-    img = pdf[0].render(scale=1.25).to_pil().convert("L")
+    img = pdf[0].render(scale=1.25).to_pil()
+    pdf.close()
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=True)
     _save_png(buf.getvalue(), HERE / "route_sheet_page1.png")
