@@ -85,7 +85,7 @@ class RebalanceParams:
     max_moved_share: float = 1.0
     balance_weight: float = 2000.0  # penalty per squared deviation above the aim
     evenness_weight: float = 1.0  # small pull towards even loads within the aim
-    start_temperature: float = 0.02
+    start_temperature: float = 0.1
     end_temperature: float = 1e-5
     snap_m: float = 1.0  # gap between polygons still counted as touching
     min_shared_boundary_m: float = 1.0  # a shorter contact (a corner) is not adjacency
@@ -1036,28 +1036,38 @@ def _grow_from_scratch(problem: BeatProblem, k: int, rng: np.random.Generator,
             seeds += chosen
             beat_koban += [int(kob)] * c
         anchors = problem.koban_xy[np.asarray(beat_koban)]
+        allowed = np.ones(n, dtype=bool)
+        _grow(problem, a, seeds, anchors, allowed, 0)
     else:
-        first = int(rng.integers(n))
-        seeds = [first]
-        dmin = np.hypot(problem.x - problem.x[first], problem.y - problem.y[first])
-        while len(seeds) < k:
-            prob = dmin**2 * (problem.weights + 1e-9)
-            nxt = int(rng.choice(n, p=prob / prob.sum())) if prob.sum() > 0 else int(
-                np.argmax(dmin))
-            if nxt in seeds:
-                nxt = int(np.argmax(dmin))
-            seeds.append(nxt)
-            dmin = np.minimum(dmin, np.hypot(problem.x - problem.x[nxt],
-                                             problem.y - problem.y[nxt]))
-        anchors = np.column_stack([problem.x[seeds], problem.y[seeds]])
-    allowed = np.ones(n, dtype=bool)
-    _grow(problem, a, seeds, anchors, allowed, 0)
+        # Without kobans: recursive bisection by workload along the longer
+        # side gives near-even, compact, mostly connected beats to start from.
+        _bisect(problem, np.arange(n), k, a, 0)
     problem.beat_ids = [f"B{j + 1:03d}" for j in range(k)]
     problem._beat_pos = {b: j for j, b in enumerate(problem.beat_ids)}
     problem.locked_beats = np.zeros(k, dtype=bool)
     problem.beat_koban = np.asarray(beat_koban, dtype=np.int64) if beat_koban else np.full(
         k, -1, dtype=np.int64)
+    if not len(problem.koban_ids):
+        _repair_contiguity(problem, a, [])
     return a
+
+
+def _bisect(problem: BeatProblem, idx: np.ndarray, k: int, out: np.ndarray, first: int) -> None:
+    """Split units ``idx`` into ``k`` groups of even workload by coordinate cuts."""
+    if k == 1 or len(idx) <= 1:
+        out[idx] = first
+        return
+    k1 = k // 2
+    xs, ys = problem.x[idx], problem.y[idx]
+    coord = xs if np.ptp(xs) >= np.ptp(ys) else ys
+    order = idx[np.argsort(coord, kind="stable")]
+    cum = np.cumsum(problem.weights[order])
+    goal = cum[-1] * k1 / k
+    cut = int(np.searchsorted(cum, goal)) + 1
+    # Each side keeps at least as many units as beats it gets.
+    cut = min(max(cut, k1), len(order) - (k - k1))
+    _bisect(problem, order[:cut], k1, out, first)
+    _bisect(problem, order[cut:], k - k1, out, first + k1)
 
 
 def _apportion(share: np.ndarray, k: int) -> np.ndarray:
@@ -1373,6 +1383,112 @@ class _Search:
         self.members[b].append(i)
         self.made += 1
 
+    p_chains = 4  # chain attempts per chunk of single moves
+
+    def _beat_neighbours(self, b: int) -> list[int]:
+        assign = self.assign
+        nb = self.nb
+        out = {assign[v] for u in self.members[b] for v in nb[u]}
+        out.discard(b)
+        return sorted(out)
+
+    chain_beats = 60  # beats a chain search may expand
+
+    def _can_hand(self, x: int, y: int, leave: dict[int, bool]) -> bool:
+        """Whether some unit of beat ``x`` next to beat ``y`` may move there."""
+        assign = self.assign
+        for u in self.members[x]:
+            if self.locked_unit[u] or not any(assign[v] == y for v in self.nb[u]):
+                continue
+            ok = leave.get(u)
+            if ok is None:
+                ok = self._can_leave(u, x)
+                leave[u] = ok
+            if ok:
+                return True
+        return False
+
+    def _chain(self, s: int, rng: random.Random, temp: float) -> float:
+        """Shift load along a path of beats from ``s`` to the nearest beat off the other way.
+
+        Each beat on the path hands one boundary unit to the next, so the
+        ends change and the beats between barely do. The chain is kept when
+        the annealing rule accepts its total change, else undone. Returns the
+        energy change kept.
+        """
+        mean = self.mean
+        W = self.W
+        over = W[s] > mean
+        parent: dict[int, int] = {s: -1}
+        depth = {s: 0}
+        queue = [s]
+        head = 0
+        leave: dict[int, bool] = {}
+        best_t, best_score = -1, -math.inf
+        while head < len(queue) and head < self.chain_beats:
+            b = queue[head]
+            head += 1
+            for c in self._beat_neighbours(b):
+                if c in parent or self.locked_beat[c]:
+                    continue
+                # Only edges some unit can cross now: from b to c when load
+                # flows out of s, from c to b when it flows into s.
+                src, dst = (b, c) if over else (c, b)
+                if not self._can_hand(src, dst, leave):
+                    continue
+                parent[c] = b
+                depth[c] = depth[b] + 1
+                queue.append(c)
+                gap = (mean - W[c]) if over else (W[c] - mean)
+                # The far end: as far off the other way as possible, and near.
+                score = gap / mean - 0.01 * depth[c]
+                if gap > 0 and score > best_score:
+                    best_t, best_score = c, score
+        target = best_t
+        if target < 0:
+            return 0.0
+        path = [target]
+        while parent[path[-1]] >= 0:
+            path.append(parent[path[-1]])
+        path.reverse()  # s ... target
+        if not over:
+            path.reverse()  # load flows from target to s
+        amount = min(abs(W[s] - mean), abs(W[target] - mean)) * (0.5 + 0.5 * rng.random())
+        done: list[tuple[int, int, int]] = []
+        totals: list[float] = []
+        total = 0.0
+        cap = self.p.max_moved_share * self.total_hh + 1e-9
+        for x, y in zip(path[:-1], path[1:], strict=True):
+            cands = [u for u in self.members[x] if not self.locked_unit[u]
+                     and any(self.assign[v] == y for v in self.nb[u])]
+            cands.sort(key=lambda u: (abs(self.w[u] - amount), u))
+            chosen = -1
+            for u in cands[:8]:
+                if self.ref[u] == x and self.moved_hh + self.hh[u] > cap:
+                    continue
+                if self._can_leave(u, x):
+                    chosen = u
+                    break
+            if chosen < 0:
+                break
+            total += self._delta(chosen, x, y)
+            self._move(chosen, x, y)
+            done.append((chosen, x, y))
+            # The next beat hands on about what it just received.
+            amount = self.w[chosen]
+            totals.append(total)
+        # Every prefix of the chain is a valid plan: keep the best one.
+        keep = 0
+        if totals:
+            keep = min(range(len(totals)), key=lambda j: (totals[j], j)) + 1
+            total = totals[keep - 1]
+            if not (total <= 0 or rng.random() < math.exp(-total / temp)):
+                keep = 0
+        for u, x, y in reversed(done[keep:]):
+            self._move(u, y, x)
+            self.made -= 2
+        return totals[keep - 1] if keep else 0.0
+
     def run(self, t0: float) -> None:
         p = self.p
         if not self.movable or self.k <= 1:
@@ -1443,6 +1559,10 @@ class _Search:
                     continue
                 self._move(i, a, b)
                 energy += d
+            # Chains carry load across beats that single moves cannot cross.
+            for bw in worst[: self.p_chains]:
+                if abs(self.W[bw] - mean) > self.aim * mean:
+                    energy += self._chain(bw, rng, temp)
             self.tried = it
             if energy < best_e - 1e-12 or it >= budget:
                 key = (max(self.largest_deviation() - p.tolerance, 0.0), energy)
