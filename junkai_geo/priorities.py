@@ -338,6 +338,13 @@ def _building_flags(
     n = len(households)
     if buildings is None or len(buildings) == 0 or "building_id" not in households.columns:
         return np.zeros(n, bool), np.zeros(n, bool)
+    # Only the households' buildings and the other buildings of their
+    # complexes matter; the whole city's table is large.
+    own = _ids(buildings["building_id"]).isin(_ids(households["building_id"].dropna()))
+    if "complex_id" in buildings.columns:
+        complexes = buildings.loc[own, "complex_id"].dropna().unique()
+        own = own | buildings["complex_id"].isin(complexes)
+    buildings = buildings[own.to_numpy()]
     b = pd.DataFrame(
         {
             "building_id": _ids(buildings["building_id"]),

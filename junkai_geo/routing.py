@@ -103,8 +103,8 @@ class RouteParams:
     night_from: str = "18:00"
     leave_before_s: int = 1800
     return_after_s: int = 1800
-    max_candidate_nodes: int = 150
-    node_max_service_s: int = 3600
+    max_candidate_nodes: int = 60
+    node_max_service_s: int = 2400
     solver_time_share: float = 0.8
     value_scale: int = 1000
     min_p_contact_window: float = 0.1
@@ -588,66 +588,63 @@ def build_nodes(
     addr = table["address"].to_numpy(object)
     group = np.stack([key_code[order], masks[order]], axis=1)
     cuts = np.flatnonzero(np.any(np.diff(group, axis=0) != 0, axis=1)) + 1
-    for rows in np.split(order, cuts) if len(order) else []:
+    # Plain Python numbers in the loop: most groups are one household, where
+    # numpy calls cost more than the arithmetic.
+    service_l, floors_l = service.tolist(), floors.tolist()
+    value_l, xs_l, ys_l = plan_value.tolist(), xs.tolist(), ys.tolist()
+    approach, per_floor = params.building_approach_s, params.per_floor_s
+    for rows_arr in np.split(order, cuts) if len(order) else []:
+        rows = rows_arr.tolist()
         k, mask = str(key[rows[0]]), int(masks[rows[0]])
-        allowed = [i for i in range(len(windows)) if int(mask) >> i & 1]
+        allowed = [i for i in range(len(windows)) if mask >> i & 1]
         if not allowed:
             for r in rows:
-                skipped[int(r)] = "outside_window"
+                skipped[r] = "outside_window"
             continue
-        longest = int(lengths[allowed].max())
+        longest = max(int(lengths[i]) for i in allowed)
         limit = min(params.node_max_service_s, longest)
+        day_s = sum(int(lengths[i]) for i in allowed)
+        # Greedy chunks in the sorted order; (rows, service_s) each.
+        chunks: list[tuple[list[int], int]] = []
         chunk: list[int] = []
-        chunks: list[list[int]] = []
-
-        def node_service(rs: list[int]) -> int:
-            top = int(floors[rs].max()) if rs else 1
-            return int(
-                params.building_approach_s
-                + service[rs].sum()
-                + params.per_floor_s * max(top - 1, 0)
-            )
-
+        work, top = 0, 1
         for r in rows:
-            trial = chunk + [int(r)]
-            if chunk and node_service(trial) > limit:
-                chunks.append(chunk)
-                chunk = [int(r)]
+            w2, t2 = work + service_l[r], max(top, floors_l[r])
+            if chunk and approach + w2 + per_floor * (t2 - 1) > limit:
+                chunks.append((chunk, approach + work + per_floor * (top - 1)))
+                chunk, work, top = [r], service_l[r], floors_l[r]
             else:
-                chunk = trial
+                chunk.append(r)
+                work, top = w2, t2
         if chunk:
-            chunks.append(chunk)
+            chunks.append((chunk, approach + work + per_floor * (top - 1)))
         # Chunks beyond what the day's windows can hold never reach the solver.
-        day_s = int(lengths[allowed].sum())
         used = 0
-        for c in chunks:
-            s = node_service(c)
+        for c, s in chunks:
             used += s
             if used > day_s and used - s > 0:
                 for r in c:
                     skipped[r] = "no_time"
                 continue
-            c = sorted(c, key=lambda r: (floors[r], r))
             if s > longest:
                 # Even alone it does not fit the longest window it may use.
                 for r in c:
                     skipped[r] = "outside_window"
                 continue
-            idx = np.asarray(c)
-            win = [windows[i] for i in allowed if windows[i][1] - windows[i][0] >= s]
+            if len(c) > 1:
+                c = sorted(c, key=lambda r: (floors_l[r], r))
+            first = bid[c[0]]
             nodes.append(
                 Node(
-                    node_id=f"{k[2:]}#{int(mask)}#{len(nodes)}",
-                    building_id=None
-                    if bid[idx[0]] is None or pd.isna(bid[idx[0]])
-                    else str(bid[idx[0]]),
-                    x=float(xs[idx].mean()),
-                    y=float(ys[idx].mean()),
-                    rows=idx,
-                    service_s=s,
-                    value=float(plan_value[idx].sum()),
-                    windows=win,
-                    address=str(addr[idx[0]] or ""),
+                    node_id=f"{k[2:]}#{mask}#{len(nodes)}",
+                    building_id=None if first is None or pd.isna(first) else str(first),
+                    x=sum(xs_l[r] for r in c) / len(c),
+                    y=sum(ys_l[r] for r in c) / len(c),
+                    rows=np.asarray(c, dtype=np.int64),
+                    service_s=int(s),
+                    value=float(sum(value_l[r] for r in c)),
+                    windows=[windows[i] for i in allowed if windows[i][1] - windows[i][0] >= s],
+                    address=str(addr[c[0]] or ""),
                 )
             )
     return nodes, skipped
