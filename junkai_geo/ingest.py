@@ -599,6 +599,20 @@ def _read_ogr(
             return None
     try:
         gdf = pyogrio.read_dataframe(path, layer=chosen, read_geometry=spatial, use_arrow=True)
+    except pyogrio.errors.CRSError as exc:
+        prj = path.with_suffix(".prj")
+        text = prj.read_text(errors="replace").strip()[:60] if prj.exists() else str(exc)
+        report.problems.append(
+            Problem(
+                report.file,
+                None,
+                "crs",
+                f"a CRS that PROJ cannot read ({text!r})",
+                "a known CRS (a valid .prj, or leave the .prj out and pass --crs)",
+                "unknown_crs",
+            )
+        )
+        return None
     except _READ_ERRORS as exc:
         _unreadable(report, exc)
         return None

@@ -189,6 +189,26 @@ def test_unknown_crs_in_geojson() -> None:
     ]
 
 
+def test_unknown_crs_in_shapefile_prj() -> None:
+    assert problems("beats_bad_prj.shp", "beats") == [
+        Problem(
+            "beats_bad_prj.shp",
+            None,
+            "crs",
+            "a CRS that PROJ cannot read ('PROJCS[\"Kanazawa local\",UNKNOWN]')",
+            "a known CRS (a valid .prj, or leave the .prj out and pass --crs)",
+            "unknown_crs",
+        )
+    ]
+
+
+def test_truncated_file_is_unreadable() -> None:
+    [p] = problems("beats_truncated.geojson", "beats")
+    assert (p.file, p.row, p.field, p.code) == ("beats_truncated.geojson", None, None, "unreadable")
+    assert p.found.startswith("a file that cannot be read (DataSourceError: ")
+    assert p.expected == "a readable GeoJSON, GeoPackage, Shapefile, GeoParquet or CSV file"
+
+
 def test_unknown_crs_given_by_user() -> None:
     assert problems("households_xy.csv", "households", crs="EPSG:99999") == [
         Problem(
