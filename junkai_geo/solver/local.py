@@ -146,12 +146,14 @@ def fill_routes(
     rng: np.random.Generator | None = None,
     noise: float = 0.0,
     work: Work | None = None,
+    deadline: float | None = None,
 ) -> Routes:
     """Insert unserved visits greedily until nothing more fits.
 
     Required visits first, by regret of their cheapest travel insertion;
     then optional ones by ``value**2 / added time`` (with optional
-    multiplicative noise for diversity).
+    multiplicative noise for diversity). Stops early at ``deadline`` (a
+    ``time.perf_counter`` value), the routes staying feasible.
     """
     routes = [list(r) for r in routes]
     served = np.zeros(data.n_visits, dtype=bool)
@@ -160,7 +162,7 @@ def fill_routes(
     caches = [RouteCache(data, k, r, work) for k, r in enumerate(routes)]
     big = np.int64(NO_TIME)
     value_sq = data.value.astype(np.float64) ** 2
-    while True:
+    while deadline is None or time.perf_counter() < deadline:
         open_ = ~served & allowed.any(axis=1)
         if not open_.any():
             break
@@ -227,9 +229,11 @@ def iterated_local_search(
     deadline: float,
     seed: int,
     noise: float = 0.1,
-    restart_after: int = 60,
-) -> tuple[Routes, int]:
-    """Improve collected value by shake-and-refill; returns (best routes, iterations run).
+    restart_after: int = 30,
+) -> tuple[Routes, int, int]:
+    """Improve collected value by shake-and-refill.
+
+    Returns the best routes, the iterations run and the work units spent.
 
     Stops once ``work_units`` of :class:`Work` are spent (deterministic) or
     at ``deadline`` (a ``time.perf_counter`` value), whichever comes first.
@@ -275,4 +279,4 @@ def iterated_local_search(
             current = [list(r) for r in best]
             stale = 0
             pos = int(rng.integers(0, max(1, longest)))
-    return best, done
+    return best, done, work.units
