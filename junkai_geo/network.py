@@ -407,7 +407,7 @@ class StreetNetwork:
 
 
 #: Bumped when the graph construction changes, so old caches are not reused.
-_GRAPH_VERSION = 1
+_GRAPH_VERSION = 2
 
 
 def _sha256_text(text: str) -> str:
@@ -686,6 +686,22 @@ def build_network(
     ke = np.flatnonzero(keep_edge)
     k_offsets, k_xy = _subset_geometry(geom_offsets, geom_xy, ke)
     d_offsets, d_xy = _subset_geometry(geom_offsets, geom_xy, dropped_e)
+    g = _contract_degree_two(
+        {
+            "u": new_index[e_u[ke]].astype(np.int64),
+            "v": new_index[e_v[ke]].astype(np.int64),
+            "fwd": e_fwd[ke],
+            "bwd": e_bwd[ke],
+            "weight": weight[ke],
+            "length": length_mm[ke],
+            "way": e_osm_way[ke],
+            "factor": e_factor[ke],
+            "offsets": k_offsets,
+            "xy": k_xy,
+        },
+        int(in_main.sum()),
+    )
+    keep_v = g["keep_vertex"]
     return StreetNetwork(
         mode=mode,
         profile=profile,
@@ -693,21 +709,125 @@ def build_network(
         source_file=raw.path,
         file_sha256=raw.sha256,
         crs=crs,
-        vertex_xy=xy[vert_positions][in_main],
-        vertex_osm_id=vert_osm[in_main],
-        edge_u=new_index[e_u[ke]].astype(np.int64),
-        edge_v=new_index[e_v[ke]].astype(np.int64),
-        edge_forward=e_fwd[ke],
-        edge_backward=e_bwd[ke],
-        edge_weight=weight[ke],
-        edge_length_mm=length_mm[ke],
-        edge_way_id=e_osm_way[ke],
-        geometry_offsets=k_offsets,
-        geometry_xy=k_xy,
+        vertex_xy=xy[vert_positions][in_main][keep_v],
+        vertex_osm_id=vert_osm[in_main][keep_v],
+        edge_u=g["u"],
+        edge_v=g["v"],
+        edge_forward=g["fwd"],
+        edge_backward=g["bwd"],
+        edge_weight=g["weight"],
+        edge_length_mm=g["length"],
+        edge_way_id=g["way"],
+        geometry_offsets=g["offsets"],
+        geometry_xy=g["xy"],
         dropped=dropped,
         dropped_geometry_offsets=d_offsets,
         dropped_geometry_xy=d_xy,
     )
+
+
+def _contract_degree_two(g: dict[str, np.ndarray], n_vertices: int) -> dict[str, np.ndarray]:
+    """Merge edges through vertices that join exactly two edges alike.
+
+    Such a vertex (where one way continues as another, same directions) is
+    never a choice point, so removing it changes no path cost (the integer
+    weights add up) but makes every search smaller. The merged edge keeps
+    the full geometry and the OSM way id of its first piece.
+    """
+    g = dict(g)
+    factor = g.pop("factor")
+    u, v, fwd, bwd = g["u"], g["v"], g["fwd"], g["bwd"]
+    n_e = u.shape[0]
+    deg = np.bincount(u, minlength=n_vertices) + np.bincount(v, minlength=n_vertices)
+    ends = np.concatenate([u, v])
+    edge_of_end = np.concatenate([np.arange(n_e), np.arange(n_e)])
+    order = np.argsort(ends, kind="stable")
+    first_end = np.searchsorted(ends[order], np.arange(n_vertices))
+    inc1 = np.full(n_vertices, -1, dtype=np.int64)
+    inc2 = np.full(n_vertices, -1, dtype=np.int64)
+    two = deg == 2
+    inc1[two] = edge_of_end[order[first_end[two]]]
+    inc2[two] = edge_of_end[order[first_end[two] + 1]]
+    candidate = two & (inc1 != inc2)
+    x = np.flatnonzero(candidate)
+    e1, e2 = inc1[x], inc2[x]
+    # Directions of e1 arriving at x and of e2 leaving x.
+    f1 = np.where(v[e1] == x, fwd[e1], bwd[e1])
+    b1 = np.where(v[e1] == x, bwd[e1], fwd[e1])
+    f2 = np.where(u[e2] == x, fwd[e2], bwd[e2])
+    b2 = np.where(u[e2] == x, bwd[e2], fwd[e2])
+    contractible = np.zeros(n_vertices, dtype=bool)
+    # Same speed on both sides too, so that a point's cost along the merged
+    # edge stays proportional to its position.
+    same = (f1 == f2) & (b1 == b2) & (factor[e1] == factor[e2])
+    contractible[x[same]] = True
+    if not contractible.any():
+        return {**g, "keep_vertex": np.ones(n_vertices, dtype=bool)}
+
+    visited = np.zeros(n_e, dtype=bool)
+    chains: list[list[tuple[int, bool]]] = []  # (edge, reversed)
+    u_l, v_l, inc1_l, inc2_l = u.tolist(), v.tolist(), inc1.tolist(), inc2.tolist()
+    contr_l = contractible.tolist()
+
+    def walk(start: int, e: int) -> list[tuple[int, bool]]:
+        chain: list[tuple[int, bool]] = []
+        at = start
+        while True:
+            rev = u_l[e] != at
+            chain.append((e, rev))
+            visited[e] = True
+            at = u_l[e] if rev else v_l[e]
+            if not contr_l[at] or at == start:
+                return chain
+            e = inc2_l[at] if inc1_l[at] == e else inc1_l[at]
+
+    for e in range(n_e):
+        if visited[e]:
+            continue
+        if not contr_l[u_l[e]]:
+            chains.append(walk(u_l[e], e))
+        elif not contr_l[v_l[e]]:
+            chains.append(walk(v_l[e], e))
+    for e in range(n_e):  # rings of contractible vertices only: keep one vertex
+        if not visited[e]:
+            contr_l[u_l[e]] = False
+            chains.append(walk(u_l[e], e))
+    contractible = np.asarray(contr_l, dtype=bool)
+    offsets, xy = g["offsets"], g["xy"]
+    out: dict[str, list[Any]] = {k: [] for k in ("u", "v", "fwd", "bwd", "weight", "length", "way")}
+    pieces: list[np.ndarray] = []
+    new_offsets = [0]
+    for chain in chains:
+        e0, r0 = chain[0]
+        el, rl = chain[-1]
+        out["u"].append(v_l[e0] if r0 else u_l[e0])
+        out["v"].append(u_l[el] if rl else v_l[el])
+        out["fwd"].append(bool(bwd[e0] if r0 else fwd[e0]))
+        out["bwd"].append(bool(fwd[e0] if r0 else bwd[e0]))
+        out["weight"].append(int(sum(int(g["weight"][e]) for e, _ in chain)))
+        out["length"].append(int(sum(int(g["length"][e]) for e, _ in chain)))
+        out["way"].append(int(g["way"][e0]))
+        n_pts = 0
+        for k, (e, rev) in enumerate(chain):
+            c = xy[offsets[e] : offsets[e + 1]]
+            c = c[::-1] if rev else c
+            pieces.append(c if k == 0 else c[1:])
+            n_pts += c.shape[0] if k == 0 else c.shape[0] - 1
+        new_offsets.append(new_offsets[-1] + n_pts)
+    keep_vertex = ~contractible
+    renumber = np.cumsum(keep_vertex) - 1
+    return {
+        "u": renumber[np.asarray(out["u"], dtype=np.int64)],
+        "v": renumber[np.asarray(out["v"], dtype=np.int64)],
+        "fwd": np.asarray(out["fwd"], dtype=bool),
+        "bwd": np.asarray(out["bwd"], dtype=bool),
+        "weight": np.asarray(out["weight"], dtype=np.int64),
+        "length": np.asarray(out["length"], dtype=np.int64),
+        "way": np.asarray(out["way"], dtype=np.int64),
+        "offsets": np.asarray(new_offsets, dtype=np.int64),
+        "xy": np.concatenate(pieces).reshape(-1, 2),
+        "keep_vertex": keep_vertex,
+    }
 
 
 def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
