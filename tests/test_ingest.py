@@ -6,6 +6,7 @@ Fixtures are written by ``tests/fixtures/make_ingest_fixtures.py``.
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from junkai_geo.errors import InputError, ParameterError, Problem
 from junkai_geo.ingest import (
@@ -710,3 +713,50 @@ def test_check_dataset_is_vectorised_on_many_households() -> None:
     elapsed = time.perf_counter() - t0
     assert [p.row for p in found] == ["H0", "H1", "H2"]
     assert elapsed < 5.0
+
+
+# --- properties ----------------------------------------------------------------
+
+_CORRUPTIONS = {
+    # field: (bad value, problem code)
+    "kind": ("house", "unknown_enum"),
+    "floor": ("-2", "out_of_range"),
+    "registered_on": ("2021-02-29", "bad_date"),
+    "lat": ("136.6", "swapped_lonlat"),
+    "household_id": ("", "missing_value"),
+}
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 30),
+    data=st.data(),
+)
+def test_one_bad_cell_gives_one_problem_on_its_row(n: int, data: st.DataObject) -> None:
+    """Whatever the table, one corrupted cell is reported once, on its row and field."""
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    rows = [
+        {
+            "household_id": f"H{i}",
+            "kind": rng.choice(["home", "business", "public"]),
+            "floor": str(rng.integers(1, 15)),
+            "registered_on": "2020-01-01",
+            "lon": f"{136.60 + rng.random() * 0.1:.6f}",
+            "lat": f"{36.53 + rng.random() * 0.05:.6f}",
+        }
+        for i in range(n)
+    ]
+    bad_row = data.draw(st.integers(0, n - 1))
+    field = data.draw(st.sampled_from(sorted(_CORRUPTIONS)))
+    value, code = _CORRUPTIONS[field]
+    if field == "lat":  # a swap needs both coordinates exchanged
+        rows[bad_row]["lat"], rows[bad_row]["lon"] = rows[bad_row]["lon"], rows[bad_row]["lat"]
+    else:
+        rows[bad_row][field] = value
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "households.csv"
+        pd.DataFrame(rows).to_csv(path, index=False)
+        found = validate_layer(path, "households", today=TODAY)
+    [p] = found
+    assert (p.file, p.row, p.code) == ("households.csv", bad_row + 1, code)
+    assert p.field == ("geometry" if field == "lat" else field)
