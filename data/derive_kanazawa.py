@@ -25,7 +25,7 @@ import math
 import re
 import time
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
@@ -514,8 +514,9 @@ def split_beats(
 # Buildings and households
 
 
-def _lookup(table, kind: str):
-    return dict((r[0], r[1:] if len(r) > 2 else r[1]) for r in table)[kind]
+def _per_kind(table: tuple[tuple[str, float], ...], kinds: np.ndarray) -> np.ndarray:
+    """The value of a (kind, value) table for every element of ``kinds``."""
+    return pd.Series(kinds).map(dict(table)).to_numpy(dtype=float)
 
 
 def multi_share(d: float, p: DerivationParams) -> float:
@@ -773,8 +774,8 @@ def registration_dates(hdf: pd.DataFrame, rng, p: DerivationParams) -> np.ndarra
     """``registered_on`` (days since epoch) of every household."""
     n = len(hdf)
     kind = hdf["bkind"].to_numpy()
-    recent = np.array([_lookup(p.recent_share, k) for k in kind])
-    tenure = np.array([_lookup(p.tenure_mean_years, k) for k in kind])
+    recent = _per_kind(p.recent_share, kind)
+    tenure = _per_kind(p.tenure_mean_years, kind)
     as_of = (AS_OF - date(1970, 1, 1)).days
     is_recent = rng.random(n) < recent
     age_recent = rng.integers(1, 366, n)
@@ -819,12 +820,12 @@ def simulate_visits(hdf: pd.DataFrame, reg_day: np.ndarray, rng, p: DerivationPa
     p_we = np.choose(
         pattern, [p.p_home_day[1], p.p_home_mixed[1], p.p_home_away[1], p.p_home_business[1]]
     )
-    reach = np.array([_lookup(p.reach_factor, k) for k in bkind])
+    reach = _per_kind(p.reach_factor, bkind)
     p_wd, p_we = p_wd * reach, p_we * reach
     p_ref = np.where(rng.random(n) < p.reluctant_share, p.p_refuse_reluctant, p.p_refuse_other)
-    cycle = np.array([_lookup(p.cycle_months, k) for k in bkind]) * month
-    delay = np.array([_lookup(p.first_delay_months, k) for k in bkind]) * month
-    max_att = np.array([_lookup(p.attempts_per_round, k) for k in bkind])
+    cycle = _per_kind(p.cycle_months, bkind) * month
+    delay = _per_kind(p.first_delay_months, bkind) * month
+    max_att = _per_kind(p.attempts_per_round, bkind).astype(int)
 
     start = np.maximum(reg_day, d0)
     before = reg_day < d0
@@ -916,9 +917,15 @@ def simulate_visits(hdf: pd.DataFrame, reg_day: np.ndarray, rng, p: DerivationPa
 # Output
 
 
-def _iso(days: np.ndarray) -> list[str]:
-    epoch = date(1970, 1, 1)
-    return [(epoch + timedelta(days=int(d))).isoformat() for d in days]
+def _iso(days: np.ndarray) -> np.ndarray:
+    """ISO dates 'YYYY-MM-DD' of day numbers since 1970-01-01."""
+    return np.datetime_as_string(np.asarray(days, dtype="int64").astype("datetime64[D]"), unit="D")
+
+
+def _hhmm(minutes: np.ndarray) -> np.ndarray:
+    """'HH:MM' of minutes after midnight."""
+    labels = np.array([f"{m // 60:02d}:{m % 60:02d}" for m in range(24 * 60)], dtype=object)
+    return labels[minutes.astype(int)]
 
 
 def _write_parquet(df: pd.DataFrame, path: Path, geo: bool) -> None:
@@ -1013,11 +1020,11 @@ def derive(shared: Path, out: Path, seed: int = DEFAULT_SEED, *, verbose: bool =
         {
             "visit_id": [f"V{i + 1:07d}" for i in range(len(vis))],
             "household_id": hdf["household_id"].to_numpy()[vis["h"].to_numpy()],
-            "officer_id": [
-                officer_of_beat[b] for b in hdf["beat_id"].to_numpy()[vis["h"].to_numpy()]
-            ],
+            "officer_id": pd.Series(hdf["beat_id"].to_numpy()[vis["h"].to_numpy()]).map(
+                officer_of_beat
+            ),
             "visited_on": _iso(vis["d"].to_numpy()),
-            "time": [f"{m // 60:02d}:{m % 60:02d}" for m in vis["m"].to_numpy()],
+            "time": _hhmm(vis["m"].to_numpy()),
             "outcome": vis["outcome"].astype(str).to_numpy(),
         }
     )
@@ -1049,11 +1056,15 @@ def derive(shared: Path, out: Path, seed: int = DEFAULT_SEED, *, verbose: bool =
     )
     for st in STATIONS:
         ks = koban[(koban["station"] == st) & (koban["kind"] == "koban")]["koban_id"].tolist()
-        ks = sorted(ks, key=lambda k: (-int(multi_homes.get(k, 0)), k))[:2]
-        for n_s, kid in enumerate(ks * (2 // max(len(ks), 1)) if len(ks) < 2 else ks, start=1):
+        if not ks:
+            continue
+        ks = sorted(ks, key=lambda k: (-int(multi_homes.get(k, 0)), k))
+        # Two per station, at its two busiest koban (both at one if it has one)
+        posts = (ks * 2)[:2] if len(ks) < 2 else ks[:2]
+        for n, kid in enumerate(posts):
             officers.append(
                 dict(
-                    officer_id=f"{kid}-S{n_s}",
+                    officer_id=f"{kid}-S{posts[:n].count(kid) + 1}",
                     koban_id=kid,
                     role="specialist",
                     beat_id="",
