@@ -3,8 +3,9 @@
 Measures the time to plan (card table + scoring + nodes + travel matrix +
 solver, median of ``--repeats`` runs, nothing cached between runs) and the
 value planned, against the value found with a 30-second limit in the same
-run: once with the same candidate pruning (does the short search converge?)
-and once with every node given to the solver (does pruning lose value?).
+run: with the same candidate pruning (does the short search converge?),
+with 300 nodes and with every node given to the solver (does pruning lose
+value?).
 
 Targets (issue 4): <= 2 s and >= 98 % of the 30-second value.
 
@@ -74,17 +75,21 @@ def main() -> int:
     fast = p
     cards = card_table(hh, visits, today=DAY)
     ref_pruned = plan(args.reference_s, cards=cards)
+    ref_wide = plan(args.reference_s, max_candidates=300, cards=cards)
     ref_all = plan(args.reference_s, max_candidates=100_000, cards=cards)
 
     median_s = statistics.median(times)
     v = statistics.median(values)
     vp, va = ref_pruned.totals()["value"], ref_all.totals()["value"]
+    vw = ref_wide.totals()["value"]
+    best = max(vp, vw, va)
     n_nodes_all = ref_all.matrix.n - 2 if ref_all.matrix is not None else 0
     n_nodes = fast.matrix.n - 2 if fast.matrix is not None else 0
     cand = len(fast.household_ids) + len(fast.skipped)
     rows = [
         ("plan_day", f"{args.time_limit:g}", n_nodes, f"{median_s:.2f}", fast, v),
         ("reference, same pruning", f"{args.reference_s:g}", n_nodes, "", ref_pruned, vp),
+        ("reference, 300 nodes", f"{args.reference_s:g}", 300, "", ref_wide, vw),
         ("reference, no pruning", f"{args.reference_s:g}", n_nodes_all, "", ref_all, va),
     ]
     lines = [
@@ -99,17 +104,17 @@ def main() -> int:
         f"Values are expected-value points (value x contact probability).",
         "",
         "| run | limit (s) | nodes to solver | time to plan (s) | stops | households | "
-        "expected contacts | value | value / 30 s (same pruning) | value / 30 s (no pruning) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "expected contacts | value | value / best 30 s value |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, limit, nodes, secs, pl, val in rows:
         t_ = pl.totals()
         lines.append(
             f"| {name} | {limit} | {nodes} | {secs or '-'} | {t_['stops']} | {t_['households']} | "
-            f"{t_['expected_contacts']:.2f} | {val:.1f} | {val / vp:.3f} | {val / va:.3f} |"
+            f"{t_['expected_contacts']:.2f} | {val:.1f} | {val / best:.3f} |"
         )
     ok_t = median_s <= 2.0
-    ok_v = v >= 0.98 * max(vp, va)
+    ok_v = v >= 0.98 * best
     lines += [
         "",
         f"Runs of plan_day: {', '.join(f'{x:.2f}' for x in times)} s; values "
@@ -117,7 +122,8 @@ def main() -> int:
         "",
         f"Targets: time <= 2 s: **{'met' if ok_t else 'missed'}** ({median_s:.2f} s); "
         f"value >= 98 % of the best 30 s value: **{'met' if ok_v else 'missed'}** "
-        f"({v / max(vp, va):.1%}).",
+        f"({v / best:.1%}). The first run also pays the process's cold holiday lookups "
+        f"(jpholiday, about 0.3 s for two years of visit dates): {times[0]:.2f} s.",
         "",
         f"Machine: 2 shared cores (other jobs running). RouteParams defaults: "
         f"max_candidate_nodes {RouteParams().max_candidate_nodes}, "

@@ -216,20 +216,25 @@ def test_plan_json_follows_the_format(grid_plan):
     assert d["totals"]["households"] == sum(len(s["households"]) for s in d["stops"])
 
 
-def test_same_seed_same_plan(grid, grid_plan):
-    hh, b, cards = grid
-    again = plan_day(
-        OFFICER,
-        ON,
-        households=hh,
-        buildings=b,
-        cards=cards,
-        visits=None,
-        start_xy=(X0, Y0),
-        time_limit_s=0.5,
-        seed=0,
-    )
-    assert again.to_dict() == grid_plan.to_dict()
+def test_same_seed_same_plan():
+    # A small instance and a generous limit: the solver stops on its work
+    # budget, not on the wall clock, even on a busy machine.
+    hh, b, cards = grid_instance(n_buildings=15, seed=4)
+    plans = [
+        plan_day(
+            OFFICER,
+            ON,
+            households=hh,
+            buildings=b,
+            cards=cards,
+            visits=None,
+            start_xy=(X0, Y0),
+            time_limit_s=1.5,
+            seed=7,
+        ).to_dict()
+        for _ in range(2)
+    ]
+    assert plans[0]["stops"] and plans[0] == plans[1]
 
 
 def test_large_complex_is_few_nodes():
