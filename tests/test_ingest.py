@@ -274,6 +274,47 @@ def test_projected_japanese_xy_outside_japan(tmp_path: Path) -> None:
     assert p.found.startswith("x 9000000.0, y 9000000.0 = lon ")
 
 
+def test_projected_crs_for_lonlat_columns() -> None:
+    assert problems("households_ok.csv", "households", crs="EPSG:6675") == [
+        Problem(
+            "households_ok.csv",
+            None,
+            "crs",
+            "EPSG:6675 (JGD2011 / Japan Plane Rectangular CS VII), a projected CRS, for the "
+            "longitude/latitude columns 'lon', 'lat'",
+            "a geographic CRS such as EPSG:6668, or x/y columns",
+            "wrong_crs",
+        )
+    ]
+
+
+def test_metres_under_a_declared_geographic_crs(tmp_path: Path) -> None:
+    text = (F / "beats_no_crs.geojson").read_text(encoding="utf-8")
+    declared = text.replace(
+        '"type": "FeatureCollection",',
+        '"type": "FeatureCollection", '
+        '"crs": {"type": "name", "properties": '
+        '{"name": "urn:ogc:def:crs:EPSG::6668"}},',
+        1,
+    )
+    (tmp_path / "beats.geojson").write_text(declared, encoding="utf-8")
+    [p] = validate_layer(tmp_path / "beats.geojson", "beats")
+    assert (p.row, p.field, p.code) == (None, "crs", "not_degrees")
+    assert p.found.endswith("and the geographic CRS EPSG:6668 (JGD2011)")
+
+
+def test_wkt_column_with_crs(tmp_path: Path) -> None:
+    (tmp_path / "beats.csv").write_text(
+        "beat_id,koban_id,wkt\n"
+        'B1,K1,"POLYGON ((136.60 36.53, 136.66 36.53, 136.66 36.59, 136.60 36.59, 136.60 36.53))"\n'
+        "B2,K2,POLYGON ((broken\n",
+        encoding="utf-8",
+    )
+    [p] = validate_layer(tmp_path / "beats.csv", "beats", crs="EPSG:6668")
+    assert (p.row, p.field, p.code) == (2, "wkt", "bad_wkt")
+    assert p.found == "'POLYGON ((broken'"
+
+
 # --- geometries --------------------------------------------------------------
 
 
