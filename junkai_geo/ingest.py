@@ -40,6 +40,7 @@ from .validation import (
     ID_COLUMN,
     LAYERS,
     SPATIAL_LAYERS,
+    IngestParams,
     LayerChecker,
     check_dataset,
     check_geometries,
@@ -48,6 +49,7 @@ from .validation import (
 )
 
 __all__ = [
+    "IngestParams",
     "LayerReport",
     "check_dataset",
     "inspect_layer",
@@ -190,6 +192,7 @@ def read_dataset(
     today: date | None = None,
     repair: bool = False,
     validate: bool = True,
+    params: IngestParams | None = None,
 ) -> Dataset:
     """Read several layers as one dataset, all or nothing.
 
@@ -198,7 +201,8 @@ def read_dataset(
     files is raised in one :class:`InputError` and nothing is returned. All
     spatial layers share the metric CRS of the first spatial layer read
     (beats, households, units, koban, buildings in that order).
-    ``validate=False`` skips the cross-layer checks (for trusted data).
+    ``validate=False`` skips the cross-layer checks (for trusted data);
+    ``params`` sets their tolerances.
     """
     unknown = sorted(set(paths) - set(LAYERS))
     if unknown:
@@ -233,7 +237,7 @@ def read_dataset(
             target = report.crs
     dataset = Dataset(crs=target or "", notes=notes, **layers)
     if validate:
-        problems += check_dataset(dataset, today=today)
+        problems += check_dataset(dataset, today=today, params=params)
     if problems:
         raise InputError(problems)
     return dataset

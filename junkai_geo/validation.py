@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .errors import Problem
+from .errors import ParameterError, Problem
 from .model import (
     BuildingKind,
     HouseholdKind,
@@ -65,6 +65,26 @@ PROBLEM_CODES: dict[str, str] = {
     "unknown_reference": "a reference to an id missing from the other layer",
     "before_registered": "a visit dated before its household was registered",
 }
+
+
+@dataclass(frozen=True)
+class IngestParams:
+    """Tolerances of the cross-layer checks (TOML table ``[ingest]``).
+
+    Beats made from the same tessellation share edges exactly, but beats
+    drawn by hand or reprojected leave slivers; an overlap up to
+    ``overlap_tolerance_m2`` is not reported.
+    """
+
+    overlap_tolerance_m2: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.overlap_tolerance_m2, int | float) or self.overlap_tolerance_m2 < 0:
+            raise ParameterError(
+                f"IngestParams.overlap_tolerance_m2: found {self.overlap_tolerance_m2!r}; "
+                "expected a number >= 0"
+            )
+
 
 Kind = Literal["id", "str", "enum", "int", "float", "date", "time"]
 
@@ -693,12 +713,12 @@ def _ref_check(
 
 
 def check_dataset(
-    dataset: Dataset, *, today: date, overlap_tolerance_m2: float = 1.0
+    dataset: Dataset, *, today: date, params: IngestParams | None = None
 ) -> list[Problem]:
     """Cross-layer checks of already-loaded layers.
 
     Rules: every household lies in a beat; beats do not overlap by more than
-    ``overlap_tolerance_m2``; references between layers (beat -> koban,
+    ``params.overlap_tolerance_m2``; references between layers (beat -> koban,
     household -> beat / building, officer -> koban / beat, unit -> beat,
     visit -> household / officer) resolve; visits are not after ``today``
     nor before their household's ``registered_on``. Layers must be in the
@@ -708,7 +728,7 @@ def check_dataset(
     d = dataset
     if d.beats is not None:
         _ref_check(problems, d.beats, "beats", "koban_id", d.koban, "koban")
-        problems += _beat_overlaps(d.beats, overlap_tolerance_m2)
+        problems += _beat_overlaps(d.beats, (params or IngestParams()).overlap_tolerance_m2)
     if d.units is not None:
         _ref_check(problems, d.units, "units", "beat_id", d.beats, "beats")
     if d.officers is not None:

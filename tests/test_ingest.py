@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from junkai_geo.errors import InputError, ParameterError, Problem
 from junkai_geo.ingest import (
+    IngestParams,
     check_dataset,
     inspect_layer,
     read_dataset,
@@ -27,6 +28,7 @@ from junkai_geo.ingest import (
     validate_layer,
 )
 from junkai_geo.model import LAYER_COLUMNS, Dataset
+from junkai_geo.settings import load_params
 from junkai_geo.validation import PROBLEM_CODES
 
 TODAY = date(2026, 11, 1)
@@ -616,6 +618,14 @@ def test_overlapping_beats() -> None:
     area = float(p.found.split()[3])
     assert 5.8e6 < area < 6.1e6 and p.found.endswith("m2 with beat 'B2'")
     assert p.expected == "beats that do not overlap (tolerance 1 m2)"
+
+
+def test_overlap_tolerance_is_a_parameter() -> None:
+    paths = {**OK, "beats": F / "beats_overlap.geojson"}
+    params = load_params(IngestParams, {"ingest": {"overlap_tolerance_m2": 1e7}}, table="ingest")
+    assert len(read_dataset(paths, today=TODAY, params=params).beats) == 2
+    with pytest.raises(ParameterError, match="overlap_tolerance_m2: found -1"):
+        IngestParams(overlap_tolerance_m2=-1)
 
 
 def test_unknown_references() -> None:
