@@ -263,9 +263,11 @@ def load_koban(shared: Path, outline: shapely.Polygon, p: DerivationParams) -> g
     kb["kind"] = np.where(kb["name"].str.endswith("交番"), "koban", "chuzaisho")
     # A box without a station prefix takes the station of the nearest prefixed box
     named = kb[kb["station"] != ""]
-    for i in kb.index[kb["station"] == ""]:
-        d = np.hypot(named["x"] - kb.at[i, "x"], named["y"] - kb.at[i, "y"])
-        kb.at[i, "station"] = named["station"].iloc[int(np.argmin(d.to_numpy()))]
+    nx, ny = named["x"].to_numpy(), named["y"].to_numpy()
+    kx, ky = kb["x"].to_numpy(), kb["y"].to_numpy()
+    for r in np.nonzero((kb["station"] == "").to_numpy())[0]:
+        d = np.hypot(nx - kx[r], ny - ky[r])
+        kb.loc[kb.index[r], "station"] = named["station"].iloc[int(np.argmin(d))]
     inside = shapely.contains_xy(outline, kb["x"].to_numpy(), kb["y"].to_numpy())
     kb = kb[inside].copy()
     kb["st_order"] = kb["station"].map({s: i for i, s in enumerate(STATIONS)})
@@ -312,7 +314,7 @@ def tessellate_units(x: np.ndarray, y: np.ndarray, outline: shapely.Polygon) -> 
     the longest border, so that every unit is one connected area where the
     outline allows.
     """
-    pts = shapely.points(x, y)
+    pts = np.asarray(shapely.points(x, y))
     if len(np.unique(np.c_[x, y], axis=0)) != len(x):
         raise ValueError("points coincide: separate them with separate_points() first")
     vor = shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=outline.buffer(1000.0))
@@ -504,6 +506,7 @@ def split_beats(
                 best = (ratio, lab)
             if ratio <= p.beat_max_ratio:
                 break
+        assert best is not None
         lab = best[1]
         for j, g in enumerate(members):
             beat_of[g] = f"{row['koban_id']}-{lab[j] + 1}"
@@ -1159,7 +1162,7 @@ def summarise(hdf, reg, visits: pd.DataFrame, pattern, bdf) -> dict:
     recent = reg > as_of_days - 365
     homes = hdf["kind"].to_numpy() == "home"
     bk = hdf["bkind"].to_numpy()
-    res: dict[str, float] = {}
+    res: dict[str, object] = {}
     for k in ("detached", "apartment", "highrise", "danchi"):
         m = homes & (bk == k)
         res[f"unknown_share_{k}"] = round(float((~has_met[m]).mean()), 4)

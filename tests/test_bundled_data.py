@@ -238,11 +238,11 @@ def test_beats_dissolve_from_their_units(units, beats, koban) -> None:
 
 
 def test_each_koban_area_is_contiguous(units) -> None:
+    assert all(len(shapely.get_parts(g)) == 1 for g in units.geometry)
     for key in ("koban_id", "beat_id"):
         for kid, grp in units.groupby(key):
             union = shapely.coverage_union_all(grp.geometry.to_numpy())
-            # One part, except where the outline itself splits the land
-            assert len(shapely.get_parts(union)) <= 2, (key, kid)
+            assert len(shapely.get_parts(union)) == 1, (key, kid)
 
 
 def test_beats_keep_real_imbalance(beats) -> None:
