@@ -597,7 +597,7 @@ def _read_ogr(
                     None,
                     f"{len(names)} layers ({', '.join(names)})",
                     f"a single layer or one named '{layer}'",
-                    "unreadable",
+                    "ambiguous_layer",
                 )
             )
             return None

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 #: Every ``Problem.code`` this module and :mod:`junkai_geo.ingest` produce.
 PROBLEM_CODES: dict[str, str] = {
     "unreadable": "the file cannot be opened or parsed",
+    "ambiguous_layer": "a multi-layer file (GeoPackage) without one layer named for the layer",
     "encoding": "the text encoding is neither UTF-8 (with or without BOM) nor cp932",
     "missing_crs": "no coordinate reference system is declared",
     "unknown_crs": "the declared coordinate reference system is not known to PROJ",

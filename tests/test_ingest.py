@@ -125,6 +125,26 @@ def test_xy_columns_with_crs_land_where_lonlat_does() -> None:
     assert np.allclose(xy.geometry.y, ll.geometry.y[:2], atol=0.2)
 
 
+def test_geopackage_with_several_layers(tmp_path: Path) -> None:
+    beats = gpd.read_file(F / "beats_ok.gpkg")
+    koban = gpd.read_file(F / "koban_ok.geojson")
+    path = tmp_path / "kanazawa.gpkg"
+    beats.to_file(path, layer="beats")
+    koban.to_file(path, layer="koban")
+    assert read_layer(path, "koban", today=TODAY)["koban_id"].tolist() == ["K1", "K2"]
+    assert read_layer(path, "beats", today=TODAY)["beat_id"].tolist() == ["B1", "B2"]
+    assert validate_layer(path, "households") == [
+        Problem(
+            "kanazawa.gpkg",
+            None,
+            None,
+            "2 layers (beats, koban)",
+            "a single layer or one named 'households'",
+            "unreadable",
+        )
+    ]
+
+
 def test_non_spatial_layers_are_plain_dataframes() -> None:
     officers = read_layer(OK["officers"], "officers", today=TODAY)
     visits = read_layer(OK["visits"], "visits", today=TODAY)
