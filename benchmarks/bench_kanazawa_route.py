@@ -17,6 +17,7 @@ Writes benchmarks/results/kanazawa_route.md.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from datetime import date
@@ -125,7 +126,8 @@ def main() -> int:
         f"({v / best:.1%}). The first run also pays the process's cold holiday lookups "
         f"(jpholiday, about 0.3 s for two years of visit dates): {times[0]:.2f} s.",
         "",
-        f"Machine: 2 shared cores (other jobs running). RouteParams defaults: "
+        f"Machine: 2 shared cores, load average {os.getloadavg()[0]:.1f} at the end of the "
+        f"run (other jobs running: times are inflated by the load). RouteParams defaults: "
         f"max_candidate_nodes {RouteParams().max_candidate_nodes}, "
         f"node_max_service_s {RouteParams().node_max_service_s}.",
     ]

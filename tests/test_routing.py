@@ -563,3 +563,37 @@ def test_households_without_points(fixtures_dir):
             start_xy=(X0, Y0),
             time_limit_s=0.3,
         )
+
+
+def test_plan_command_on_bundled_data(tmp_path, capsys):
+    from junkai_geo.bundled import data_dir
+    from junkai_geo.cli import main
+
+    if not (data_dir() / "households.parquet").is_file():
+        pytest.fail(f"bundled data missing in {data_dir()}: the checkout should carry it")
+    officers = pd.read_csv(data_dir() / "officers.csv")
+    officer = str(officers["officer_id"].iloc[0])
+    out = tmp_path / "plan.json"
+    code = main(
+        [
+            "plan",
+            "--officer",
+            officer,
+            "--date",
+            "2026-11-04",
+            "--window",
+            "10:00-11:00",
+            "--out",
+            str(out),
+            "--time-limit",
+            "0.5",
+        ]
+    )
+    assert code == 0
+    text = capsys.readouterr().out
+    assert officer in text and "plan written to" in text
+    d = json.loads(out.read_text(encoding="utf-8"))
+    assert d["officer_id"] == officer and d["windows"] == [["10:00:00", "11:00:00"]]
+    assert all(s["arrival"] >= "10:00:00" and s["departure"] <= "11:00:00" for s in d["stops"])
+    assert main(["plan", "--officer", "NOBODY", "--date", "2026-11-04"]) == 1
+    assert "unknown_officer" in capsys.readouterr().err
