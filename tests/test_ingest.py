@@ -140,7 +140,7 @@ def test_geopackage_with_several_layers(tmp_path: Path) -> None:
             None,
             "2 layers (beats, koban)",
             "a single layer or one named 'households'",
-            "unreadable",
+            "ambiguous_layer",
         )
     ]
 
