@@ -264,7 +264,21 @@ def _load_layer(
     if raw is None:
         return report, None
     frame = raw.frame
-    frame.columns = [str(c).strip().lstrip("\ufeff").lower() for c in frame.columns]
+    names = pd.Index([str(c).strip().lstrip("\ufeff").lower() for c in frame.columns])
+    twice = names.duplicated()
+    for name in sorted(set(names[twice])):
+        report.problems.append(
+            Problem(
+                report.file,
+                None,
+                name,
+                f"{int((names == name).sum())} columns named '{name}' (ignoring case and spaces)",
+                "one column of each name",
+                "duplicate_column",
+            )
+        )
+    frame = frame.loc[:, ~twice]
+    frame.columns = names[~twice]
     frame = frame.reset_index(drop=True)
     report.rows = len(frame)
     report.source_crs = raw.crs.to_string() if raw.crs is not None else None
@@ -293,8 +307,10 @@ def _load_layer(
             usable[:] = False
         geoms = np.asarray(geoms, dtype=object)
         geoms[~usable] = None
-    if metric is None:
-        out = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms), crs=None)
+    if metric is None or raw.crs is None:
+        # Without a source CRS no geometry is usable (all None): label the
+        # empty column with the dataset's CRS so the cross-layer checks run.
+        out = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms, crs=metric))
     else:
         out = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms, crs=raw.crs)).to_crs(metric)
     if layer == "units" and "area_m2" in out.columns and metric is not None:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 PROBLEM_CODES: dict[str, str] = {
     "unreadable": "the file cannot be opened or parsed",
     "ambiguous_layer": "a multi-layer file (GeoPackage) without one layer named for the layer",
+    "duplicate_column": "two columns with the same name (ignoring case and spaces)",
     "encoding": "the text encoding is neither UTF-8 (with or without BOM) nor cp932",
     "missing_crs": "no coordinate reference system is declared",
     "unknown_crs": "the declared coordinate reference system is not known to PROJ",

@@ -720,6 +720,27 @@ def test_visit_dates_against_today_and_registration() -> None:
     ]
 
 
+def test_layer_without_crs_in_a_dataset_is_reported_not_raised() -> None:
+    found = dataset_problems(households="households_xy_no_crs.csv")
+    assert [(p.file, p.code) for p in found] == [("households_xy_no_crs.csv", "missing_crs")] + [
+        ("visits_ok.csv", "unknown_reference")
+    ] * 3
+
+
+def test_duplicate_column_names(tmp_path: Path) -> None:
+    (tmp_path / "o.csv").write_text("officer_id,koban_id,Koban_ID\nO1,K1,K2\n", encoding="utf-8")
+    assert validate_layer(tmp_path / "o.csv", "officers") == [
+        Problem(
+            "o.csv",
+            None,
+            "koban_id",
+            "2 columns named 'koban_id' (ignoring case and spaces)",
+            "one column of each name",
+            "duplicate_column",
+        )
+    ]
+
+
 def test_problems_across_files_are_reported_together() -> None:
     found = dataset_problems(
         koban="koban_unknown_kind.geojson",
