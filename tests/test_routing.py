@@ -597,3 +597,53 @@ def test_plan_command_on_bundled_data(tmp_path, capsys):
     assert all(s["arrival"] >= "10:00:00" and s["departure"] <= "11:00:00" for s in d["stops"])
     assert main(["plan", "--officer", "NOBODY", "--date", "2026-11-04"]) == 1
     assert "unknown_officer" in capsys.readouterr().err
+
+
+def test_plan_on_a_street_network(fixtures_dir, tmp_path, monkeypatch):
+    """A small street grid with a detached island (``network_island.osm``)."""
+    from pyproj import Transformer
+
+    monkeypatch.setenv("JUNKAI_CACHE_DIR", str(tmp_path))  # keep the checkout clean
+    from junkai_geo.network import read_network
+
+    net = read_network(fixtures_dir / "network_island.osm", "walk")
+    to_m = Transformer.from_crs("EPSG:4326", "EPSG:6675", always_xy=True)
+    lonlat = [(136.6505, 36.5601), (136.6516, 36.5610), (136.6521, 36.5617), (136.6593, 36.5609)]
+    x, y = to_m.transform([p[0] for p in lonlat], [p[1] for p in lonlat])
+    hh = pd.DataFrame(
+        {
+            "household_id": ["a", "b", "c", "island"],
+            "kind": "home",
+            "building_id": [None] * 4,
+            "floor": 1,
+            "x": x,
+            "y": y,
+        }
+    )
+    cards = pd.DataFrame(
+        {
+            "household_id": hh["household_id"],
+            "status": "none",
+            "occupancy": "occupied",
+            "last_contact": pd.NaT,
+        }
+    )
+    sx, sy = to_m.transform(136.6500, 36.5600)
+    plan = plan_day(
+        OFFICER,
+        ON,
+        households=hh,
+        buildings=None,
+        cards=cards,
+        visits=None,
+        start_xy=(sx, sy),
+        travel=net,
+        time_limit_s=0.5,
+    )
+    assert plan.travel_source == "network"
+    assert sorted(plan.household_ids) == ["a", "b", "c"]
+    assert plan.skipped == [{"household_id": "island", "reason": "unreachable"}]
+    params = RouteParams()
+    assert_feasible(plan, params, shift_start=plan.windows[0][0] - params.leave_before_s)
+    # Street paths follow the grid: more than the two end points somewhere.
+    assert any(len(s.path) > 2 for s in plan.stops)
