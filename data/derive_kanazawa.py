@@ -265,9 +265,11 @@ def load_koban(shared: Path, outline: shapely.Polygon, p: DerivationParams) -> g
     named = kb[kb["station"] != ""]
     nx, ny = named["x"].to_numpy(), named["y"].to_numpy()
     kx, ky = kb["x"].to_numpy(), kb["y"].to_numpy()
-    for r in np.nonzero((kb["station"] == "").to_numpy())[0]:
+    station = kb["station"].to_numpy(dtype=object)
+    for r in np.nonzero(station == "")[0]:
         d = np.hypot(nx - kx[r], ny - ky[r])
-        kb.loc[kb.index[r], "station"] = named["station"].iloc[int(np.argmin(d))]
+        station[r] = named["station"].iloc[int(np.argmin(d))]
+    kb["station"] = station
     inside = shapely.contains_xy(outline, kb["x"].to_numpy(), kb["y"].to_numpy())
     kb = kb[inside].copy()
     kb["st_order"] = kb["station"].map({s: i for i, s in enumerate(STATIONS)})
