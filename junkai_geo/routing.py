@@ -13,6 +13,7 @@ the officer's position after an incident. docs/routing.md gives the model.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -644,10 +645,23 @@ def build_nodes(
                     service_s=int(s),
                     value=float(sum(value_l[r] for r in c)),
                     windows=[windows[i] for i in allowed if windows[i][1] - windows[i][0] >= s],
-                    address=str(addr[c[0]] or ""),
+                    address=_common_address([addr[r] for r in c]),
                 )
             )
     return nodes, skipped
+
+
+def _common_address(addresses: list[Any]) -> str:
+    """The address shared by a node's households (without room numbers)."""
+    texts = [str(a) for a in addresses if a is not None and not pd.isna(a) and str(a)]
+    if not texts:
+        return ""
+    if len(set(texts)) == 1:
+        return texts[0]
+    prefix = os.path.commonprefix(texts)
+    # Cut back to a whole token: "25-1 105号室" / "25-1 106号室" -> "25-1".
+    cut = prefix.rsplit(" ", 1)[0] if " " in prefix and not prefix.endswith(" ") else prefix
+    return cut.strip() or texts[0]
 
 
 def prune_nodes(
