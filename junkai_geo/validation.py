@@ -452,11 +452,11 @@ def _convert(
         return s
     if spec.kind in ("int", "float"):
         num = pd.to_numeric(raw.where(~missing, np.nan), errors="coerce").astype("float64")
-        bad = ~missing & num.isna().to_numpy()
+        bad = ~missing & ~np.isfinite(num.to_numpy())
         check.add(bad, spec.name, raw, _describe(spec), "bad_number", show)
         ok = ~missing & ~bad
         if spec.kind == "int":
-            frac = ok & (np.mod(num.to_numpy(), 1) != 0)
+            frac = ok & (np.mod(np.where(ok, num.to_numpy(), 0), 1) != 0)
             check.add(frac, spec.name, raw, _describe(spec), "bad_integer", show)
             ok &= ~frac
         if spec.minimum is not None:

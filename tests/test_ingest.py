@@ -852,3 +852,89 @@ def test_one_bad_cell_gives_one_problem_on_its_row(n: int, data: st.DataObject) 
     [p] = found
     assert (p.file, p.row, p.code) == ("households.csv", bad_row + 1, code)
     assert p.field == ("geometry" if field == "lat" else field)
+
+
+_cell = st.one_of(
+    st.sampled_from(
+        [
+            "",
+            "nan",
+            "NaN",
+            "-1",
+            "0",
+            "2.5",
+            "1e400",
+            "2024-02-30",
+            "25:00",
+            "home",
+            "met",
+            "136.65",
+            "36.56",
+            "H1",
+            "面接",
+            " ",
+            "None",
+        ]
+    ),
+    st.text(alphabet="0123456789.-:/ Ha金沢", max_size=8),
+)
+
+
+@pytest.mark.parametrize("layer", ["households", "visits", "buildings", "officers", "koban"])
+@settings(max_examples=20, deadline=None)
+@given(cells=st.lists(st.lists(_cell, min_size=9, max_size=9), min_size=1, max_size=6))
+def test_validate_layer_never_raises_on_garbage(layer: str, cells: list[list[str]]) -> None:
+    """Any cell content becomes problems, never an exception."""
+    columns = {
+        "households": [
+            "household_id",
+            "kind",
+            "beat_id",
+            "building_id",
+            "floor",
+            "address",
+            "registered_on",
+            "lon",
+            "lat",
+        ],
+        "visits": [
+            "visit_id",
+            "household_id",
+            "officer_id",
+            "visited_on",
+            "time",
+            "outcome",
+            "x1",
+            "x2",
+            "x3",
+        ],
+        "buildings": [
+            "building_id",
+            "kind",
+            "floors",
+            "units",
+            "complex_id",
+            "lon",
+            "lat",
+            "x1",
+            "x2",
+        ],
+        "officers": [
+            "officer_id",
+            "koban_id",
+            "role",
+            "beat_id",
+            "mode",
+            "shift_pattern",
+            "x1",
+            "x2",
+            "x3",
+        ],
+        "koban": ["koban_id", "name", "kind", "station", "lon", "lat", "x1", "x2", "x3"],
+    }[layer]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{layer}.csv"
+        pd.DataFrame(cells, columns=columns).to_csv(path, index=False)
+        found = validate_layer(path, layer, today=TODAY)
+    assert all(isinstance(p, Problem) and p.file == f"{layer}.csv" for p in found)
+    assert all(p.code in PROBLEM_CODES for p in found)
