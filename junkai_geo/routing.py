@@ -540,10 +540,22 @@ def _household_xy(households: pd.DataFrame) -> np.ndarray:
 
 
 def _crs_of(*frames: Any) -> str:
-    for f in frames:
+    for name, f in zip(("households", "buildings"), frames, strict=False):
         crs = getattr(f, "crs", None)
-        if crs is not None:
-            return str(crs.to_string() if hasattr(crs, "to_string") else crs)
+        if crs is None:
+            continue
+        if getattr(crs, "is_geographic", False):
+            raise InputError(
+                Problem(
+                    name,
+                    None,
+                    "geometry",
+                    f"coordinates in {crs.to_string()} (degrees)",
+                    "a metric CRS such as EPSG:6675 (to_crs first)",
+                    "geographic_crs",
+                )
+            )
+        return str(crs.to_string() if hasattr(crs, "to_string") else crs)
     return ISHIKAWA_CRS
 
 

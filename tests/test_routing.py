@@ -647,3 +647,18 @@ def test_plan_on_a_street_network(fixtures_dir, tmp_path, monkeypatch):
     assert_feasible(plan, params, shift_start=plan.windows[0][0] - params.leave_before_s)
     # Street paths follow the grid: more than the two end points somewhere.
     assert any(len(s.path) > 2 for s in plan.stops)
+
+
+def test_households_in_degrees_are_refused(grid):
+    hh, b, cards = grid
+    with pytest.raises(InputError, match=r"households.*geometry.*degrees.*metric CRS"):
+        plan_day(
+            OFFICER,
+            ON,
+            households=hh.to_crs("EPSG:4326"),
+            buildings=b,
+            cards=cards,
+            visits=None,
+            start_xy=(X0, Y0),
+            time_limit_s=0.3,
+        )
