@@ -9,6 +9,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from junkai_geo.errors import InputError, ParameterError
 from junkai_geo.routing import (
@@ -662,3 +664,34 @@ def test_households_in_degrees_are_refused(grid):
             start_xy=(X0, Y0),
             time_limit_s=0.3,
         )
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n_buildings=st.integers(1, 30),
+    spread_m=st.sampled_from([100.0, 800.0, 3000.0]),
+    windows=st.sampled_from([None, ["09:00-10:30"], ["10:00-11:00", "13:30-15:00"]]),
+)
+def test_random_days_are_feasible_and_explained(seed, n_buildings, spread_m, windows):
+    hh, b, cards = grid_instance(n_buildings=n_buildings, seed=seed, spread_m=spread_m)
+    plan = plan_day(
+        OFFICER,
+        ON,
+        windows=windows,
+        households=hh,
+        buildings=b,
+        cards=cards,
+        visits=None,
+        start_xy=(X0, Y0),
+        time_limit_s=0.3,
+        seed=seed,
+    )
+    params = RouteParams()
+    if plan.stops:
+        assert_feasible(plan, params, shift_start=plan.windows[0][0] - params.leave_before_s)
+    chosen = plan.household_ids
+    skipped = {s["household_id"]: s["reason"] for s in plan.skipped}
+    assert len(chosen) == len(set(chosen)) and not set(chosen) & set(skipped)
+    assert set(chosen) | set(skipped) == candidates(hh, cards)
+    assert set(skipped.values()) <= set(SKIP_REASONS)
