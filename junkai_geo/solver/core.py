@@ -29,10 +29,10 @@ class SolverParams:
     first only on a machine much slower than the one the rates were set on.
     """
 
-    ils_work_per_s: float = 4e6  # Work units of the iterated local search
+    ils_work_per_s: float = 5e6  # Work units of the iterated local search
     gls_failures_per_s: float = 1000.0  # failures of OR-Tools' search
-    ils_share: float = 0.7  # of the time limit, for problems with optional visits
-    ils_noise: float = 0.1  # relative noise on the greedy score, for diversity
+    ils_share: float = 0.85  # of the time limit, for problems with optional visits
+    ils_noise: float = 0.2  # relative noise on the greedy score, for diversity
     margin_s: float = 0.15  # kept free for building the answer
 
     def __post_init__(self) -> None:
