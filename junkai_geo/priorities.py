@@ -325,6 +325,12 @@ def _normalise_cards(cards: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
     return out
 
 
+def _member(values: pd.Series, pool: pd.Series) -> np.ndarray:
+    """``values.isin(pool)`` by hashing (pandas' isin on Arrow strings loops in Python)."""
+    index = pd.Index(pd.unique(pool.astype(str).to_numpy(object)))
+    return np.asarray(index.get_indexer(values.astype(str).to_numpy(object)) >= 0)
+
+
 def _numeric(table: pd.DataFrame, column: str, default: float) -> np.ndarray:
     if column not in table.columns:
         return np.full(len(table), default)
@@ -340,11 +346,11 @@ def _building_flags(
         return np.zeros(n, bool), np.zeros(n, bool)
     # Only the households' buildings and the other buildings of their
     # complexes matter; the whole city's table is large.
-    own = _ids(buildings["building_id"]).isin(_ids(households["building_id"].dropna()))
+    own = _member(buildings["building_id"], households["building_id"].dropna())
     if "complex_id" in buildings.columns:
-        complexes = buildings.loc[own, "complex_id"].dropna().unique()
-        own = own | buildings["complex_id"].isin(complexes)
-    buildings = buildings[own.to_numpy()]
+        complexes = buildings.loc[own, "complex_id"].dropna()
+        own = own | _member(buildings["complex_id"].fillna(""), complexes)
+    buildings = buildings[own]
     b = pd.DataFrame(
         {
             "building_id": _ids(buildings["building_id"]),
@@ -400,7 +406,7 @@ def visit_cells(
     keep = (
         (v["visited_on"] >= start)
         & (v["visited_on"] < pd.Timestamp(on))
-        & v["outcome"].isin(_HOME_OUTCOMES + _ABSENT_OUTCOMES)
+        & _member(v["outcome"], pd.Series(_HOME_OUTCOMES + _ABSENT_OUTCOMES))
     )
     v = v[keep]
     if len(v) == 0:
@@ -409,14 +415,17 @@ def visit_cells(
     dates = v["visited_on"].dt.date
     types = {d: day_type(d, focus_days=focus_days) for d in dates.unique()}
     v = v.assign(day_type=dates.map(types))
-    hhmm = v["time"].str.extract(r"^\s*(\d{1,2}):(\d{2})")
-    minutes = pd.to_numeric(hhmm[0], errors="coerce") * 60 + pd.to_numeric(hhmm[1], errors="coerce")
-    # A visit without a readable time is taken as a weekday-afternoon visit
-    # would be: the middle of the working day.
-    minutes = minutes.fillna(14 * 60)
+    # Parse each distinct time once: a history has few distinct HH:MM values.
+    codes, uniq = pd.factorize(v["time"].to_numpy(object))
+    hhmm = pd.Series(uniq, dtype=object).str.extract(r"^\s*(\d{1,2}):(\d{2})")
+    per_time = pd.to_numeric(hhmm[0], errors="coerce") * 60 + pd.to_numeric(
+        hhmm[1], errors="coerce"
+    )
+    # A visit without a readable time counts as at 14:00, mid working day.
+    minutes = pd.Series(per_time.to_numpy(float)[codes], index=v.index).fillna(14 * 60)
     v = v.assign(
         slot=_slot_of_minutes(minutes.to_numpy(), params),
-        result=np.where(v["outcome"].isin(_HOME_OUTCOMES), "home", "absent"),
+        result=np.where(_member(v["outcome"], pd.Series(_HOME_OUTCOMES)), "home", "absent"),
     )
     counts = (
         v.groupby(["household_id", "result", "day_type", "slot"])
