@@ -103,3 +103,7 @@ def forbidden(detail: str = "outside your scope") -> HTTPException:
 
 def not_found(what: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{what} not found")
+
+
+#: Upper bound of integer parameters (ids, offsets): what every database column holds.
+MAX_INT = 2**31 - 1

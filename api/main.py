@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from .db import Database
 from .routes import (
@@ -76,4 +78,14 @@ def create_app(settings: ApiSettings | None = None, *, db: Database | None = Non
     app.state.settings = settings
     for router in ROUTERS:
         app.include_router(router)
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the schema let through (a NUL byte in
+        # text on PostgreSQL, a number out of a column's range): the client's input.
+        return JSONResponse(
+            status_code=422,
+            content={"detail": "a value holds characters or a size the database does not accept"},
+        )
+
     return app

@@ -5,7 +5,7 @@ from datetime import datetime
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from ..deps import Admin, ReadSession
+from ..deps import MAX_INT, Admin, ReadSession
 from ..models import AuditEntry
 from ..schemas import AuditOut
 
@@ -21,7 +21,7 @@ def list_audit(
     username: str | None = Query(default=None, max_length=64),
     since: datetime | None = None,
     limit: int = Query(default=200, ge=1, le=1000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_INT),
 ) -> list[AuditOut]:
     """The audit trail, newest first (read only: it has no write endpoint)."""
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc())

@@ -8,13 +8,15 @@ from shapely.geometry import mapping
 from sqlalchemy import select
 
 from ..auth import current_version
-from ..deps import AnyUser, ReadSession, not_found
+from ..deps import MAX_INT, AnyUser, ReadSession, not_found
 from ..models import BeatRow, BeatVersion
 from ..schemas import BeatDetail, BeatOut, BeatVersionOut
 
 router = APIRouter(prefix="/beats", tags=["beats"])
 
-Version = Annotated[int | None, Query(ge=1, description="beat version; default: current")]
+Version = Annotated[
+    int | None, Query(ge=1, le=MAX_INT, description="beat version; default: current")
+]
 
 
 def _out(b: BeatRow) -> BeatOut:

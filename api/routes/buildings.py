@@ -3,7 +3,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
-from ..deps import AnyUser, ReadSession, Settings, forbidden, not_found
+from ..deps import MAX_INT, AnyUser, ReadSession, Settings, forbidden, not_found
 from ..models import BuildingRow, HouseholdRow
 from ..schemas import BuildingOut
 from .households import BBox, parse_bbox
@@ -38,7 +38,7 @@ def list_buildings(
     beat_id: str | None = Query(default=None, max_length=64),
     bbox: BBox = None,
     limit: int = Query(default=500, ge=1, le=10_000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_INT),
 ) -> list[BuildingOut]:
     """Buildings by beat and / or bbox ``lon0,lat0,lon1,lat1``, within scope."""
     stmt = select(BuildingRow).order_by(BuildingRow.building_id)

@@ -12,7 +12,7 @@ from junkai_geo.projection import in_japan
 
 from .. import audit
 from ..auth import Principal
-from ..deps import DB, AnyUser, ReadSession, Settings, forbidden, not_found
+from ..deps import DB, MAX_INT, AnyUser, ReadSession, Settings, forbidden, not_found
 from ..models import HouseholdRow
 from ..schemas import HouseholdDetail, HouseholdOut, NearHousehold
 from ..store import bbox_filter, card_status_of, status_filter, today_local
@@ -81,7 +81,7 @@ def list_households(
     bbox: BBox = None,
     card_status: Annotated[CardStatus | None, Query(alias="status")] = None,
     limit: int = Query(default=500, ge=1, le=10_000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_INT),
 ) -> list[HouseholdOut]:
     """Households by beat, bbox and card status; no personal field."""
     today = today_local()

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..auth import Role
 from ..db import utcnow
-from ..deps import DB, AnyUser, Manager, ReadSession, forbidden, not_found
+from ..deps import DB, MAX_INT, AnyUser, Manager, ReadSession, forbidden, not_found
 from ..models import NightApproval, OfficerRow
 from ..schemas import NightApprovalIn, NightApprovalOut
 
@@ -97,7 +98,9 @@ def list_approvals(
 
 
 @router.post("/{approval_id}/revoke", response_model=NightApprovalOut)
-def revoke(approval_id: int, who: Manager, db: DB) -> NightApprovalOut:
+def revoke(
+    approval_id: Annotated[int, Path(ge=1, le=MAX_INT)], who: Manager, db: DB
+) -> NightApprovalOut:
     """Withdraw an approval; the record stays, marked revoked."""
     with db.writing() as session:
         a = session.get(NightApproval, approval_id)

@@ -16,7 +16,7 @@ from junkai_geo.model import Outcome
 from .. import audit
 from ..auth import Principal, Role
 from ..db import utcnow
-from ..deps import DB, AnyUser, ReadSession, Settings, forbidden, not_found
+from ..deps import DB, MAX_INT, AnyUser, ReadSession, Settings, forbidden, not_found
 from ..models import HouseholdRow, OfficerRow, VisitRow
 from ..schemas import VisitIn, VisitOut
 from ..store import card_status_of, refresh_card, today_local
@@ -168,7 +168,7 @@ def list_visits(
     date_from: date | None = None,
     date_to: date | None = None,
     limit: int = Query(default=500, ge=1, le=10_000),
-    offset: int = Query(default=0, ge=0),
+    offset: int = Query(default=0, ge=0, le=MAX_INT),
 ) -> list[VisitOut]:
     """Visits of households in the caller's scope, newest first."""
     stmt = select(VisitRow, HouseholdRow).join(

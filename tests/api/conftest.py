@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -161,9 +162,9 @@ def postgres_admin_url() -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh database for this session on the test cluster, dropped at the end."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new database on the test cluster, dropped afterwards."""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -177,6 +178,23 @@ def postgres_database() -> Iterator[str]:
     finally:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh database for this session on the test cluster, dropped at the end."""
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of a database of its own for one test, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'junkai.sqlite3'}"
+        return
+    with fresh_postgres_database() as url:
+        yield url
 
 
 def new_database_url(backend: str, tmp: Path, request: pytest.FixtureRequest) -> str:
