@@ -123,8 +123,8 @@ def main() -> int:
         "",
         f"Targets: time <= 2 s: **{'met' if ok_t else 'missed'}** ({median_s:.2f} s); "
         f"value >= 98 % of the best 30 s value: **{'met' if ok_v else 'missed'}** "
-        f"({v / best:.1%}). The first run also pays the process's cold holiday lookups "
-        f"(jpholiday, about 0.3 s for two years of visit dates): {times[0]:.2f} s.",
+        f"({v / best:.1%}). The first run, {times[0]:.2f} s, also paid the process's "
+        "first holiday lookups (jpholiday) for two years of visit dates.",
         "",
         f"Machine: 2 shared cores, load average {os.getloadavg()[0]:.1f} at the end of the "
         f"run (other jobs running: times are inflated by the load). RouteParams defaults: "
