@@ -202,8 +202,7 @@ def test_example_toml_loads():
     from pathlib import Path
 
     example = Path(__file__).resolve().parents[1] / "examples" / "priorities.toml"
-    p = load_params(PriorityParams, example, table="priorities")
-    assert p == PriorityParams(**{f: getattr(p, f) for f in p.__dataclass_fields__})
+    assert load_params(PriorityParams, example, table="priorities") == PriorityParams()
 
 
 @pytest.mark.parametrize(

@@ -524,6 +524,13 @@ def test_replan_keeps_done_and_starts_at_position(grid, grid_plan):
     assert [s.order for s in again.stops] == list(range(1, len(again.stops) + 1))
 
 
+def test_example_params_are_the_defaults():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "priorities.toml"
+    assert load_params(RouteParams, example, table="routing") == RouteParams()
+
+
 def test_route_params_from_toml(fixtures_dir):
     p = load_params(RouteParams, fixtures_dir / "plan_params.toml", table="routing")
     assert p.service_home_new_s == 1200 and p.day_windows == ("09:30-11:30",)
