@@ -79,13 +79,13 @@ class RebalanceParams:
     aim_share_of_tolerance: float = 0.6
     time_limit_s: float = 60.0
     seed: int = 0
-    moves_per_unit: int = 600  # move attempts per unit in one run
+    moves_per_unit: int = 3000  # move attempts per unit in one run
     compactness_weight: float = 1.0
     moved_weight: float = 1.0
     max_moved_share: float = 1.0
     balance_weight: float = 2000.0  # penalty per squared deviation above the aim
     evenness_weight: float = 1.0  # small pull towards even loads within the aim
-    start_temperature: float = 0.1
+    start_temperature: float = 0.5
     end_temperature: float = 1e-5
     snap_m: float = 1.0  # gap between polygons still counted as touching
     min_shared_boundary_m: float = 1.0  # a shorter contact (a corner) is not adjacency
@@ -783,6 +783,74 @@ def evaluate_beats(problem: BeatProblem, assignment: Any) -> BeatEvaluation:
 # Solver
 
 
+def _random_spanning_tree(
+    m: int, edges: list[tuple[int, int]], rng: random.Random
+) -> list[list[int]] | None:
+    """Adjacency lists of a random spanning tree (Kruskal on random weights)."""
+    order = edges[:]
+    rng.shuffle(order)
+    parent = list(range(m))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    tree: list[list[int]] = [[] for _ in range(m)]
+    joined = 0
+    for u, v in order:
+        ru, rv = find(u), find(v)
+        if ru != rv:
+            parent[ru] = rv
+            tree[u].append(v)
+            tree[v].append(u)
+            joined += 1
+            if joined == m - 1:
+                break
+    return tree if joined == m - 1 else None
+
+
+def _tree_cuts(
+    m: int, tree: list[list[int]], w: list[float], total: float, mean: float, keep: int
+) -> tuple[list[int], list[tuple[float, int]]]:
+    """The ``keep`` tree edges whose cuts leave two parts nearest the mean load.
+
+    Returns the tree's parent array (rooted at 0) and ``(largest relative
+    deviation of the two parts, node below the cut edge)`` pairs, best first.
+    """
+    parent = [-1] * m
+    order = [0]
+    parent[0] = 0
+    for u in order:
+        for v in tree[u]:
+            if parent[v] < 0:
+                parent[v] = u
+                order.append(v)
+    sub = w[:]
+    for u in reversed(order[1:]):
+        sub[parent[u]] += sub[u]
+    scale = mean if mean > 0 else 1.0
+    found = sorted(
+        (max(abs(sub[u] - mean), abs(total - sub[u] - mean)) / scale, u) for u in order[1:]
+    )
+    return parent, found[:keep]
+
+
+def _subtree_flags(m: int, tree: list[list[int]], parent: list[int], node: int) -> list[int]:
+    """1 for the nodes of the subtree below ``node`` (the tree rooted at 0)."""
+    side = [0] * m
+    stack = [node]
+    side[node] = 1
+    while stack:
+        u = stack.pop()
+        for v in tree[u]:
+            if v != parent[u] and not side[v]:
+                side[v] = 1
+                stack.append(v)
+    return side
+
+
 def rebalance_beats(
     problem: BeatProblem | gpd.GeoDataFrame,
     *,
@@ -1384,6 +1452,7 @@ class _Search:
         self.made += 1
 
     p_chains = 4  # chain attempts per chunk of single moves
+    chunk = 500  # single moves between two rounds of chains and recombinations
 
     def _beat_neighbours(self, b: int) -> list[int]:
         assign = self.assign
@@ -1453,41 +1522,160 @@ class _Search:
         path.reverse()  # s ... target
         if not over:
             path.reverse()  # load flows from target to s
-        amount = min(abs(W[s] - mean), abs(W[target] - mean)) * (0.5 + 0.5 * rng.random())
+        amount = abs(W[s] - mean) * (0.5 + 0.5 * rng.random())
         done: list[tuple[int, int, int]] = []
-        totals: list[float] = []
+        marks: list[tuple[int, float]] = []
         total = 0.0
         cap = self.p.max_moved_share * self.total_hh + 1e-9
         for x, y in zip(path[:-1], path[1:], strict=True):
-            cands = [u for u in self.members[x] if not self.locked_unit[u]
-                     and any(self.assign[v] == y for v in self.nb[u])]
-            cands.sort(key=lambda u: (abs(self.w[u] - amount), u))
-            chosen = -1
-            for u in cands[:8]:
-                if self.ref[u] == x and self.moved_hh + self.hh[u] > cap:
-                    continue
-                if self._can_leave(u, x):
-                    chosen = u
-                    break
-            if chosen < 0:
+            step = self._hand_over(x, y, amount, cap)
+            if not step:
                 break
-            total += self._delta(chosen, x, y)
-            self._move(chosen, x, y)
-            done.append((chosen, x, y))
+            for u in step:
+                total += self._delta(u, x, y)
+                self._move(u, x, y)
+                done.append((u, x, y))
             # The next beat hands on about what it just received.
-            amount = self.w[chosen]
-            totals.append(total)
+            amount = sum(self.w[u] for u in step)
+            marks.append((len(done), total))
         # Every prefix of the chain is a valid plan: keep the best one.
-        keep = 0
-        if totals:
-            keep = min(range(len(totals)), key=lambda j: (totals[j], j)) + 1
-            total = totals[keep - 1]
-            if not (total <= 0 or rng.random() < math.exp(-total / temp)):
-                keep = 0
+        keep, kept = 0, 0.0
+        if marks:
+            keep, kept = min(marks, key=lambda m: (m[1], m[0]))
+            if not (kept <= 0 or rng.random() < math.exp(-kept / temp)):
+                keep, kept = 0, 0.0
         for u, x, y in reversed(done[keep:]):
             self._move(u, y, x)
             self.made -= 2
-        return totals[keep - 1] if keep else 0.0
+        return kept
+
+    trees_per_recombination = 12
+
+    def _recombine(self, a: int, rng: random.Random, temp: float) -> float:
+        """Merge beat ``a`` with a neighbour and cut the union in two again.
+
+        The cut is the most even one over a few random spanning trees of the
+        union (each tree edge cut gives two connected parts). Units are big
+        next to a beat's load, and this moves many at once where single moves
+        stall. Kept by the annealing rule; returns the energy change kept.
+        """
+        nbrs = [c for c in self._beat_neighbours(a) if not self.locked_beat[c]]
+        if not nbrs or self.locked_beat[a]:
+            return 0.0
+        mean = self.mean
+        W = self.W
+        if rng.random() < 0.5:
+            # The neighbour most off the other way evens both out fastest.
+            sign = 1.0 if W[a] > mean else -1.0
+            b = min(nbrs, key=lambda c: (sign * (W[c] - mean), c))
+        else:
+            b = nbrs[rng.randrange(len(nbrs))]
+        units = self.members[a] + self.members[b]
+        local = {u: j for j, u in enumerate(units)}
+        m = len(units)
+        edges = [(local[u], local[v]) for u in units for v in self.nb[u]
+                 if v in local and local[u] < local[v]]
+        w = [self.w[u] for u in units]
+        total_w = sum(w)
+        cuts: list[tuple[float, int, int, list[list[int]], list[int]]] = []
+        for t in range(self.trees_per_recombination):
+            tree = _random_spanning_tree(m, edges, rng)
+            if tree is None:
+                return 0.0
+            parent, found = _tree_cuts(m, tree, w, total_w, mean, 3)
+            cuts += [(dev, t, node, tree, parent) for dev, node in found]
+        cuts.sort(key=lambda c: (c[0], c[1], c[2]))
+        options: list[tuple[list[int], list[int]]] = []
+        for _, _, node, tree, parent in cuts[:12]:
+            side = _subtree_flags(m, tree, parent, node)
+            part1 = [units[j] for j in range(m) if side[j]]
+            part2 = [units[j] for j in range(m) if not side[j]]
+            for pa, pb in ((part1, part2), (part2, part1)):
+                if self._parts_ok(a, pa) and self._parts_ok(b, pb):
+                    options.append((pa, pb))
+            if options:
+                break
+        if not options:
+            return 0.0
+        # Of the two labelings, the one that moves fewer households.
+        def moved(pa: list[int], pb: list[int]) -> float:
+            return sum(self.hh[u] for u in pa if self.ref[u] == b) + sum(
+                self.hh[u] for u in pb if self.ref[u] == a)
+        pa, pb = min(options, key=lambda o: moved(*o))
+        go_a = [u for u in pa if self.assign[u] == b]
+        go_b = [u for u in pb if self.assign[u] == a]
+        if not go_a and not go_b:
+            return 0.0
+        cap = self.p.max_moved_share * self.total_hh + 1e-9
+        e0 = self._cost_of(a) + self._cost_of(b) + self.p.moved_weight * self.moved_hh / (
+            self.total_hh)
+        for u in go_a:
+            self._move(u, b, a)
+        for u in go_b:
+            self._move(u, a, b)
+        e1 = self._cost_of(a) + self._cost_of(b) + self.p.moved_weight * self.moved_hh / (
+            self.total_hh)
+        d = e1 - e0
+        if self.moved_hh <= cap and (d <= 0 or rng.random() < math.exp(-d / temp)):
+            return d
+        for u in go_b:
+            self._move(u, b, a)
+        for u in go_a:
+            self._move(u, a, b)
+        self.made -= 2 * (len(go_a) + len(go_b))
+        return 0.0
+
+    def _parts_ok(self, b: int, part: list[int]) -> bool:
+        """Whether ``part`` may become beat ``b``: locks kept, koban rule kept."""
+        if not part:
+            return False
+        for u in part:
+            if self.locked_unit[u] and self.assign[u] != b:
+                return False
+        ks = self.kset[b]
+        if ks is not None and self.near[b] > 0 and not any(u in ks for u in part):
+            return False
+        return not any(
+            self.locked_unit[u] and self.assign[u] == b and u not in part
+            for u in self.members[b]
+        )
+
+    def _hand_over(self, x: int, y: int, amount: float, cap: float) -> list[int]:
+        """One or two units of beat ``x`` next to ``y`` weighing about ``amount``.
+
+        Units are big next to a beat's load, so a pair often fits where no
+        single unit does. The units returned can leave ``x`` in that order.
+        """
+        w = self.w
+        assign = self.assign
+        cands = [u for u in self.members[x] if not self.locked_unit[u]
+                 and any(assign[v] == y for v in self.nb[u])
+                 and not (self.ref[u] == x and self.moved_hh + self.hh[u] > cap)]
+        if not cands:
+            return []
+        cands.sort(key=lambda u: (abs(w[u] - amount), u))
+        cands = cands[:10]
+        options: list[tuple[float, tuple[int, ...]]] = [(abs(w[u] - amount), (u,)) for u in cands]
+        for j, u in enumerate(cands):
+            for v in cands[j + 1:]:
+                options.append((abs(w[u] + w[v] - amount), (u, v)))
+        options.sort()
+        for _, combo in options[:12]:
+            if len(combo) == 1:
+                if self._can_leave(combo[0], x):
+                    return [combo[0]]
+                continue
+            u, v = combo
+            if self.size[x] <= 2 or not self._can_leave(u, x):
+                continue
+            # Check v with u already gone: move u tentatively.
+            self._move(u, x, y)
+            ok = self._can_leave(v, x)
+            self._move(u, y, x)
+            self.made -= 2
+            if ok:
+                return [u, v]
+        return []
 
     def run(self, t0: float) -> None:
         p = self.p
@@ -1508,7 +1696,7 @@ class _Search:
         best_e = energy
         best_key = (max(self.largest_deviation() - p.tolerance, 0.0), energy)
         self.best = list(assign)
-        chunk = 2000
+        chunk = self.chunk
         log_ratio = math.log(t_end / t_start)
         mean = self.mean
         rand = rng.random
@@ -1559,10 +1747,13 @@ class _Search:
                     continue
                 self._move(i, a, b)
                 energy += d
-            # Chains carry load across beats that single moves cannot cross.
-            for bw in worst[: self.p_chains]:
+            # Chains carry load across beats that single moves cannot cross;
+            # recombinations reshape two beats at once where units are big.
+            for j, bw in enumerate(worst):
                 if abs(self.W[bw] - mean) > self.aim * mean:
-                    energy += self._chain(bw, rng, temp)
+                    if j < self.p_chains:
+                        energy += self._chain(bw, rng, temp)
+                    energy += self._recombine(bw, rng, temp)
             self.tried = it
             if energy < best_e - 1e-12 or it >= budget:
                 key = (max(self.largest_deviation() - p.tolerance, 0.0), energy)
