@@ -12,7 +12,7 @@ from ..errors import InputError, ParameterError, Problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--officer", required=True, help="officer_id, for example K01-1")
+    parser.add_argument("--officer", required=True, help="officer_id, for example K01-1-O")
     parser.add_argument(
         "--date",
         type=date.fromisoformat,
