@@ -25,6 +25,7 @@ from .routes import (
     imports,
     koban,
     night_approvals,
+    plans,
     reports,
     users,
     visits,
@@ -43,6 +44,7 @@ ROUTERS = [
     night_approvals.router,
     reports.router,
     imports.router,
+    plans.router,
     audit_log.router,
 ]
 

@@ -262,3 +262,59 @@ class ImportRejected(BaseModel):
     file: str
     layer: str
     problems: list[ProblemOut]
+
+
+class PlanPlace(BaseModel):
+    lon: float
+    lat: float
+    label: str
+
+
+class PlanHousehold(BaseModel):
+    household_id: str
+    kind: str
+    floor: int
+    card_status: str
+    reasons: list[str]
+    expected_contact: float
+
+
+class PlanStop(BaseModel):
+    order: int
+    building_id: str | None
+    address: str
+    lon: float
+    lat: float
+    arrival: str
+    departure: str
+    households: list[PlanHousehold]
+    path: list[list[float]]
+
+
+class PlanOut(BaseModel):
+    """``DayPlan.to_dict()`` (docs/plan_format.md): no personal field ever."""
+
+    officer_id: str
+    koban_id: str | None
+    beat_id: str | None
+    date: date
+    start: PlanPlace
+    end: PlanPlace
+    windows: list[list[str]]
+    travel_source: str
+    travel_mode: str
+    stops: list[PlanStop]
+    skipped: list[dict[str, str]]
+    totals: dict[str, float]
+    notes: list[str]
+
+
+class ReplanIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    now: str = Field(pattern=HHMM, description="HH:MM, local time")
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    done: list[str] = Field(
+        default_factory=list, max_length=500, description="households already visited today"
+    )
+    windows: list[str] | None = Field(default=None, max_length=6)

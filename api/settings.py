@@ -27,6 +27,8 @@ class ApiSettings(BaseSettings):
     #: Failed logins per (username, client IP) allowed in ``login_window_s``.
     login_max_failures: int = 5
     login_window_s: int = 300
+    #: Wall-clock budget of one day plan (the solver's share included), seconds.
+    plan_time_limit_s: float = 1.5
     #: Cards per 簿冊 (book) in the April beat survey.
     cards_per_book: int = 50
     #: Upper bound of rows returned by list endpoints.

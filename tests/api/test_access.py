@@ -183,6 +183,20 @@ BUILDERS: dict[tuple[str, str], Builder] = {
         },
     ),
     ("GET", "/imports"): lambda e, u, b: Req("GET", "/imports"),
+    ("GET", "/plans/{officer_id}/{on}"): lambda e, u, b: Req(
+        "GET", f"/plans/{b['officer']}/2026-12-01"
+    ),
+    ("GET", "/plans/{officer_id}/{on}/map"): lambda e, u, b: Req(
+        "GET", f"/plans/{b['officer']}/2026-12-01/map"
+    ),
+    ("GET", "/plans/{officer_id}/{on}/sheet"): lambda e, u, b: Req(
+        "GET", f"/plans/{b['officer']}/2026-12-01/sheet"
+    ),
+    ("POST", "/plans/{officer_id}/{on}/replan"): lambda e, u, b: Req(
+        "POST",
+        f"/plans/{b['officer']}/2026-12-01/replan",
+        json={"now": "14:30", "lon": b["lon"], "lat": b["lat"], "done": []},
+    ),
 }
 
 

@@ -15,7 +15,7 @@ from schemathesis.generation import GenerationMode
 
 from .conftest import ApiEnv
 
-EXAMPLES = {GenerationMode.POSITIVE: 50, GenerationMode.NEGATIVE: 25}
+EXAMPLES = {GenerationMode.POSITIVE: 35, GenerationMode.NEGATIVE: 20}
 MIN_REQUESTS = 1000
 USERS = ("off_naka1", "admin")
 
