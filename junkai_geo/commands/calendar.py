@@ -1,0 +1,165 @@
+"""``junkai-geo calendar``: a koban's multi-week visit calendar on the bundled data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from ..errors import ParameterError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--koban", default=None, help="koban_id (default: the koban with the most households)"
+    )
+    parser.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=None,
+        help="first day, YYYY-MM-DD (default: the day after the data's as_of day)",
+    )
+    parser.add_argument("--weeks", type=int, default=4, help="horizon in weeks (default 4)")
+    parser.add_argument("--out", type=Path, default=None, help="write the JSON here")
+    parser.add_argument(
+        "--time-limit", type=float, default=None, help="seconds per officer-day (default 0.3)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, help="processes (default: up to 2 cores)"
+    )
+    parser.add_argument(
+        "--focus-day",
+        action="append",
+        default=[],
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="a focus day (強化日) of the koban; repeatable",
+    )
+    parser.add_argument(
+        "--night",
+        action="append",
+        default=[],
+        metavar="OFFICER,YYYY-MM-DD[,HH:MM-HH:MM]",
+        help="a night approval for an officer and day (window default 18:00-20:00); repeatable",
+    )
+    parser.add_argument(
+        "--forecast-runs",
+        type=int,
+        default=300,
+        help="Monte Carlo runs of the coverage forecast (0: none; default 300)",
+    )
+    parser.add_argument("--full", action="store_true", help="whole DayPlan dicts in the JSON")
+    parser.add_argument(
+        "--new-officer",
+        metavar="BEAT",
+        default=None,
+        help="instead: plan a newly assigned officer's coverage of this beat",
+    )
+    parser.add_argument(
+        "--params",
+        type=Path,
+        default=None,
+        help="TOML with [calendar], [roster], [routing], [priorities], [forecast], [new_officer]",
+    )
+
+
+def parse_night(text: str) -> Any:
+    """``OFFICER,YYYY-MM-DD[,HH:MM-HH:MM]`` as a NightApproval."""
+    from ..routing import NightApproval, parse_window
+
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) not in (2, 3) or not parts[0]:
+        raise ParameterError(
+            f"--night: found {text!r}; expected OFFICER,YYYY-MM-DD or OFFICER,YYYY-MM-DD,HH:MM-HH:MM"
+        )
+    try:
+        on = date.fromisoformat(parts[1])
+    except ValueError:
+        raise ParameterError(f"--night: found date {parts[1]!r}; expected YYYY-MM-DD") from None
+    window = parts[2] if len(parts) == 3 else "18:00-20:00"
+    parse_window(window, "--night window")
+    return NightApproval(parts[0], on, window)
+
+
+def largest_koban(dataset: Any) -> str:
+    """The koban whose beats hold the most households."""
+    b2k = dataset.beats.set_index(dataset.beats["beat_id"].astype(str))["koban_id"].astype(str)
+    counts = dataset.households["beat_id"].astype(str).map(b2k).value_counts()
+    return str(counts.index[0])
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..bundled import as_of, load_kanazawa
+    from ..calendar import CalendarParams, NewOfficerParams, plan_calendar, plan_new_officer
+    from ..cards import card_table
+    from ..forecast import ForecastParams, forecast_coverage
+    from ..priorities import PriorityParams
+    from ..roster import RosterParams
+    from ..routing import RouteParams
+    from ..settings import load_params
+
+    if args.weeks <= 0:
+        raise ParameterError(f"--weeks: found {args.weeks}; expected a number of weeks > 0")
+    overrides: dict[str, Any] = {}
+    if args.time_limit is not None:
+        overrides["day_time_limit_s"] = args.time_limit
+    if args.workers is not None:
+        overrides["workers"] = args.workers
+    cparams = load_params(CalendarParams, args.params, table="calendar", **overrides)
+    roster_params = load_params(RosterParams, args.params, table="roster")
+    rparams = load_params(RouteParams, args.params, table="routing")
+    pparams = load_params(PriorityParams, args.params, table="priorities")
+    approvals = [parse_night(t) for t in args.night]
+    ds = load_kanazawa(validate=False)
+    today = as_of()
+    start = args.start or today + timedelta(days=1)
+    cards = card_table(
+        ds.households, ds.visits, today=start, stale_after_months=pparams.stale_after_months
+    )
+    if args.new_officer:
+        nparams = load_params(NewOfficerParams, args.params, table="new_officer")
+        plan = plan_new_officer(
+            ds,
+            cards,
+            beat_id=args.new_officer,
+            start=start,
+            params=nparams,
+            route_params=rparams,
+            priority_params=pparams,
+            roster_params=roster_params,
+        )
+        summary = plan.summary()
+        data: dict[str, Any] = {"new_officer": plan.to_dict(full=args.full)}
+    else:
+        koban_id = args.koban or largest_koban(ds)
+        cal = plan_calendar(
+            ds,
+            cards,
+            koban_id=koban_id,
+            start=start,
+            weeks=args.weeks,
+            focus_days={koban_id: args.focus_day} if args.focus_day else None,
+            night_approvals=approvals,
+            params=cparams,
+            route_params=rparams,
+            priority_params=pparams,
+            roster_params=roster_params,
+        )
+        summary = cal.summary()
+        data = {"calendar": cal.to_dict(compact=not args.full)}
+        if args.forecast_runs > 0:
+            fparams = load_params(
+                ForecastParams, args.params, table="forecast", runs=args.forecast_runs
+            )
+            forecast = forecast_coverage(cal, params=fparams)
+            summary += "\n" + forecast.summary()
+            data["forecast"] = forecast.to_dict()
+    print(summary)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        args.out.with_suffix(".txt").write_text(summary + "\n", encoding="utf-8")
+        print(f"written to {args.out} and {args.out.with_suffix('.txt')}")
+    return 0
