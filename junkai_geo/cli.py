@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "sheet": "Print a day plan as an A4 route sheet (PDF) and optionally an HTML map",
     "serve": "Run the web service (FastAPI) on the embedded SQLite or PostgreSQL",
     "users": "Add or list users of the web service",
+    "specialists": "Find 専従員 districts (団地, high-rise), recommend officers, plan their rounds",
     "calendar": "Plan a koban's multi-week visit calendar with a coverage forecast",
     "progress": "Liaison progress per officer and beat; flag lagging officers",
 }

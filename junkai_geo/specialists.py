@@ -86,6 +86,10 @@ class SpecialistParams:
     weekend_windows, weekday_windows, evening_window
         Windows of specialist rounds: weekends and holidays, weekdays, and
         the evening window used on a weekday with a night approval.
+    walk_max_distance_m
+        An officer whose koban is farther from the district rides a bicycle
+        on his rounds (its speed is then used inside the district too: a
+        small optimism, the buildings being close together).
     round_search_days
         Round days are picked in this many days from the start, weekends
         and holidays first.
@@ -109,6 +113,7 @@ class SpecialistParams:
     weekend_windows: tuple[str, ...] = ("10:00-12:00", "13:00-17:00")
     weekday_windows: tuple[str, ...] = ("14:00-17:00",)
     evening_window: str = "18:00-20:00"
+    walk_max_distance_m: float = 1500.0
     round_search_days: int = 14
     round_time_limit_s: float = 2.0
 
@@ -125,6 +130,7 @@ class SpecialistParams:
             "default_days_per_week",
             "max_officer_distance_m",
             "solver_time_limit_s",
+            "walk_max_distance_m",
             "round_search_days",
             "round_time_limit_s",
         )
@@ -1035,6 +1041,7 @@ def plan_specialist_rounds(
     )
     plans: list[DayPlan] = []
     done: list[str] = list(exclude)
+    mode = "walk" if _distance(officer, district) <= p.walk_max_distance_m else "bicycle"
     from .priorities import day_type
 
     for on in round_days(start, days, params=p, focus_days=focus, evening_days=approvals):
@@ -1044,7 +1051,7 @@ def plan_specialist_rounds(
         if approval is not None and not weekend:
             windows.append(p.evening_window)
         plan = plan_day(
-            {"officer_id": officer.officer_id, "koban_id": officer.koban_id, "mode": "walk"},
+            {"officer_id": officer.officer_id, "koban_id": officer.koban_id, "mode": mode},
             on,
             windows=windows,
             households=mine,
