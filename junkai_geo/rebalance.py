@@ -102,8 +102,13 @@ class RebalanceParams:
             "start_temperature",
             "end_temperature",
         )
-        for name in ("compactness_weight", "moved_weight", "evenness_weight", "snap_m",
-                     "min_shared_boundary_m"):
+        for name in (
+            "compactness_weight",
+            "moved_weight",
+            "evenness_weight",
+            "snap_m",
+            "min_shared_boundary_m",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value < 0:
                 raise ParameterError(
@@ -166,8 +171,7 @@ class BeatEvaluation:
     def feasible(self) -> bool:
         """True when no beat is split or empty and no lock or koban rule is broken."""
         return not (
-            self.not_contiguous or self.lock_violations or self.koban_violations
-            or self.empty_beats
+            self.not_contiguous or self.lock_violations or self.koban_violations or self.empty_beats
         )
 
     def summary(self) -> dict[str, Any]:
@@ -190,8 +194,9 @@ class BeatEvaluation:
         return {**self.summary(), "table": [b.to_dict() for b in self.beats]}
 
 
-def _problem(file: str, row: Any, fld: str | None, found: str, expected: str,
-             code: str = "invalid") -> Problem:
+def _problem(
+    file: str, row: Any, fld: str | None, found: str, expected: str, code: str = "invalid"
+) -> Problem:
     return Problem(file, row, fld, found, expected, code)
 
 
@@ -289,33 +294,59 @@ class BeatProblem:
         p = params or RebalanceParams()
         problems: list[Problem] = []
         if id_column not in units.columns:
-            raise InputError(_problem(source, None, id_column, f"columns {list(units.columns)}",
-                                      f"a unit id column '{id_column}'", "missing_column"))
+            raise InputError(
+                _problem(
+                    source,
+                    None,
+                    id_column,
+                    f"columns {list(units.columns)}",
+                    f"a unit id column '{id_column}'",
+                    "missing_column",
+                )
+            )
         ids = units[id_column]
         id_str = ids.astype(str).to_numpy()
         for pos, value in enumerate(ids.tolist()):
-            if value is None or (isinstance(value, float) and math.isnan(value)) or str(
-                value
-            ).strip() == "":
-                problems.append(_problem(source, pos + 1, id_column, "an empty id",
-                                         "a unit id", "missing_value"))
+            if (
+                value is None
+                or (isinstance(value, float) and math.isnan(value))
+                or str(value).strip() == ""
+            ):
+                problems.append(
+                    _problem(
+                        source, pos + 1, id_column, "an empty id", "a unit id", "missing_value"
+                    )
+                )
         dup = pd.Series(id_str).duplicated(keep="first").to_numpy()
-        for pos in np.flatnonzero(dup):
-            problems.append(_problem(source, id_str[pos], id_column,
-                                     f"id '{id_str[pos]}' again (row {pos + 1})",
-                                     "unique unit ids", "duplicate_id"))
+        for pos in np.flatnonzero(dup).tolist():
+            problems.append(
+                _problem(
+                    source,
+                    id_str[pos],
+                    id_column,
+                    f"id '{id_str[pos]}' again (row {pos + 1})",
+                    "unique unit ids",
+                    "duplicate_id",
+                )
+            )
         geom = units.geometry
         missing = geom.isna().to_numpy() | geom.is_empty.to_numpy()
-        for pos in np.flatnonzero(missing):
-            problems.append(_problem(source, id_str[pos], "geometry", "no geometry",
-                                     "a polygon", "missing_geometry"))
+        for pos in np.flatnonzero(missing).tolist():
+            problems.append(
+                _problem(
+                    source, id_str[pos], "geometry", "no geometry", "a polygon", "missing_geometry"
+                )
+            )
         ok_geom = ~missing
         if ok_geom.any():
             types = geom[ok_geom].geom_type.to_numpy()
-            for pos, t in zip(np.flatnonzero(ok_geom), types, strict=True):
+            for pos, t in zip(np.flatnonzero(ok_geom).tolist(), types, strict=True):
                 if t not in ("Polygon", "MultiPolygon"):
-                    problems.append(_problem(source, id_str[pos], "geometry", f"a {t}",
-                                             "a polygon", "wrong_geometry"))
+                    problems.append(
+                        _problem(
+                            source, id_str[pos], "geometry", f"a {t}", "a polygon", "wrong_geometry"
+                        )
+                    )
         w = _weights(units, id_str, weight_column, weights, source, problems)
         hh = np.zeros(len(units))
         if households_column and households_column in units.columns:
@@ -329,8 +360,7 @@ class BeatProblem:
         if problems:
             raise InputError(problems)
         if len(units) == 0:
-            raise InputError(_problem(source, None, None, "no units", "at least one unit",
-                                      "empty"))
+            raise InputError(_problem(source, None, None, "no units", "at least one unit", "empty"))
         if locked_units is not None:
             want = {str(u) for u in locked_units}
             unknown = sorted(want - set(id_str))
@@ -359,10 +389,16 @@ class BeatProblem:
         beat_ids: list[str] = []
         if current_column is not None:
             if current_column not in units.columns:
-                raise InputError(_problem(source, None, current_column,
-                                          f"columns {list(units.columns)}",
-                                          "a column with each unit's current beat",
-                                          "missing_column"))
+                raise InputError(
+                    _problem(
+                        source,
+                        None,
+                        current_column,
+                        f"columns {list(units.columns)}",
+                        "a column with each unit's current beat",
+                        "missing_column",
+                    )
+                )
             cur = units[current_column]
             has = cur.notna().to_numpy() & (cur.astype(str).str.strip() != "").to_numpy()
             labels = cur.astype(str).to_numpy()
@@ -389,8 +425,9 @@ class BeatProblem:
         if locked_beats:
             unknown = sorted({str(b) for b in locked_beats} - set(beat_ids))
             if unknown:
-                raise ParameterError(f"locked_beats: unknown beat id(s) {unknown}; "
-                                     f"current beats are {beat_ids[:20]}")
+                raise ParameterError(
+                    f"locked_beats: unknown beat id(s) {unknown}; current beats are {beat_ids[:20]}"
+                )
             lb = np.isin(np.asarray(beat_ids, dtype=object), [str(b) for b in locked_beats])
 
         prob = cls(
@@ -415,11 +452,24 @@ class BeatProblem:
             prob._attach_koban(koban, beat_koban, units, current_column)
         return prob
 
-    def _attach_koban(self, koban: gpd.GeoDataFrame, beat_koban: Mapping[str, str] | None,
-                      units: gpd.GeoDataFrame, current_column: str | None) -> None:
+    def _attach_koban(
+        self,
+        koban: gpd.GeoDataFrame,
+        beat_koban: Mapping[str, str] | None,
+        units: gpd.GeoDataFrame,
+        current_column: str | None,
+    ) -> None:
         if "koban_id" not in koban.columns:
-            raise InputError(_problem("koban", None, "koban_id", f"columns {list(koban.columns)}",
-                                      "a 'koban_id' column", "missing_column"))
+            raise InputError(
+                _problem(
+                    "koban",
+                    None,
+                    "koban_id",
+                    f"columns {list(koban.columns)}",
+                    "a 'koban_id' column",
+                    "missing_column",
+                )
+            )
         kob = koban
         if self.crs is not None and kob.crs is not None and kob.crs != self.crs:
             kob = kob.to_crs(self.crs)
@@ -436,20 +486,20 @@ class BeatProblem:
                     bk[k] = kpos[str(beat_koban[b])]
         if "koban_id" in units.columns and current_column is not None:
             col = units["koban_id"].astype(str).to_numpy()
-            for k in np.flatnonzero(bk < 0):
+            for k in np.flatnonzero(bk < 0).tolist():
                 vals = [c for c in col[self.reference == k] if c in kpos]
                 if vals:
                     bk[k] = kpos[pd.Series(vals).mode().sort_values().iloc[0]]
-        for k in np.flatnonzero(bk < 0):
+        for k in np.flatnonzero(bk < 0).tolist():
             members = np.flatnonzero(self.reference == k)
-            inside = [m for m in range(len(self.koban_ids)) if self.reference[
-                self.koban_unit[m]] == k]
+            inside = [
+                m for m in range(len(self.koban_ids)) if self.reference[self.koban_unit[m]] == k
+            ]
             if inside:
                 bk[k] = inside[0]
             elif len(members):
                 cx, cy = self.x[members].mean(), self.y[members].mean()
-                bk[k] = int(np.argmin(np.hypot(self.koban_xy[:, 0] - cx,
-                                               self.koban_xy[:, 1] - cy)))
+                bk[k] = int(np.argmin(np.hypot(self.koban_xy[:, 0] - cx, self.koban_xy[:, 1] - cy)))
         self.beat_koban = bk
 
     # ------------------------------------------------------------- evaluate
@@ -463,8 +513,11 @@ class BeatProblem:
         else:
             arr = np.asarray(assignment)
             if arr.shape != (self.n_units,):
-                raise ProblemError(name, f"found {arr.shape[0] if arr.ndim else 0} values; "
-                                   f"expected one per unit ({self.n_units})")
+                raise ProblemError(
+                    name,
+                    f"found {arr.shape[0] if arr.ndim else 0} values; "
+                    f"expected one per unit ({self.n_units})",
+                )
             if np.issubdtype(arr.dtype, np.integer):
                 if arr.min() < 0 or arr.max() >= self.n_beats:
                     raise ProblemError(name, f"beat index out of range 0..{self.n_beats - 1}")
@@ -474,8 +527,10 @@ class BeatProblem:
         for i, lab in enumerate(labels):
             k = self._beat_pos.get(lab)
             if k is None:
-                raise ProblemError(f"{name}[{self.unit_ids[i]}]",
-                                   f"unknown beat '{lab}'; expected one of {self.beat_ids[:20]}")
+                raise ProblemError(
+                    f"{name}[{self.unit_ids[i]}]",
+                    f"unknown beat '{lab}'; expected one of {self.beat_ids[:20]}",
+                )
             out[i] = k
         return out
 
@@ -506,7 +561,7 @@ class BeatProblem:
         ref = self.reference
         labels = self.reference_labels
         assert labels is not None
-        has_ref = np.not_equal(labels, None)
+        has_ref = np.array([x is not None for x in labels], dtype=bool)
         new_labels = np.asarray(self.beat_ids, dtype=object)[a]
         moved = has_ref & (new_labels != labels)
         hh_moved = float(self.households[moved].sum())
@@ -520,14 +575,22 @@ class BeatProblem:
         rows = []
         for b in range(k):
             kid = self.koban_ids[self.beat_koban[b]] if self._has_koban(b) else None
-            rows.append(BeatFigures(
-                beat_id=self.beat_ids[b], koban_id=kid, units=int(cnt[b]),
-                households=float(H[b]), workload_h=float(W[b]), deviation=float(dev[b]),
-                area_km2=float(A[b] / 1e6), compactness=float(comp[b]),
-                koban_distance_m=float(kd[b]) if kid is not None else float("nan"),
-                contiguous=bool(parts[b] <= 1), parts=int(parts[b]),
-                touches_koban=None if touches[b] is None else bool(touches[b]),
-            ))
+            rows.append(
+                BeatFigures(
+                    beat_id=self.beat_ids[b],
+                    koban_id=kid,
+                    units=int(cnt[b]),
+                    households=float(H[b]),
+                    workload_h=float(W[b]),
+                    deviation=float(dev[b]),
+                    area_km2=float(A[b] / 1e6),
+                    compactness=float(comp[b]),
+                    koban_distance_m=float(kd[b]) if kid is not None else float("nan"),
+                    contiguous=bool(parts[b] <= 1),
+                    parts=int(parts[b]),
+                    touches_koban=None if touches[b] is None else bool(touches[b]),
+                )
+            )
         finite = comp[np.isfinite(comp)]
         return BeatEvaluation(
             beats=rows,
@@ -585,15 +648,29 @@ class BeatProblem:
         return out
 
 
-def _weights(units: gpd.GeoDataFrame, ids: np.ndarray, column: str | None,
-             values: Any, source: str, problems: list[Problem]) -> np.ndarray:
+def _weights(
+    units: gpd.GeoDataFrame,
+    ids: np.ndarray,
+    column: str | None,
+    values: Any,
+    source: str,
+    problems: list[Problem],
+) -> np.ndarray:
     n = len(units)
     if column is None and values is None:
         raise ParameterError("weights: give a weight column or weight values")
     if column is not None:
         if column not in units.columns:
-            problems.append(_problem(source, None, column, f"columns {list(units.columns)}",
-                                     f"a numeric weight column '{column}'", "missing_column"))
+            problems.append(
+                _problem(
+                    source,
+                    None,
+                    column,
+                    f"columns {list(units.columns)}",
+                    f"a numeric weight column '{column}'",
+                    "missing_column",
+                )
+            )
             return np.zeros(n)
         raw = units[column]
         fld = column
@@ -609,11 +686,15 @@ def _weights(units: gpd.GeoDataFrame, ids: np.ndarray, column: str | None,
     arr = num.to_numpy(dtype=float)
     for pos in np.flatnonzero(~np.isfinite(arr)):
         found = raw.iloc[pos]
-        problems.append(_problem(source, ids[pos], fld, f"{found!r}",
-                                 "a number >= 0 (workload)", "not_a_number"))
+        problems.append(
+            _problem(
+                source, ids[pos], fld, f"{found!r}", "a number >= 0 (workload)", "not_a_number"
+            )
+        )
     for pos in np.flatnonzero(np.isfinite(arr) & (arr < 0)):
-        problems.append(_problem(source, ids[pos], fld, f"{arr[pos]:g}",
-                                 "a number >= 0 (workload)", "negative"))
+        problems.append(
+            _problem(source, ids[pos], fld, f"{arr[pos]:g}", "a number >= 0 (workload)", "negative")
+        )
     return np.where(np.isfinite(arr), arr, 0.0)
 
 
@@ -621,11 +702,20 @@ _TRUE = {"1", "true", "yes", "y", "t", "locked"}
 _FALSE = {"0", "false", "no", "n", "f", "", "nan", "none"}
 
 
-def _bool_column(units: gpd.GeoDataFrame, column: str, ids: np.ndarray, source: str,
-                 problems: list[Problem]) -> np.ndarray:
+def _bool_column(
+    units: gpd.GeoDataFrame, column: str, ids: np.ndarray, source: str, problems: list[Problem]
+) -> np.ndarray:
     if column not in units.columns:
-        problems.append(_problem(source, None, column, f"columns {list(units.columns)}",
-                                 f"a lock column '{column}'", "missing_column"))
+        problems.append(
+            _problem(
+                source,
+                None,
+                column,
+                f"columns {list(units.columns)}",
+                f"a lock column '{column}'",
+                "missing_column",
+            )
+        )
         return np.zeros(len(units), dtype=bool)
     out = np.zeros(len(units), dtype=bool)
     for pos, v in enumerate(units[column].tolist()):
@@ -633,8 +723,11 @@ def _bool_column(units: gpd.GeoDataFrame, column: str, ids: np.ndarray, source: 
         if s in _TRUE:
             out[pos] = True
         elif s not in _FALSE:
-            problems.append(_problem(source, ids[pos], column, repr(v),
-                                     "true/false, 1/0 or yes/no", "not_a_boolean"))
+            problems.append(
+                _problem(
+                    source, ids[pos], column, repr(v), "true/false, 1/0 or yes/no", "not_a_boolean"
+                )
+            )
     return out
 
 
@@ -768,10 +861,13 @@ def dissolve_beats(problem: BeatProblem, a: np.ndarray) -> gpd.GeoDataFrame:
         if not shapely.is_valid(geom):
             geom = shapely.union_all(shapely.make_valid(members))
         polys.append(shapely.make_valid(geom))
-    kob = [problem.koban_ids[problem.beat_koban[b]] if problem._has_koban(b) else None
-           for b in range(problem.n_beats)]
-    return gpd.GeoDataFrame({"beat_id": problem.beat_ids, "koban_id": kob},
-                            geometry=polys, crs=problem.crs)
+    kob = [
+        problem.koban_ids[problem.beat_koban[b]] if problem._has_koban(b) else None
+        for b in range(problem.n_beats)
+    ]
+    return gpd.GeoDataFrame(
+        {"beat_id": problem.beat_ids, "koban_id": kob}, geometry=polys, crs=problem.crs
+    )
 
 
 def evaluate_beats(problem: BeatProblem, assignment: Any) -> BeatEvaluation:
@@ -876,8 +972,11 @@ def rebalance_beats(
     elif build:
         raise ParameterError(f"unexpected arguments with a built problem: {sorted(build)}")
     warnings = list(problem.warnings)
-    before = problem._evaluate_index(problem.reference) if (problem.reference >= 0).all() \
-        and problem.n_beats else None
+    before = (
+        problem._evaluate_index(problem.reference)
+        if (problem.reference >= 0).all() and problem.n_beats
+        else None
+    )
     beats_before = dissolve_beats(problem, problem.reference) if before is not None else None
     if before is None and (problem.reference >= 0).any():
         warnings.append("some units have no current beat: no 'before' figures")
@@ -894,8 +993,13 @@ def rebalance_beats(
     labels = problem.reference_labels
     assert labels is not None
     moved = [
-        MovedUnit(problem.unit_ids[i], labels[i], problem.beat_ids[a[i]],
-                  float(problem.households[i]), float(problem.weights[i]))
+        MovedUnit(
+            problem.unit_ids[i],
+            labels[i],
+            problem.beat_ids[a[i]],
+            float(problem.households[i]),
+            float(problem.weights[i]),
+        )
         for i in range(problem.n_units)
         if labels[i] is not None and labels[i] != problem.beat_ids[a[i]]
     ]
@@ -921,15 +1025,18 @@ def _why_not(problem: BeatProblem, a: np.ndarray, p: RebalanceParams) -> str:
     big = np.flatnonzero(problem.weights > mean * (1 + p.tolerance))
     if len(big):
         names = ", ".join(problem.unit_ids[big][:5])
-        return (f"unit(s) {names} alone weigh more than the mean beat plus the tolerance; "
-                "split them into smaller units")
+        return (
+            f"unit(s) {names} alone weigh more than the mean beat plus the tolerance; "
+            "split them into smaller units"
+        )
     if problem.locked_units.any() or problem.locked_beats.any():
         return "locks, the koban rule or the moved-households cap leave too little freedom"
     return "the units are too coarse or the search budget too small (raise moves_per_unit)"
 
 
-def _initial_assignment(problem: BeatProblem, wanted: int, p: RebalanceParams,
-                        warnings: list[str]) -> np.ndarray:
+def _initial_assignment(
+    problem: BeatProblem, wanted: int, p: RebalanceParams, warnings: list[str]
+) -> np.ndarray:
     """A contiguous start: the current beats repaired, split or merged to ``wanted``."""
     rng = np.random.default_rng(p.seed)
     a = problem.reference.copy()
@@ -975,8 +1082,14 @@ def _repair_contiguity(problem: BeatProblem, a: np.ndarray, warnings: list[str])
             parts = _beat_parts(problem, a, b)
             if len(parts) <= 1:
                 continue
-            keep = max(parts, key=lambda c: (_holds_koban(problem, b, c),
-                                             float(problem.weights[c].sum()), len(c)))
+            keep = max(
+                parts,
+                key=lambda c: (
+                    _holds_koban(problem, b, c),
+                    float(problem.weights[c].sum()),
+                    len(c),
+                ),
+            )
             for comp in parts:
                 if comp is keep or problem.locked_units[comp].any() or problem.locked_beats[b]:
                     continue
@@ -1029,8 +1142,14 @@ def _fill_unassigned(problem: BeatProblem, a: np.ndarray) -> None:
             )
 
 
-def _grow(problem: BeatProblem, a: np.ndarray, seeds: list[int], anchors: np.ndarray,
-          allowed: np.ndarray, first: int) -> None:
+def _grow(
+    problem: BeatProblem,
+    a: np.ndarray,
+    seeds: list[int],
+    anchors: np.ndarray,
+    allowed: np.ndarray,
+    first: int,
+) -> None:
     """Grow regions ``first..`` from ``seeds`` over ``allowed`` units, lightest first."""
     nb = problem.graph.neighbours
     w = problem.weights
@@ -1066,8 +1185,9 @@ def _grow(problem: BeatProblem, a: np.ndarray, seeds: list[int], anchors: np.nda
             return
 
 
-def _grow_from_scratch(problem: BeatProblem, k: int, rng: np.random.Generator,
-                       warnings: list[str]) -> np.ndarray:
+def _grow_from_scratch(
+    problem: BeatProblem, k: int, rng: np.random.Generator, warnings: list[str]
+) -> np.ndarray:
     """Beats grown from seeds next to the kobans (or spread seeds without kobans)."""
     n = problem.n_units
     a = np.full(n, -1, dtype=np.int64)
@@ -1076,8 +1196,10 @@ def _grow_from_scratch(problem: BeatProblem, k: int, rng: np.random.Generator,
     seeds: list[int] = []
     if len(problem.koban_ids):
         m = len(problem.koban_ids)
-        d = np.hypot(problem.x[:, None] - problem.koban_xy[None, :, 0],
-                     problem.y[:, None] - problem.koban_xy[None, :, 1])
+        d = np.hypot(
+            problem.x[:, None] - problem.koban_xy[None, :, 0],
+            problem.y[:, None] - problem.koban_xy[None, :, 1],
+        )
         share = np.bincount(np.argmin(d, axis=1), weights=problem.weights, minlength=m)
         counts = _apportion(share, k)
         for kob in np.argsort(-share, kind="stable"):
@@ -1085,18 +1207,34 @@ def _grow_from_scratch(problem: BeatProblem, k: int, rng: np.random.Generator,
             if c == 0:
                 continue
             u = int(problem.koban_unit[kob])
-            ring = [u, *sorted(nb[u], key=lambda v: math.atan2(problem.y[v] - problem.y[u],
-                                                                problem.x[v] - problem.x[u]))]
+            ring = [
+                u,
+                *sorted(
+                    nb[u],
+                    key=lambda v: math.atan2(
+                        problem.y[v] - problem.y[u], problem.x[v] - problem.x[u]
+                    ),
+                ),
+            ]
             ring = [v for v in ring if v not in seeds]
             if len(ring) < c:
-                warnings.append(f"koban {problem.koban_ids[kob]} gets {c} beats but its unit "
-                                f"has only {len(ring)} free neighbours: some cannot touch it")
-                extra = [v for v in np.argsort(d[:, kob], kind="stable").tolist()
-                         if v not in seeds and v not in ring]
+                warnings.append(
+                    f"koban {problem.koban_ids[kob]} gets {c} beats but its unit "
+                    f"has only {len(ring)} free neighbours: some cannot touch it"
+                )
+                extra = [
+                    v
+                    for v in np.argsort(d[:, kob], kind="stable").tolist()
+                    if v not in seeds and v not in ring
+                ]
                 ring += extra[: c - len(ring)]
             step = max(len(ring) - 1, 1) / max(c - 1, 1) if c > 1 else 1
-            picks = [ring[0]] + [ring[1 + int(round(j * step)) % max(len(ring) - 1, 1)]
-                                 for j in range(c - 1)] if len(ring) > 1 else ring[:c]
+            picks = (
+                [ring[0]]
+                + [ring[1 + int(round(j * step)) % max(len(ring) - 1, 1)] for j in range(c - 1)]
+                if len(ring) > 1
+                else ring[:c]
+            )
             chosen: list[int] = []
             for v in picks + ring:
                 if v not in chosen and len(chosen) < c:
@@ -1113,8 +1251,9 @@ def _grow_from_scratch(problem: BeatProblem, k: int, rng: np.random.Generator,
     problem.beat_ids = [f"B{j + 1:03d}" for j in range(k)]
     problem._beat_pos = {b: j for j, b in enumerate(problem.beat_ids)}
     problem.locked_beats = np.zeros(k, dtype=bool)
-    problem.beat_koban = np.asarray(beat_koban, dtype=np.int64) if beat_koban else np.full(
-        k, -1, dtype=np.int64)
+    problem.beat_koban = (
+        np.asarray(beat_koban, dtype=np.int64) if beat_koban else np.full(k, -1, dtype=np.int64)
+    )
     if not len(problem.koban_ids):
         _repair_contiguity(problem, a, [])
     return a
@@ -1167,8 +1306,11 @@ def _split_largest(problem: BeatProblem, a: np.ndarray, warnings: list[str]) -> 
     """Split the heaviest unlocked beat in two, both next to its koban."""
     W = np.bincount(a, weights=problem.weights, minlength=problem.n_beats)
     cnt = np.bincount(a, minlength=problem.n_beats)
-    order = [b for b in np.argsort(-W, kind="stable") if cnt[b] >= 2
-             and not problem.locked_beats[b] and not problem.locked_units[a == b].any()]
+    order = [
+        b
+        for b in np.argsort(-W, kind="stable")
+        if cnt[b] >= 2 and not problem.locked_beats[b] and not problem.locked_units[a == b].any()
+    ]
     if not order:
         raise ParameterError("n_beats: cannot add beats: every beat with two units is locked")
     b = int(order[0])
@@ -1180,13 +1322,18 @@ def _split_largest(problem: BeatProblem, a: np.ndarray, warnings: list[str]) -> 
     else:
         near = []
         ax, ay = problem.x[members].mean(), problem.y[members].mean()
-    far = members[np.argsort(-np.hypot(problem.x[members] - ax, problem.y[members] - ay),
-                             kind="stable")]
+    far = members[
+        np.argsort(-np.hypot(problem.x[members] - ax, problem.y[members] - ay), kind="stable")
+    ]
     s1 = int(near[0]) if near else int(far[0])
     s2_cands = [v for v in near[1:]] if len(near) >= 2 else [v for v in far if v != s1]
     # The second seed lies opposite the first around the anchor.
-    s2 = int(max(s2_cands, key=lambda v: math.hypot(problem.x[v] - problem.x[s1],
-                                                     problem.y[v] - problem.y[s1])))
+    s2 = int(
+        max(
+            s2_cands,
+            key=lambda v: math.hypot(problem.x[v] - problem.x[s1], problem.y[v] - problem.y[s1]),
+        )
+    )
     new = problem.n_beats
     allowed = np.zeros(problem.n_units, dtype=bool)
     allowed[members] = True
@@ -1224,8 +1371,10 @@ def _merge_smallest(problem: BeatProblem, a: np.ndarray, warnings: list[str]) ->
         to = min(adj, key=lambda c: (W[c], c))
         a[a == b] = to
         last = problem.n_beats - 1
-        warnings.append(f"beat {problem.beat_ids[b]} merged into beat "
-                        f"{problem.beat_ids[to]} to reach the beat count")
+        warnings.append(
+            f"beat {problem.beat_ids[b]} merged into beat "
+            f"{problem.beat_ids[to]} to reach the beat count"
+        )
         # Keep indices dense: the last beat takes the freed index.
         if b != last:
             a[a == last] = b
@@ -1244,15 +1393,15 @@ def _merge_smallest(problem: BeatProblem, a: np.ndarray, warnings: list[str]) ->
             problem.beat_koban = problem.beat_koban[:-1]
         problem._beat_pos = {x: j for j, x in enumerate(problem.beat_ids)}
         return
-    raise ParameterError("n_beats: cannot remove beats: no unlocked beat has an unlocked "
-                         "neighbour")
+    raise ParameterError("n_beats: cannot remove beats: no unlocked beat has an unlocked neighbour")
 
 
 class _Search:
     """Simulated annealing over single boundary-unit moves (pure Python, O(1) deltas)."""
 
-    def __init__(self, problem: BeatProblem, start: np.ndarray, p: RebalanceParams,
-                 warnings: list[str]) -> None:
+    def __init__(
+        self, problem: BeatProblem, start: np.ndarray, p: RebalanceParams, warnings: list[str]
+    ) -> None:
         self.pr = problem
         self.p = p
         self.warnings = warnings
@@ -1317,8 +1466,11 @@ class _Search:
                     f"koban {problem.koban_ids[problem.beat_koban[b]]} at the start; "
                     "the rule is kept only where it holds"
                 )
-        self.movable = [i for i in range(n) if not self.locked_unit[i]
-                        and not self.locked_beat[self.assign[i]] and self.nb[i]]
+        self.movable = [
+            i
+            for i in range(n)
+            if not self.locked_unit[i] and not self.locked_beat[self.assign[i]] and self.nb[i]
+        ]
 
     def _dist(self, i: int, b: int) -> float:
         return math.hypot(self.px[i] - self.kx[b], self.py[i] - self.ky[b])
@@ -1338,8 +1490,9 @@ class _Search:
         self.Sq[b] += s * ar * (x * x + y * y)
         self.size[b] += s
 
-    def _beat_cost(self, W: float, A: float, D: float, Sx: float, Sy: float, Sq: float,
-                   has_k: bool) -> float:
+    def _beat_cost(
+        self, W: float, A: float, D: float, Sx: float, Sy: float, Sq: float, has_k: bool
+    ) -> float:
         p = self.p
         mean = self.mean
         dev = (W - mean) / mean if mean > 0 else 0.0
@@ -1359,8 +1512,9 @@ class _Search:
         return cost
 
     def _cost_of(self, b: int) -> float:
-        return self._beat_cost(self.W[b], self.A[b], self.D[b], self.Sx[b], self.Sy[b],
-                               self.Sq[b], self.has_k[b])
+        return self._beat_cost(
+            self.W[b], self.A[b], self.D[b], self.Sx[b], self.Sy[b], self.Sq[b], self.has_k[b]
+        )
 
     def _delta(self, i: int, a: int, b: int) -> float:
         w, ar = self.w[i], self.ar[i]
@@ -1370,10 +1524,24 @@ class _Search:
         aq = ar * (x * x + y * y)
         da = w * self._dist(i, a) if self.has_k[a] else 0.0
         db = w * self._dist(i, b) if self.has_k[b] else 0.0
-        new_a = self._beat_cost(self.W[a] - w, self.A[a] - ar, self.D[a] - da, self.Sx[a] - ax,
-                                self.Sy[a] - ay, self.Sq[a] - aq, self.has_k[a])
-        new_b = self._beat_cost(self.W[b] + w, self.A[b] + ar, self.D[b] + db, self.Sx[b] + ax,
-                                self.Sy[b] + ay, self.Sq[b] + aq, self.has_k[b])
+        new_a = self._beat_cost(
+            self.W[a] - w,
+            self.A[a] - ar,
+            self.D[a] - da,
+            self.Sx[a] - ax,
+            self.Sy[a] - ay,
+            self.Sq[a] - aq,
+            self.has_k[a],
+        )
+        new_b = self._beat_cost(
+            self.W[b] + w,
+            self.A[b] + ar,
+            self.D[b] + db,
+            self.Sx[b] + ax,
+            self.Sy[b] + ay,
+            self.Sq[b] + aq,
+            self.has_k[b],
+        )
         d = new_a + new_b - self._cost_of(a) - self._cost_of(b)
         r = self.ref[i]
         if r >= 0:
@@ -1485,6 +1653,8 @@ class _Search:
         the annealing rule accepts its total change, else undone. Returns the
         energy change kept.
         """
+        if self.locked_beat[s]:
+            return 0.0
         mean = self.mean
         W = self.W
         over = W[s] > mean
@@ -1573,8 +1743,12 @@ class _Search:
         units = self.members[a] + self.members[b]
         local = {u: j for j, u in enumerate(units)}
         m = len(units)
-        edges = [(local[u], local[v]) for u in units for v in self.nb[u]
-                 if v in local and local[u] < local[v]]
+        edges = [
+            (local[u], local[v])
+            for u in units
+            for v in self.nb[u]
+            if v in local and local[u] < local[v]
+        ]
         w = [self.w[u] for u in units]
         total_w = sum(w)
         cuts: list[tuple[float, int, int, list[list[int]], list[int]]] = []
@@ -1597,24 +1771,33 @@ class _Search:
                 break
         if not options:
             return 0.0
+
         # Of the two labelings, the one that moves fewer households.
         def moved(pa: list[int], pb: list[int]) -> float:
             return sum(self.hh[u] for u in pa if self.ref[u] == b) + sum(
-                self.hh[u] for u in pb if self.ref[u] == a)
+                self.hh[u] for u in pb if self.ref[u] == a
+            )
+
         pa, pb = min(options, key=lambda o: moved(*o))
         go_a = [u for u in pa if self.assign[u] == b]
         go_b = [u for u in pb if self.assign[u] == a]
         if not go_a and not go_b:
             return 0.0
         cap = self.p.max_moved_share * self.total_hh + 1e-9
-        e0 = self._cost_of(a) + self._cost_of(b) + self.p.moved_weight * self.moved_hh / (
-            self.total_hh)
+        e0 = (
+            self._cost_of(a)
+            + self._cost_of(b)
+            + self.p.moved_weight * self.moved_hh / (self.total_hh)
+        )
         for u in go_a:
             self._move(u, b, a)
         for u in go_b:
             self._move(u, a, b)
-        e1 = self._cost_of(a) + self._cost_of(b) + self.p.moved_weight * self.moved_hh / (
-            self.total_hh)
+        e1 = (
+            self._cost_of(a)
+            + self._cost_of(b)
+            + self.p.moved_weight * self.moved_hh / (self.total_hh)
+        )
         d = e1 - e0
         if self.moved_hh <= cap and (d <= 0 or rng.random() < math.exp(-d / temp)):
             return d
@@ -1636,8 +1819,7 @@ class _Search:
         if ks is not None and self.near[b] > 0 and not any(u in ks for u in part):
             return False
         return not any(
-            self.locked_unit[u] and self.assign[u] == b and u not in part
-            for u in self.members[b]
+            self.locked_unit[u] and self.assign[u] == b and u not in part for u in self.members[b]
         )
 
     def _hand_over(self, x: int, y: int, amount: float, cap: float) -> list[int]:
@@ -1648,16 +1830,20 @@ class _Search:
         """
         w = self.w
         assign = self.assign
-        cands = [u for u in self.members[x] if not self.locked_unit[u]
-                 and any(assign[v] == y for v in self.nb[u])
-                 and not (self.ref[u] == x and self.moved_hh + self.hh[u] > cap)]
+        cands = [
+            u
+            for u in self.members[x]
+            if not self.locked_unit[u]
+            and any(assign[v] == y for v in self.nb[u])
+            and not (self.ref[u] == x and self.moved_hh + self.hh[u] > cap)
+        ]
         if not cands:
             return []
         cands.sort(key=lambda u: (abs(w[u] - amount), u))
         cands = cands[:10]
         options: list[tuple[float, tuple[int, ...]]] = [(abs(w[u] - amount), (u,)) for u in cands]
         for j, u in enumerate(cands):
-            for v in cands[j + 1:]:
+            for v in cands[j + 1 :]:
                 options.append((abs(w[u] + w[v] - amount), (u, v)))
         options.sort()
         for _, combo in options[:12]:
@@ -1705,8 +1891,10 @@ class _Search:
         while it < budget:
             if time.perf_counter() - t0 > p.time_limit_s:
                 self.stopped_by = "time_limit"
-                self.warnings.append(f"time limit of {p.time_limit_s:g} s reached after "
-                                     f"{it} of {budget} moves; a rerun may differ")
+                self.warnings.append(
+                    f"time limit of {p.time_limit_s:g} s reached after "
+                    f"{it} of {budget} moves; a rerun may differ"
+                )
                 break
             temp = t_start * math.exp(log_ratio * it / budget)
             # Every chunk, focus part of the moves on the worst beats.

@@ -67,8 +67,9 @@ def unit_adjacency(
     snap_m
         Gap tolerated between polygons that should touch, in metres.
     min_shared_m
-        Length of shared boundary below which a contact (a corner) does not
-        count, in metres; 0 gives queen contiguity.
+        Length of shared boundary (beyond the ``2 * snap_m`` a corner shows
+        once grown) below which a contact does not count, in metres; with
+        ``min_shared_m = 0`` and ``snap_m = 0`` any contact counts (queen).
     """
     geoms = np.asarray(geometries, dtype=object)
     n = len(geoms)
@@ -80,12 +81,11 @@ def unit_adjacency(
     left, right = tree.query(grown, predicate="intersects")
     keep = left < right
     left, right = left[keep], right[keep]
-    if min_shared_m > 0 and len(left):
+    if (min_shared_m > 0 or snap_m > 0) and len(left):
         # Length of j's boundary lying within i grown by snap_m: shared edge.
-        shared = shapely.length(
-            shapely.intersection(grown[left], shapely.boundary(geoms[right]))
-        )
-        ok = shared >= min_shared_m
+        shared = shapely.length(shapely.intersection(grown[left], shapely.boundary(geoms[right])))
+        # A corner within snap_m shows up as up to 2 * snap_m of shared edge.
+        ok = shared >= min_shared_m + 2 * snap_m
         left, right = left[ok], right[ok]
     for i, j in zip(left.tolist(), right.tolist(), strict=True):
         neighbours[i].append(j)
@@ -95,9 +95,7 @@ def unit_adjacency(
     return neighbours
 
 
-def bridge_components(
-    geometries: Any, neighbours: list[list[int]]
-) -> list[tuple[int, int, float]]:
+def bridge_components(geometries: Any, neighbours: list[list[int]]) -> list[tuple[int, int, float]]:
     """Edges that join every separate part of the unit map to the main part.
 
     Each smaller connected part (an island of one or more units) is joined by
@@ -191,9 +189,7 @@ def household_block_units(
     )
 
 
-def unit_of_points(
-    unit_geometries: Any, points: Any
-) -> np.ndarray:
+def unit_of_points(unit_geometries: Any, points: Any) -> np.ndarray:
     """Index of the unit containing each point, or of the nearest unit."""
     geoms = np.asarray(unit_geometries, dtype=object)
     pts = np.asarray(points, dtype=object)

@@ -70,8 +70,13 @@ def card_status_of(households: pd.DataFrame, cards: Any) -> np.ndarray:
         col = next((c for c in _STATUS_COLUMNS if c in table.columns), None)
         if col is None:
             raise InputError(
-                Problem("cards", None, "status", f"columns {list(table.columns)}",
-                        "a 'status' or 'card_status' column")
+                Problem(
+                    "cards",
+                    None,
+                    "status",
+                    f"columns {list(table.columns)}",
+                    "a 'status' or 'card_status' column",
+                )
             )
         status = table[col]
     mapped = households["household_id"].map(status.astype(str))
@@ -224,6 +229,4 @@ def beat_workload_h(
     """Hours per visiting cycle of each beat: the sum over its units."""
     per_unit = unit_workload_h(units, households, cards, buildings, koban, params)
     beats = units[beat_column].astype(str).to_numpy()
-    return pd.Series(per_unit.to_numpy(), index=beats).groupby(level=0).sum().rename(
-        "workload_h"
-    )
+    return pd.Series(per_unit.to_numpy(), index=beats).groupby(level=0).sum().rename("workload_h")

@@ -1,0 +1,220 @@
+"""``junkai-geo rebalance``: rebalance beats built from any polygon layer of units.
+
+Writes every unit with its new ``beat`` (and ``beat_before``, ``moved``) to
+``--out`` and prints the plan's figures as JSON. Without ``--weight`` the
+workload of each unit comes from the household model
+(:mod:`junkai_geo.workload`) on the bundled Kanazawa households, cards and
+buildings; the units file must then use the bundled unit ids.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, ParameterError, Problem
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "units_file",
+        metavar="UNITS_FILE",
+        help="polygon layer of units (GeoJSON, GeoPackage, Shapefile, Parquet)",
+    )
+    parser.add_argument(
+        "--weight",
+        metavar="COLUMN",
+        help="numeric column with each unit's workload; default: the "
+        "household model on the bundled Kanazawa data",
+    )
+    parser.add_argument(
+        "--beats", type=int, metavar="K", help="number of beats (default: as many as in --current)"
+    )
+    parser.add_argument(
+        "--koban",
+        metavar="KOBAN_FILE",
+        help="koban points with koban_id; each beat must hold or touch its koban's unit",
+    )
+    parser.add_argument("--current", metavar="COLUMN", help="column with each unit's current beat")
+    parser.add_argument(
+        "--lock", metavar="COLUMN", help="true/false column: locked units keep their current beat"
+    )
+    parser.add_argument(
+        "--locked-beats",
+        metavar="IDS",
+        default="",
+        help="comma-separated beat ids that keep all their units",
+    )
+    parser.add_argument(
+        "--id",
+        dest="id_column",
+        default="unit_id",
+        metavar="COLUMN",
+        help="unit id column (default unit_id)",
+    )
+    parser.add_argument("--time-limit", type=float, metavar="S", help="seconds (default 60)")
+    parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        help="largest accepted deviation from the mean workload (default 0.03)",
+    )
+    parser.add_argument(
+        "--params", metavar="TOML", help="TOML file with a [rebalance] table of RebalanceParams"
+    )
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="OUT.geojson",
+        help="where to write the units with their beat",
+    )
+
+
+def _read_units(path: Path, id_column: str) -> Any:
+    import geopandas as gpd
+
+    if not path.exists():
+        raise InputError(
+            Problem(
+                str(path), None, None, "no such file", "a readable polygon layer", "missing_file"
+            )
+        )
+    try:
+        if path.suffix.lower() in (".parquet", ".geoparquet"):
+            return gpd.read_parquet(path)
+        return gpd.read_file(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file to the user
+        raise InputError(
+            Problem(
+                str(path),
+                None,
+                None,
+                f"an unreadable file ({exc})",
+                "a polygon layer GeoPandas can read",
+                "unreadable",
+            )
+        ) from exc
+
+
+def _read_koban(path: Path) -> Any:
+    import geopandas as gpd
+
+    if not path.exists():
+        raise InputError(
+            Problem(str(path), None, None, "no such file", "a koban point layer", "missing_file")
+        )
+    try:
+        kob = gpd.read_file(path)
+    except Exception as exc:  # noqa: BLE001
+        raise InputError(
+            Problem(
+                str(path),
+                None,
+                None,
+                f"an unreadable file ({exc})",
+                "a koban point layer",
+                "unreadable",
+            )
+        ) from exc
+    if "koban_id" not in kob.columns:
+        raise InputError(
+            Problem(
+                str(path),
+                None,
+                "koban_id",
+                f"columns {list(kob.columns)}",
+                "a 'koban_id' column",
+                "missing_column",
+            )
+        )
+    return kob
+
+
+def bundled_weights(units: Any, source: str) -> Any:
+    """Workload hours per unit from the household model on the bundled data."""
+    from ..bundled import as_of, load_kanazawa
+    from ..cards import card_table
+    from ..workload import unit_workload_h
+
+    ds = load_kanazawa(validate=False)
+    assert ds.units is not None and ds.households is not None
+    cards = card_table(ds.households, ds.visits, today=as_of())
+    per_unit = unit_workload_h(ds.units, ds.households, cards, ds.buildings, ds.koban)
+    ids = units["unit_id"].astype(str) if "unit_id" in units.columns else None
+    if ids is None:
+        raise InputError(
+            Problem(
+                source,
+                None,
+                "unit_id",
+                "no unit_id column",
+                "bundled unit ids when --weight is not given",
+                "missing_column",
+            )
+        )
+    weights = ids.map(per_unit)
+    unknown = ids[weights.isna()]
+    if len(unknown):
+        raise InputError(
+            [
+                Problem(
+                    source,
+                    u,
+                    "unit_id",
+                    f"'{u}', not a bundled unit",
+                    "a bundled Kanazawa unit id (or pass --weight COLUMN)",
+                    "unknown_unit",
+                )
+                for u in unknown.tolist()
+            ]
+        )
+    return weights.to_numpy(dtype=float)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..rebalance import BeatProblem, RebalanceParams, rebalance_beats
+    from ..settings import load_params
+
+    overrides = {
+        name: value
+        for name, value in (
+            ("time_limit_s", args.time_limit),
+            ("seed", args.seed),
+            ("tolerance", args.tolerance),
+        )
+        if value is not None
+    }
+    params = load_params(RebalanceParams, args.params, table="rebalance", **overrides)
+    path = Path(args.units_file)
+    units = _read_units(path, args.id_column)
+    koban = _read_koban(Path(args.koban)) if args.koban else None
+    if args.beats is not None and args.beats < 1:
+        raise ParameterError(f"--beats: found {args.beats}; expected an integer >= 1")
+    build: dict[str, Any] = {
+        "id_column": args.id_column,
+        "current_column": args.current,
+        "koban": koban,
+        "lock_column": args.lock,
+        "locked_beats": [b for b in args.locked_beats.split(",") if b] or None,
+        "n_beats": args.beats,
+        "params": params,
+        "source": str(path),
+    }
+    if args.weight:
+        build["weight_column"] = args.weight
+    else:
+        build["weights"] = bundled_weights(units, str(path))
+    problem = BeatProblem.from_geodataframe(units, **build)
+    result = rebalance_beats(problem, params=params)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame = result.units_frame(problem)
+    frame.to_file(out, driver="GeoJSON")
+    report = {**result.to_dict(geometry=False), "out": str(out)}
+    report.pop("assignment")
+    json.dump(report, sys.stdout, ensure_ascii=False, indent=1)
+    sys.stdout.write("\n")
+    return 0
