@@ -16,7 +16,17 @@ expected share of the 未把握 households attempted and met (the mean over the
 runs), and the days to attempt 90 % and 100 % and to meet 90 % of them with
 a spread (percentiles over the runs that get there; ``reached_share`` is the
 share of runs that get there within the horizon). With ``p_day_lost = 0``
-the exact expected contact coverage ``1 - prod(1 - p)`` is given as well.
+the exact expected contact coverage ``1 - prod(1 - p)`` is given as well
+(for the calendar's horizon).
+
+A beat usually takes longer than a calendar's horizon, so the replay goes on
+for ``extend_days`` more days by extrapolation: each officer keeps the
+calendar's pace (first attempts of 未把握 households per duty day, their mean
+contact probability) on duty days that repeat the horizon's roster; he works
+through the backlog, then the 未把握 households of his pool never planned,
+then, pass after pass, those not yet met. The curves and the days to a
+target cover the horizon and the extension; ``horizon_days`` says where the
+calendar ends.
 
 :func:`compare_beat_assignments` plans and forecasts the same koban on the
 current beats and on another assignment of units to beats (for example a
@@ -60,6 +70,12 @@ class ForecastParams:
         Percentiles of the spread of the days to a target.
     attempt_targets, contact_target
         Shares of the 未把握 households to attempt / to meet.
+    extend_days
+        Days replayed beyond the calendar's horizon by extrapolation (see
+        the module docstring); 0 replays the calendar only.
+    max_passes
+        Passes over an officer's 未把握 households in the extrapolation
+        (the first pass attempts, later ones retry those not met).
     """
 
     runs: int = 300
@@ -69,9 +85,15 @@ class ForecastParams:
     percentiles: tuple[float, ...] = (10.0, 50.0, 90.0)
     attempt_targets: tuple[float, ...] = (0.9, 1.0)
     contact_target: float = 0.9
+    extend_days: int = 365
+    max_passes: int = 4
 
     def __post_init__(self) -> None:
-        check_positive(self, "runs", "contact_target")
+        check_positive(self, "runs", "contact_target", "max_passes")
+        if not isinstance(self.extend_days, int) or self.extend_days < 0:
+            raise ParameterError(
+                f"ForecastParams.extend_days: found {self.extend_days!r}; expected days >= 0"
+            )
         object.__setattr__(self, "percentiles", tuple(self.percentiles))
         object.__setattr__(self, "attempt_targets", tuple(self.attempt_targets))
         if not isinstance(self.runs, int):
@@ -153,6 +175,7 @@ class ForecastResult:
     koban_id: str
     start: date
     days: int
+    horizon_days: int
     params: ForecastParams
     beats: dict[str, CoverageForecast]
     officers: dict[str, CoverageForecast]
@@ -165,6 +188,7 @@ class ForecastResult:
             "koban_id": self.koban_id,
             "start": self.start.isoformat(),
             "days": self.days,
+            "horizon_days": self.horizon_days,
             "runs": self.params.runs,
             "seed": self.params.seed,
             "p_day_lost": self.params.p_day_lost,
@@ -175,7 +199,8 @@ class ForecastResult:
 
     def summary(self) -> str:
         lines = [
-            f"forecast {self.koban_id} {self.start.isoformat()} + {self.days} days, "
+            f"forecast {self.koban_id} {self.start.isoformat()}: calendar of "
+            f"{self.horizon_days} days, extrapolated to {self.days} days, "
             f"{self.params.runs} runs, p_day_lost {self.params.p_day_lost}:"
         ]
 
@@ -187,13 +212,13 @@ class ForecastResult:
 
         for name, group in (("beat", self.beats), ("officer", self.officers)):
             for k, f in sorted(group.items()):
-                end_a = f.expected_attempt_coverage[-1] if f.expected_attempt_coverage else 0
-                end_c = f.expected_contact_coverage[-1] if f.expected_contact_coverage else 0
                 first = next(iter(f.days_to_attempt.values()))
+                h = self.horizon_days - 1
                 lines.append(
-                    f"  {name} {k}: {f.unknown} 未把握, attempted {100 * end_a:.0f}%, "
-                    f"met {100 * end_c:.0f}% by the end; 90% attempted: {days(first)}; "
-                    f"90% met: {days(f.days_to_contact)}"
+                    f"  {name} {k}: {f.unknown} 未把握; by day {h + 1} attempted "
+                    f"{100 * f.expected_attempt_coverage[h]:.0f}%, met "
+                    f"{100 * f.expected_contact_coverage[h]:.0f}%; 90% attempted: "
+                    f"{days(first)}; 90% met: {days(f.days_to_contact)}"
                 )
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
@@ -248,6 +273,8 @@ def forecast_coverage(
     seq.sort(key=lambda s: (s[0], s[1]))
     n_items = sum(len(s[2]) for s in seq)
 
+    ext = _extension(calendar, index, p)
+    total_days = n_days + (p.extend_days if ext else 0)
     attempt_day = np.full((p.runs, n_h), np.inf)
     contact_day = np.full((p.runs, n_h), np.inf)
     for r in range(p.runs):
@@ -279,6 +306,20 @@ def forecast_coverage(
                     cday[h] = d
                 k += 1
             backlog[officer] = left
+        for officer, (days_o, cap, pc, never, pool) in ext.items():
+            _extend_run(
+                rng,
+                p,
+                days_o,
+                cap,
+                pc,
+                [h for h, _ in backlog.get(officer, [])] + never,
+                pool,
+                met,
+                first,
+                cday,
+                total_days,
+            )
 
     # Deterministic and exact figures from the calendar itself.
     det_first = np.full(n_h, np.inf)
@@ -293,16 +334,16 @@ def forecast_coverage(
     def group(members: list[str]) -> CoverageForecast:
         cols = np.array([index[h] for h in members], dtype=np.int64)
         n = len(cols)
-        days = np.arange(n_days)
+        days = np.arange(total_days)
         if n == 0:
-            ones = [1.0] * n_days
+            ones = [1.0] * total_days
             spread = Spread(1.0, {f"p{q:g}": 1.0 for q in p.percentiles}, 1.0)
             return CoverageForecast(
                 0, ones, ones, ones, {f"{t:g}": spread for t in p.attempt_targets}, spread
             )
         att = (attempt_day[:, cols][:, :, None] <= days).mean(axis=1)  # runs x days
         con = (contact_day[:, cols][:, :, None] <= days).mean(axis=1)
-        det = (det_first[cols][:, None] <= days).mean(axis=0)
+        det = (det_first[cols][:, None] <= np.arange(n_days)).mean(axis=0)
         return CoverageForecast(
             unknown=n,
             deterministic_attempt_coverage=det.tolist(),
@@ -323,7 +364,8 @@ def forecast_coverage(
     return ForecastResult(
         koban_id=calendar.koban_id,
         start=calendar.start,
-        days=n_days,
+        days=total_days,
+        horizon_days=n_days,
         params=p,
         beats={b: group(m) for b, m in calendar.unknown_by_beat.items()},
         officers={o: group(m) for o, m in calendar.unknown_by_officer.items()},
@@ -338,6 +380,74 @@ def forecast_coverage(
             else None
         ),
     )
+
+
+def _extension(
+    calendar: CalendarResult, index: dict[str, int], p: ForecastParams
+) -> dict[str, tuple[np.ndarray, int, float, list[int], np.ndarray]]:
+    """Per officer: extension duty days, pace, mean p, never-planned and pool households."""
+    if p.extend_days <= 0:
+        return {}
+    horizon = calendar.days
+    day_of = {d: i for i, d in enumerate(calendar.dates)}
+    planned = {a.household_id for a in calendar.attempts}
+    taken: set[str] = set()
+    out = {}
+    for officer, pool in sorted(calendar.unknown_by_officer.items()):
+        mine = [h for h in pool if h not in taken]
+        taken.update(mine)
+        duty = sorted(day_of[pl.date] for pl in calendar.plans.get(officer, []))
+        firsts = [
+            a
+            for a in calendar.attempts
+            if a.officer_id == officer and a.attempt == 1 and a.card_status == "none"
+        ]
+        if not duty or not firsts or not mine:
+            continue
+        cap = max(1, round(len(firsts) / len(duty)))
+        pc = float(np.mean([a.p_contact for a in firsts]))
+        if p.p_contact_override is not None:
+            pc = p.p_contact_override
+        reps = p.extend_days // horizon + 2
+        days_o = np.array([d + k * horizon for k in range(1, reps) for d in duty])
+        days_o = days_o[days_o < horizon + p.extend_days]
+        never = [index[h] for h in mine if h not in planned]
+        out[officer] = (days_o, cap, pc, never, np.array([index[h] for h in mine], np.int64))
+    return out
+
+
+def _extend_run(
+    rng: np.random.Generator,
+    p: ForecastParams,
+    days_o: np.ndarray,
+    cap: int,
+    pc: float,
+    first_pass: list[int],
+    pool: np.ndarray,
+    met: np.ndarray,
+    first: np.ndarray,
+    cday: np.ndarray,
+    total_days: int,
+) -> None:
+    """One run's extrapolation for one officer, in place (vectorised per pass)."""
+    eff = days_o[rng.random(len(days_o)) >= p.p_day_lost]
+    slots = len(eff) * cap
+    pos = 0
+    for k in range(p.max_passes):
+        if k == 0:
+            items = np.array([h for h in dict.fromkeys(first_pass) if not met[h]], np.int64)
+        else:
+            items = pool[~met[pool] & np.isfinite(first[pool])]
+        if len(items) == 0 or pos >= slots:
+            continue
+        n = min(len(items), slots - pos)
+        items = items[:n]
+        day = eff[(pos + np.arange(n)) // cap].astype(float)
+        pos += n
+        first[items] = np.minimum(first[items], day)
+        hit = rng.random(n) < pc
+        met[items[hit]] = True
+        cday[items[hit]] = np.minimum(cday[items[hit]], day[hit])
 
 
 def compare_beat_assignments(

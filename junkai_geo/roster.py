@@ -47,7 +47,7 @@ SHIFT_KINDS: tuple[str, ...] = (
 )
 #: Shift patterns understood by :func:`build_roster`.
 SHIFT_PATTERNS: tuple[str, ...] = ("3shift-A", "3shift-B", "3shift-C", "chuzaisho", "day")
-_ROTATION = ("toban", "nikkin", "hiban")  # group A on epoch, B one day behind ...
+_ROTATION = ("toban", "hiban", "nikkin")  # A on 当番 at the epoch, B on 日勤, C on 非番
 _GROUP_OFFSET = {"3shift-A": 0, "3shift-B": 1, "3shift-C": 2}
 
 
