@@ -450,6 +450,7 @@ def read_plateau_buildings(
             if elem.tag != _q("bldg", "Building"):
                 continue
             gml_id = elem.get(_q("gml", "id")) or f"#{len(raws) + 1}"
+            first_problem = len(problems)
             name, storeys, height, usage, polys = _own_attributes(
                 elem, gml_id, file, dims, problems
             )
@@ -463,7 +464,9 @@ def read_plateau_buildings(
                 height = max(h for h in (height, ph) if h is not None) if (height or ph) else None
                 usage = usage or pu
                 polys = polys + pp
-            if not polys:
+            # A building whose coordinates were unreadable is reported once.
+            bad_coords = any(pr.code == "bad_coordinates" for pr in problems[first_problem:])
+            if not polys and not bad_coords:
                 problems.append(
                     Problem(file, gml_id, "geometry", "no footprint, roof edge nor LOD1 solid",
                             "bldg:lod0FootPrint, bldg:lod0RoofEdge or bldg:lod1Solid", "no_geometry")
