@@ -235,7 +235,9 @@ def progress_report(
     period["met"] = period["outcome"].astype(str) == "met"
     first = period["household_id"].map(first_met)
     period["made"] = period["met"] & (period["day"] <= first)
-    period["week"] = (period["day"] - pd.to_timedelta(period["day"].dt.weekday, unit="D")).dt.date
+    period["week"] = (
+        period["day"] - pd.to_timedelta(period["day"].dt.day_of_week, unit="D")
+    ).dt.date
     period["beat_of_hh"] = period["household_id"].map(hh_beat)
 
     rows: list[OfficerProgress] = []
