@@ -82,14 +82,15 @@ def run(args: argparse.Namespace) -> int:
 
     params = load_params(SpecialistParams, args.params, table="specialists")
     bparams = load_params(BuildingParams, args.params, table="buildings")
+    # Bad arguments fail before the data is loaded.
+    officers = (
+        parse_officers(args.officers, params.default_days_per_week) if args.officers else None
+    )
     ds = load_kanazawa(validate=False)
     today = args.date or as_of()
     if ds.households is None:
         raise InputError(Problem("bundled data", None, "households", "missing", "a layer"))
     cards = card_table(ds.households, ds.visits, today=today)
-    officers = (
-        parse_officers(args.officers, params.default_days_per_week) if args.officers else None
-    )
     report = recommend_for_dataset(
         ds,
         cards,
