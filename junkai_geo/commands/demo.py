@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> int:
     clock.lap("beats overview map")
 
     # One officer's day: the beat officer of the beat with the most 未把握.
-    route_files = _plan_one_day(ds, cards, table, args, out, today, route_map, save_map)
+    route_files, route = _plan_one_day(ds, cards, table, args, out, today, route_map, save_map)
     clock.lap("one officer's day: route, map, sheet")
 
     summary = {
@@ -178,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
                 float(table["workload_h"].max() / table["workload_h"].mean()), 2
             ),
         },
+        "route": route,
         "files": {"beats_map": str(beats_html), **route_files},
         "timings_s": {name: round(t, 2) for name, t in clock.steps},
         "notes": ds.notes,
@@ -189,7 +190,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plan_one_day(ds, cards, table, args, out, today, route_map, save_map) -> dict[str, str]:
+def _plan_one_day(
+    ds, cards, table, args, out, today, route_map, save_map
+) -> tuple[dict[str, str], dict[str, Any]]:
     from ..routing import plan_day
     from ..sheet import FontNotFoundError, route_sheet_pdf
 
@@ -234,12 +237,12 @@ def _plan_one_day(ds, cards, table, args, out, today, route_map, save_map) -> di
     except FontNotFoundError as exc:
         files["route_sheet"] = f"not written: {exc}"
     t = plan["totals"]
-    files["route_summary"] = (
+    summary = (
         f"{officer['officer_id']} on {on.isoformat()} in beat {beat_id}: {t['stops']} stops, "
         f"{t['households']} households, {t['expected_contacts']:.1f} expected contacts, "
         f"travel {t['travel_s'] // 60} min"
     )
-    return files
+    return files, {"summary": summary, "notes": plan.get("notes", [])}
 
 
 def _print_text(summary: dict, by_koban: pd.DataFrame, table: pd.DataFrame) -> None:
@@ -272,7 +275,9 @@ def _print_text(summary: dict, by_koban: pd.DataFrame, table: pd.DataFrame) -> N
         f"(largest = {w['max_over_mean']} x mean): see `junkai-geo rebalance`."
     )
     print()
-    print(summary["files"].pop("route_summary"))
+    print("One officer's day: " + summary["route"]["summary"])
+    for note in summary["route"]["notes"]:
+        print(f"  note: {note}")
     print("Files written:")
     for name, path in summary["files"].items():
         print(f"  {name}: {path}")
