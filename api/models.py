@@ -129,6 +129,19 @@ class BeatRow(Base):
     geom_wkb: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
+class UnitRow(Base):
+    """A census small area (町丁目): the building block of beats when rebalancing."""
+
+    __tablename__ = "units"
+    unit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    households: Mapped[float] = mapped_column(Float, default=0.0)
+    area_m2: Mapped[float] = mapped_column(Float, default=0.0)
+    beat_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    koban_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    geom_wkb: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
 class OfficerRow(Base):
     __tablename__ = "officers"
     officer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -183,6 +196,8 @@ class HouseholdRow(Base):
     y: Mapped[float] = mapped_column(Float)
     #: Personal fields (model.PERSONAL_FIELDS) only; null when none.
     personal: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    #: The census small area (町丁目) the household lies in: rebalancing moves units.
+    unit_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     occupancy: Mapped[str] = mapped_column(String(16), default="occupied")
     last_contact: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
     absences: Mapped[int] = mapped_column(Integer, default=0)

@@ -12,7 +12,8 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, select
+import pandas as pd
+from sqlalchemy import ColumnElement, and_, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from junkai_geo.model import (
@@ -34,6 +35,7 @@ from .models import (
     HouseholdRow,
     KobanRow,
     OfficerRow,
+    UnitRow,
     VisitRow,
 )
 
@@ -128,8 +130,6 @@ def _clean(value: Any) -> Any:
         with contextlib.suppress(ValueError, AttributeError):
             value = value.item()
     try:
-        import pandas as pd
-
         if value is pd.NaT or (not isinstance(value, str | bytes) and pd.isna(value)):
             return None
     except (TypeError, ValueError):
@@ -163,22 +163,64 @@ def _date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+CHUNK = 5000
+
+
+def _existing_ids(session: Session, column: Any, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(ids), CHUNK):
+        found.update(session.scalars(select(column).where(column.in_(ids[i : i + CHUNK]))))
+    return found
+
+
+def _upsert(
+    session: Session,
+    model: Any,
+    key: str,
+    rows: list[dict[str, Any]],
+    *,
+    keep_on_update: tuple[str, ...] = (),
+) -> int:
+    """Insert new rows and update existing ones (by primary key), in bulk."""
+    if not rows:
+        return 0
+    ids = [r[key] for r in rows]
+    existing = _existing_ids(session, getattr(model, key), ids)
+    fresh = [r for r in rows if r[key] not in existing]
+    old = [
+        {k: v for k, v in r.items() if k not in keep_on_update} for r in rows if r[key] in existing
+    ]
+    for i in range(0, len(fresh), CHUNK):
+        session.execute(insert(model), fresh[i : i + CHUNK])
+    for i in range(0, len(old), CHUNK):
+        session.execute(update(model), old[i : i + CHUNK])
+    return len(rows)
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    cols = [c for c in frame.columns if c != "geometry"]
+    return [
+        {c: _clean(v) for c, v in zip(cols, vals, strict=True)}
+        for vals in frame[cols].itertuples(index=False, name=None)
+    ]
+
+
 def upsert_koban(session: Session, gdf: gpd.GeoDataFrame) -> int:
     lon, lat, x, y = _lonlat_xy(gdf)
-    for i, rec in enumerate(gdf.itertuples(index=False)):
-        session.merge(
-            KobanRow(
-                koban_id=str(rec.koban_id),
-                name=_text(rec.name),
-                kind=_text(rec.kind, "koban"),
-                station=_text(getattr(rec, "station", "")),
-                lon=lon[i],
-                lat=lat[i],
-                x=x[i],
-                y=y[i],
-            )
-        )
-    return len(gdf)
+    rows = [
+        {
+            "koban_id": str(r["koban_id"]),
+            "name": _text(r.get("name")),
+            "kind": _text(r.get("kind"), "koban"),
+            "station": _text(r.get("station")),
+            "lon": lon[i],
+            "lat": lat[i],
+            "x": x[i],
+            "y": y[i],
+        }
+        for i, r in enumerate(_records(gdf))
+    ]
+    return _upsert(session, KobanRow, "koban_id", rows)
 
 
 def add_beat_version(
@@ -199,18 +241,20 @@ def add_beat_version(
     )
     session.flush()
     wgs = gdf.to_crs("EPSG:4326") if gdf.crs is not None else gdf
-    for rec, geom in zip(gdf.itertuples(index=False), wgs.geometry, strict=True):
-        session.add(
-            BeatRow(
-                version=version,
-                beat_id=str(rec.beat_id),
-                koban_id=_text(rec.koban_id),
-                name=_text(getattr(rec, "name", "")),
-                locked=bool(_clean(getattr(rec, "locked", False)) or False),
-                geom_wkb=None if geom is None or geom.is_empty else geom.wkb,
-            )
+    rows = []
+    for rec, geom in zip(_records(gdf), wgs.geometry, strict=True):
+        rows.append(
+            {
+                "version": version,
+                "beat_id": str(rec["beat_id"]),
+                "koban_id": _text(rec.get("koban_id")),
+                "name": _text(rec.get("name")),
+                "locked": bool(rec.get("locked") or False),
+                "households": 0,
+                "geom_wkb": None if geom is None or geom.is_empty else geom.wkb,
+            }
         )
-    session.flush()
+    session.execute(insert(BeatRow), rows)
     return version
 
 
@@ -227,84 +271,154 @@ def recount_beats(session: Session, version: int) -> None:
         beat.households = int(counts.get(beat.beat_id, 0))
 
 
+def upsert_units(session: Session, gdf: gpd.GeoDataFrame) -> int:
+    wgs = gdf.to_crs("EPSG:4326") if gdf.crs is not None else gdf
+    rows = [
+        {
+            "unit_id": str(r["unit_id"]),
+            "name": _text(r.get("name")),
+            "households": float(r.get("households") or 0.0),
+            "area_m2": float(r.get("area_m2") or 0.0),
+            "beat_id": _opt_text(r.get("beat_id")),
+            "koban_id": _opt_text(r.get("koban_id")),
+            "geom_wkb": None if g is None or g.is_empty else g.wkb,
+        }
+        for r, g in zip(_records(gdf), wgs.geometry, strict=True)
+    ]
+    return _upsert(session, UnitRow, "unit_id", rows)
+
+
 def upsert_officers(session: Session, df: Any) -> int:
-    for rec in df.itertuples(index=False):
-        session.merge(
-            OfficerRow(
-                officer_id=str(rec.officer_id),
-                koban_id=_text(rec.koban_id),
-                role=_text(getattr(rec, "role", "beat"), "beat"),
-                beat_id=_opt_text(getattr(rec, "beat_id", None)),
-                mode=_text(getattr(rec, "mode", "walk"), "walk"),
-                shift_pattern=_text(getattr(rec, "shift_pattern", "day"), "day"),
-            )
-        )
-    return len(df)
+    rows = [
+        {
+            "officer_id": str(r["officer_id"]),
+            "koban_id": _text(r.get("koban_id")),
+            "role": _text(r.get("role"), "beat"),
+            "beat_id": _opt_text(r.get("beat_id")),
+            "mode": _text(r.get("mode"), "walk"),
+            "shift_pattern": _text(r.get("shift_pattern"), "day"),
+        }
+        for r in _records(df)
+    ]
+    return _upsert(session, OfficerRow, "officer_id", rows)
 
 
 def upsert_buildings(session: Session, gdf: gpd.GeoDataFrame) -> int:
     lon, lat, x, y = _lonlat_xy(gdf)
-    for i, rec in enumerate(gdf.itertuples(index=False)):
-        session.merge(
-            BuildingRow(
-                building_id=str(rec.building_id),
-                kind=_text(rec.kind, "detached"),
-                floors=_int(getattr(rec, "floors", 1), 1),
-                units=_int(getattr(rec, "units", 1), 1),
-                complex_id=_opt_text(getattr(rec, "complex_id", None)),
-                lon=lon[i],
-                lat=lat[i],
-                x=x[i],
-                y=y[i],
-            )
-        )
-    return len(gdf)
+    rows = [
+        {
+            "building_id": str(r["building_id"]),
+            "kind": _text(r.get("kind"), "detached"),
+            "floors": _int(r.get("floors"), 1),
+            "units": _int(r.get("units"), 1),
+            "complex_id": _opt_text(r.get("complex_id")),
+            "lon": lon[i],
+            "lat": lat[i],
+            "x": x[i],
+            "y": y[i],
+        }
+        for i, r in enumerate(_records(gdf))
+    ]
+    return _upsert(session, BuildingRow, "building_id", rows)
 
 
 def upsert_households(session: Session, gdf: gpd.GeoDataFrame) -> int:
+    """Households added or updated by id; their card fields are left as they are."""
     lon, lat, x, y = _lonlat_xy(gdf)
-    personal_cols = [c for c in gdf.columns if c in PERSONAL_FIELDS]
-    for i, rec in enumerate(gdf.to_dict("records")):
-        personal = {c: _clean(rec[c]) for c in personal_cols if _clean(rec[c]) is not None}
-        existing = session.get(HouseholdRow, str(rec["household_id"]))
-        row = existing or HouseholdRow(
-            household_id=str(rec["household_id"]), occupancy="occupied", absences=0, visit_count=0
+    rows = []
+    for i, r in enumerate(_records(gdf)):
+        personal = {c: r[c] for c in PERSONAL_FIELDS if r.get(c) is not None}
+        rows.append(
+            {
+                "household_id": str(r["household_id"]),
+                "kind": _text(r.get("kind"), "home"),
+                "beat_id": _opt_text(r.get("beat_id")),
+                "building_id": _opt_text(r.get("building_id")),
+                "floor": _int(r.get("floor"), 1),
+                "address": _text(r.get("address")),
+                "registered_on": _date(r.get("registered_on")),
+                "unit_id": _opt_text(r.get("unit_id")),
+                "lon": lon[i],
+                "lat": lat[i],
+                "x": x[i],
+                "y": y[i],
+                "personal": personal or None,
+                "occupancy": "occupied",
+                "last_contact": None,
+                "absences": 0,
+                "visit_count": 0,
+            }
         )
-        row.kind = _text(rec.get("kind"), "home")
-        row.beat_id = _opt_text(rec.get("beat_id"))
-        row.building_id = _opt_text(rec.get("building_id"))
-        row.floor = _int(rec.get("floor"), 1)
-        row.address = _text(rec.get("address"))
-        row.registered_on = _date(rec.get("registered_on"))
-        row.lon, row.lat, row.x, row.y = lon[i], lat[i], x[i], y[i]
-        row.personal = personal or None
-        if existing is None:
-            session.add(row)
-    return len(gdf)
+    return _upsert(
+        session,
+        HouseholdRow,
+        "household_id",
+        rows,
+        keep_on_update=("occupancy", "last_contact", "absences", "visit_count"),
+    )
+
+
+def refresh_cards(session: Session, household_ids: list[str], today: date) -> None:
+    """Recompute the card fields of many households from their visits, in bulk."""
+    from junkai_geo.cards import card_table
+
+    if not household_ids:
+        return
+    frames = []
+    for i in range(0, len(household_ids), CHUNK):
+        part = household_ids[i : i + CHUNK]
+        frames.append(
+            pd.DataFrame(
+                session.execute(
+                    select(
+                        VisitRow.household_id, VisitRow.visited_on, VisitRow.time, VisitRow.outcome
+                    ).where(VisitRow.household_id.in_(part))
+                ).all(),
+                columns=["household_id", "visited_on", "time", "outcome"],
+            )
+        )
+    visits = pd.concat(frames, ignore_index=True)
+    cards = card_table(
+        pd.DataFrame({"household_id": household_ids}),
+        visits,
+        today=today,
+        stale_after_months=CARD_PARAMS.stale_after_months,
+    )
+    last = pd.to_datetime(cards["last_contact"])
+    rows = [
+        {
+            "household_id": hid,
+            "occupancy": str(occ),
+            "last_contact": None if pd.isna(lc) else lc.date(),
+            "absences": int(ab),
+            "visit_count": int(n),
+        }
+        for hid, occ, lc, ab, n in zip(
+            cards.index, cards["occupancy"], last, cards["absences"], cards["visits"], strict=True
+        )
+    ]
+    for i in range(0, len(rows), CHUNK):
+        session.execute(update(HouseholdRow), rows[i : i + CHUNK])
 
 
 def insert_visits(session: Session, df: Any, today: date) -> int:
-    touched: set[str] = set()
     now = utcnow()
-    for rec in df.to_dict("records"):
-        session.merge(
-            VisitRow(
-                visit_id=str(rec["visit_id"]),
-                household_id=str(rec["household_id"]),
-                officer_id=_text(rec.get("officer_id")),
-                visited_on=_date(rec["visited_on"]),
-                time=_text(rec.get("time"), "10:00")[:5],
-                outcome=_text(rec["outcome"]),
-                created_at=now,
-            )
-        )
-        touched.add(str(rec["household_id"]))
-    session.flush()
-    for hid in touched:
-        row = session.get(HouseholdRow, hid)
-        if row is not None:
-            refresh_card(session, row, today)
-    return len(df)
+    rows = [
+        {
+            "visit_id": str(r["visit_id"]),
+            "household_id": str(r["household_id"]),
+            "officer_id": _text(r.get("officer_id")),
+            "visited_on": _date(r["visited_on"]),
+            "time": _text(r.get("time"), "10:00")[:5],
+            "outcome": _text(r["outcome"]),
+            "created_at": now,
+        }
+        for r in _records(df)
+    ]
+    for i in range(0, len(rows), CHUNK):
+        session.execute(insert(VisitRow), rows[i : i + CHUNK])
+    refresh_cards(session, sorted({r["household_id"] for r in rows}), today)
+    return len(rows)
 
 
 def load_dataset(
@@ -313,18 +427,19 @@ def load_dataset(
     """Load every layer of ``ds``; with ``replace`` the area's rows go first."""
     today = today or today_local()
     if replace:
-        for model in (VisitRow, HouseholdRow, BuildingRow, OfficerRow, KobanRow):
+        for model in (VisitRow, HouseholdRow, BuildingRow, OfficerRow, UnitRow, KobanRow):
             session.execute(delete(model))
     counts: dict[str, int] = {}
     if ds.koban is not None:
         counts["koban"] = upsert_koban(session, ds.koban)
+    if ds.units is not None:
+        counts["units"] = upsert_units(session, ds.units)
     if ds.officers is not None:
         counts["officers"] = upsert_officers(session, ds.officers)
     if ds.buildings is not None:
         counts["buildings"] = upsert_buildings(session, ds.buildings)
     if ds.households is not None:
         counts["households"] = upsert_households(session, ds.households)
-    session.flush()
     if ds.visits is not None and len(ds.visits):
         counts["visits"] = insert_visits(session, ds.visits, today)
     if ds.beats is not None:

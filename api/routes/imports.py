@@ -28,11 +28,12 @@ from ..store import (
     upsert_households,
     upsert_koban,
     upsert_officers,
+    upsert_units,
 )
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 
-Layer = Literal["koban", "beats", "officers", "buildings", "households", "visits"]
+Layer = Literal["koban", "beats", "units", "officers", "buildings", "households", "visits"]
 SUFFIXES = {".geojson", ".json", ".gpkg", ".csv", ".txt", ".tsv", ".parquet", ".geoparquet"}
 
 
@@ -76,6 +77,8 @@ def _refs(session: Session, layer: str, frame: Any, file: str) -> list[Problem]:
     koban = set(session.scalars(select(KobanRow.koban_id)))
     if layer == "beats":
         check("koban_id", koban, "koban")
+    elif layer == "units":
+        check("beat_id", beats, "beat (current version)")
     elif layer == "officers":
         check("koban_id", koban, "koban")
         check("beat_id", beats, "beat (current version)")
@@ -117,6 +120,8 @@ def _store(session: Session, layer: str, frame: Any, filename: str) -> int:
         return len(frame)
     if layer == "officers":
         return upsert_officers(session, frame)
+    if layer == "units":
+        return upsert_units(session, frame)
     if layer == "buildings":
         return upsert_buildings(session, frame)
     if layer == "households":

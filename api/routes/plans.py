@@ -93,7 +93,7 @@ def _frames(session: Session, officer: OfficerRow) -> dict[str, Any]:
     households = gpd.GeoDataFrame(
         hh.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(hh["x"], hh["y"]), crs=ISHIKAWA_CRS
     )
-    bids = sorted({b for b in hh["building_id"] if b})
+    bids = sorted({b for b in hh["building_id"] if isinstance(b, str) and b})
     brows = (
         session.execute(
             select(
