@@ -675,8 +675,9 @@ def plan_calendar(
     specialists = [r for r in recs if str(r.get("role")) == "specialist" or not _has(r, "beat_id")]
     beat_officers = [r for r in recs if r not in specialists]
     flags = score_households(hh, card_rows, buildings, None, on=start, slot="morning", params=pp)
-    complex_mask = flags["reasons"].map(lambda r: "large_complex" in r or "highrise" in r)
-    complex_mask = complex_mask.to_numpy(bool)
+    complex_mask: np.ndarray = (
+        flags["reasons"].map(lambda r: "large_complex" in r or "highrise" in r).to_numpy(bool)
+    )
     if specialists and not complex_mask.any():
         complex_mask = _units_of(hh, buildings) >= params.specialist_min_units
         notes.append(
@@ -751,13 +752,13 @@ def plan_calendar(
     attempts: list[Attempt] = []
     last_skip: dict[str, str] = {}
     per_stop: list[float] = []
-    for r in results:
-        plans.update(r.plans)
-        attempts += r.attempts
-        last_skip.update(r.last_skip)
-        notes += r.notes
-        if r.travel_per_stop_s:
-            per_stop.append(r.travel_per_stop_s)
+    for res in results:
+        plans.update(res.plans)
+        attempts += res.attempts
+        last_skip.update(res.last_skip)
+        notes += res.notes
+        if res.travel_per_stop_s:
+            per_stop.append(res.travel_per_stop_s)
     attempts.sort(key=lambda a: (a.date, a.officer_id, a.time, a.household_id))
     beats, unknown_by_beat, not_done = _beat_figures(
         hh, card_rows, flags, attempts, last_skip, rp, float(np.mean(per_stop)) if per_stop else 0.0
@@ -1199,7 +1200,7 @@ def plan_new_officer(
                 cards=cards.reindex(pd.Index(ids[all_rows])).assign(
                     # A new officer visits every household once, also those
                     # met recently: treat every card as due for an update.
-                    last_contact=pd.NaT,
+                    last_contact=np.full(len(all_rows), np.datetime64("NaT"), "datetime64[ns]"),
                     status=np.where(new_card[all_rows], "none", "stale"),
                 ),
                 visits=None,

@@ -250,7 +250,7 @@ def progress_report(
         total = int(beat_total.get(b, 0)) if b else 0
         weekly = [
             {
-                "week": w.isoformat(),
+                "week": str(w),
                 "attempts": int(len(g)),
                 "contacts": int(g["met"].sum()),
                 "households": int(g["household_id"].nunique()),

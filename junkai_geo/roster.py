@@ -231,7 +231,11 @@ def build_roster(
     params = params or RosterParams()
     if not isinstance(days, int) or days <= 0:
         raise ParameterError(f"days: found {days!r}; expected a whole number of days > 0")
-    rows = officers.to_dict("records") if isinstance(officers, pd.DataFrame) else list(officers)
+    rows: list[Mapping[str, Any]] = (
+        [{str(k): v for k, v in r.items()} for r in officers.to_dict("records")]
+        if isinstance(officers, pd.DataFrame)
+        else list(officers)
+    )
     problems = []
     for i, r in enumerate(rows, 1):
         pattern = str(r.get("shift_pattern") or "day")

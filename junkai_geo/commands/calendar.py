@@ -113,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
     pparams = load_params(PriorityParams, args.params, table="priorities")
     approvals = [parse_night(t) for t in args.night]
     ds = load_kanazawa(validate=False)
+    if ds.households is None:
+        raise ParameterError("bundled data: the households layer is missing")
     today = as_of()
     start = args.start or today + timedelta(days=1)
     cards = card_table(
