@@ -16,6 +16,8 @@ and returns a :class:`CalendarResult`. The rules (docs/calendar.md):
   retries; retries join only if that plan left no waiting 未把握 household
   out for lack of time or value), and only on a day type and in slots
   different from every failed attempt;
+- while at least ``unknown_first_min`` 未把握 households of a pool wait, the
+  pool's days attempt only 未把握 households (card updates wait);
 - on a focus day (強化日) the households rarely home on weekdays go first;
 - a night window appears only with a :class:`~junkai_geo.routing.NightApproval`
   for that officer and day, on a shift that has an evening window.
@@ -74,6 +76,10 @@ class CalendarParams:
         households wait (else the day takes everyone, so it is not wasted).
     workers
         Processes planning pools in parallel (0: the machine's cores, at most 2).
+    unknown_first_min
+        While at least this many 未把握 households of a pool wait, its days
+        plan first attempts of 未把握 households only (stale and old cards
+        wait); 0 lets the priority values alone decide.
     specialist_min_units
         In a koban without large complexes or high-rises, the specialists
         take the households of buildings of at least this many units.
@@ -85,6 +91,7 @@ class CalendarParams:
     max_attempts: int = 3
     focus_weekday_p_max: float = 0.4
     focus_min_households: int = 20
+    unknown_first_min: int = 30
     workers: int = 0
     specialist_min_units: int = 8
 
@@ -103,6 +110,11 @@ class CalendarParams:
             raise ParameterError(
                 f"CalendarParams.retry_if_p_below: found {self.retry_if_p_below!r}; "
                 "expected a probability in (0, 1]"
+            )
+        if not isinstance(self.unknown_first_min, int) or self.unknown_first_min < 0:
+            raise ParameterError(
+                f"CalendarParams.unknown_first_min: found {self.unknown_first_min!r}; "
+                "expected an integer >= 0"
             )
         if not isinstance(self.workers, int) or self.workers < 0:
             raise ParameterError(
@@ -385,6 +397,7 @@ def _plan_pool(pool: _Pool) -> _PoolResult:
     pool.households = hh
     candidate = np.ones(len(hh), bool)
     pos = {h: i for i, h in enumerate(ids)}
+    known = set(ids) - unknown
     # Weekday contact chance from the history, for the focus-day rule: the
     # next weekday that is not a holiday is a representative day.
     wd = dates[0]
@@ -447,6 +460,10 @@ def _plan_pool(pool: _Pool) -> _PoolResult:
                 firsts = {h for h in ids if h not in attempted} & set(ids[candidate])
                 if len(firsts & rare) >= p.focus_min_households:
                     held_back = firsts - rare
+            if p.unknown_first_min and len(waiting - held_back) >= p.unknown_first_min:
+                # 未把握 first: while many of them wait, the day's first
+                # attempts go to them and card updates wait.
+                held_back |= known - attempted
             visits = history
             if sim_rows:
                 sim = pd.DataFrame(sim_rows)

@@ -297,3 +297,22 @@ def test_new_officer_without_routing_fills_each_day(koban) -> None:
     with pytest.raises(InputError, match="unknown_beat"):
         plan_new_officer(ds, cards, beat_id="XX", start=START)
     assert (plan.days[0].date - START) < timedelta(days=4)
+
+
+def test_unknown_first_holds_card_updates_back(koban) -> None:
+    ds, cards = koban
+    params = CalendarParams(
+        workers=1, day_time_limit_s=0.1, max_candidate_nodes=25, unknown_first_min=1
+    )
+    cal = plan_calendar(ds, cards, koban_id="KS", start=START, days=5, params=params)
+    before: set[str] = set()
+    by_day: dict[tuple[date, str], list] = {}
+    for a in cal.attempts:
+        by_day.setdefault((a.date, a.officer_id), []).append(a)
+    for (_, officer), atts in sorted(by_day.items()):
+        if any(a.card_status != "none" for a in atts):
+            assert set(cal.unknown_by_officer[officer]) <= before, officer
+        before.update(a.household_id for a in atts)
+    assert any(a.card_status != "none" for a in cal.attempts)
+    with pytest.raises(ParameterError, match="unknown_first_min"):
+        CalendarParams(unknown_first_min=-1)
