@@ -316,3 +316,27 @@ def test_unknown_first_holds_card_updates_back(koban) -> None:
     assert any(a.card_status != "none" for a in cal.attempts)
     with pytest.raises(ParameterError, match="unknown_first_min"):
         CalendarParams(unknown_first_min=-1)
+
+
+def test_cli_rejects_bad_arguments_before_loading(capsys) -> None:
+    from junkai_geo.cli import main
+
+    assert main(["calendar", "--night", "KS-1-O"]) == 1
+    assert "OFFICER,YYYY-MM-DD" in capsys.readouterr().err
+    assert main(["calendar", "--night", "KS-1-O,2026-13-01"]) == 1
+    assert main(["calendar", "--weeks", "0"]) == 1
+    assert main(["progress", "--from", "2026-10-01", "--to", "2026-09-01"]) == 1
+    assert "after --to" in capsys.readouterr().err
+
+
+def test_cli_calendar_on_the_bundled_data(tmp_path) -> None:
+    from junkai_geo.cli import main
+
+    out = tmp_path / "cal.json"
+    code = main(
+        ["calendar", "--koban", "K03", "--weeks", "1", "--forecast-runs", "20", "--out", str(out)]
+    )
+    assert code == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["calendar"]["koban_id"] == "K03" and "forecast" in data
+    assert out.with_suffix(".txt").read_text(encoding="utf-8").startswith("calendar K03")
