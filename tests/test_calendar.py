@@ -340,3 +340,40 @@ def test_cli_calendar_on_the_bundled_data(tmp_path) -> None:
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["calendar"]["koban_id"] == "K03" and "forecast" in data
     assert out.with_suffix(".txt").read_text(encoding="utf-8").startswith("calendar K03")
+
+
+def test_focus_day_goes_to_households_rarely_home_on_weekdays(koban) -> None:
+    from junkai_geo.priorities import contact_probabilities
+
+    ds, cards = koban
+    params = CalendarParams(
+        workers=1, day_time_limit_s=0.1, max_candidate_nodes=25, focus_min_households=1
+    )
+    cal = plan_calendar(
+        ds, cards, koban_id="KS", start=START, days=8, focus_days={"KS": [HOLIDAY]}, params=params
+    )
+    on_focus = [(o, s) for (o, d), s in cal.roster.shifts.items() if d == HOLIDAY and s.focus]
+    assert on_focus
+    hh = ds.households
+    pw = contact_probabilities(
+        hh, ds.visits, on=START, slots=("morning", "afternoon"), params=None
+    ).max(axis=1)
+    rare = set(hh["household_id"][pw.to_numpy() < params.focus_weekday_p_max])
+    seen: set[str] = set()
+    for a in cal.attempts:
+        if a.date < HOLIDAY and a.day_type == "weekday" and a.expected_outcome == "absent":
+            rare.add(a.household_id)
+        if a.date < HOLIDAY:
+            seen.add(a.household_id)
+    checked = 0
+    for officer, _ in on_focus:
+        firsts = [a for a in cal.attempts if a.officer_id == officer and a.date == HOLIDAY]
+        pool = set(cal.unknown_by_officer[officer])
+        waiting_rare = (rare & pool) - seen
+        for a in firsts:
+            # Retries on the focus day are households found absent on weekdays;
+            # first attempts go to rarely-home households while any wait.
+            if a.attempt > 1 or waiting_rare:
+                assert a.household_id in rare, a
+                checked += 1
+    assert checked > 0
