@@ -733,7 +733,7 @@ def plan_calendar(
                     "officer_id": str(r["officer_id"]),
                     "koban_id": koban_id,
                     "beat_id": None if not _has(r, "beat_id") else str(r["beat_id"]),
-                    "mode": str(r.get("mode") or "walk"),
+                    "mode": str(r["mode"]) if _has(r, "mode") else "walk",
                 }
                 for r in offs
             ],
