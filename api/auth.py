@@ -14,10 +14,12 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -147,23 +149,33 @@ def issue_api_key(session: Session, user: User, label: str = "") -> str:
     return key
 
 
-def user_for_secret(session: Session, secret: str) -> User | None:
-    """The active user a bearer token or API key belongs to, if valid now."""
+def user_for_secret(session: Session, secret: str, *, with_expiry: bool = False) -> Any:
+    """The active user a bearer token or API key belongs to, if valid now.
+
+    With ``with_expiry`` a pair (user, expiry as a POSIX timestamp; infinity
+    for API keys) or None.
+    """
     digest = sha256_hex(secret)
+    expires = math.inf
     if secret.startswith(API_KEY_PREFIX):
         user_id = session.scalar(
             select(ApiKey.user_id).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
         )
     else:
-        user_id = session.scalar(
-            select(AccessToken.user_id).where(
+        row = session.execute(
+            select(AccessToken.user_id, AccessToken.expires_at).where(
                 AccessToken.token_hash == digest, AccessToken.expires_at > utcnow()
             )
-        )
+        ).first()
+        user_id = row[0] if row else None
+        if row:
+            expires = row[1].timestamp()
     if user_id is None:
         return None
     user = session.get(User, user_id)
-    return user if user is not None and user.active else None
+    if user is None or not user.active:
+        return None
+    return (user, expires) if with_expiry else user
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import math
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -50,6 +51,7 @@ def today_local() -> date:
     return datetime.now(LOCAL_TZ).date()
 
 
+@lru_cache(maxsize=64)
 def stale_cutoff(today: date, months: int = CARD_PARAMS.stale_after_months) -> date:
     """The latest contact date whose card is stale on ``today``.
 
