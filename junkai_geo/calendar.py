@@ -755,9 +755,20 @@ def plan_calendar(
         )
         for name, (offs, mask) in groups.items()
     ]
+    in_horizon = set(roster.dates)
     for a in night_approvals:
         if a.officer_id not in set(roster.officers):
             notes.append(f"night approval for {a.officer_id}: not an officer of this calendar")
+        elif a.date not in in_horizon:
+            notes.append(
+                f"night approval of {a.officer_id} on {a.date.isoformat()}: outside the horizon"
+            )
+        elif not roster.shift(a.officer_id, a.date).on_duty:
+            kind = roster.shift(a.officer_id, a.date).kind
+            notes.append(
+                f"night approval of {a.officer_id} on {a.date.isoformat()} not used: "
+                f"off duty ({kind})"
+            )
     if visits is not None and len(visits):
         # Warm the holiday cache before the workers fork, so that each does
         # not look up the history's dates again.

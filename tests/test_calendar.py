@@ -107,9 +107,10 @@ def test_no_night_visit_without_approval(calendar, approvals) -> None:
             assert calendar.roster.shift(officer, plan.date).kind == "toban"
             used = True
     # The approval on a 非番 day is reported, not used.
-    assert any("not used" in n for n in calendar.notes) or all(
-        calendar.roster.shift(a.officer_id, a.date).on_duty for a in approvals
-    )
+    off = approvals[1]
+    assert calendar.roster.shift(off.officer_id, off.date).kind == "hiban"
+    assert any("not used" in n and off.date.isoformat() in n for n in calendar.notes)
+    assert not any(p.date == off.date for p in calendar.plans["KS-1-O"])
     toban = approvals[0]
     plan = next(p for p in calendar.plans["KS-1-O"] if p.date == toban.date)
     assert toban.seconds() in plan.windows or used
