@@ -79,7 +79,7 @@ class RebalanceParams:
     aim_share_of_tolerance: float = 0.6
     time_limit_s: float = 60.0
     seed: int = 0
-    moves_per_unit: int = 3000  # move attempts per unit in one run
+    moves_per_unit: int = 600  # move attempts per unit in one run
     compactness_weight: float = 1.0
     moved_weight: float = 1.0
     max_moved_share: float = 1.0
@@ -908,12 +908,20 @@ def _random_spanning_tree(
 
 
 def _tree_cuts(
-    m: int, tree: list[list[int]], w: list[float], total: float, mean: float, keep: int
-) -> tuple[list[int], list[tuple[float, int]]]:
-    """The ``keep`` tree edges whose cuts leave two parts nearest the mean load.
+    m: int,
+    tree: list[list[int]],
+    w: list[float],
+    total: float,
+    mean: float,
+    goal: float | None,
+    keep: int,
+) -> tuple[list[int], list[tuple[float, int, int]]]:
+    """The ``keep`` best tree edges to cut.
 
-    Returns the tree's parent array (rooted at 0) and ``(largest relative
-    deviation of the two parts, node below the cut edge)`` pairs, best first.
+    With ``goal`` None a cut is as good as the larger relative deviation of
+    its two parts from ``mean``; else as near as one part (the subtree, or the
+    rest when ``flip`` is 1) comes to ``goal``. Returns the tree's parent
+    array (rooted at 0) and ``(score, node below the cut edge, flip)``.
     """
     parent = [-1] * m
     order = [0]
@@ -927,9 +935,14 @@ def _tree_cuts(
     for u in reversed(order[1:]):
         sub[parent[u]] += sub[u]
     scale = mean if mean > 0 else 1.0
-    found = sorted(
-        (max(abs(sub[u] - mean), abs(total - sub[u] - mean)) / scale, u) for u in order[1:]
-    )
+    found: list[tuple[float, int, int]] = []
+    for u in order[1:]:
+        if goal is None:
+            found.append((max(abs(sub[u] - mean), abs(total - sub[u] - mean)) / scale, u, 0))
+        else:
+            found.append((abs(sub[u] - goal) / scale, u, 0))
+            found.append((abs(total - sub[u] - goal) / scale, u, 1))
+    found.sort()
     return parent, found[:keep]
 
 
@@ -1667,7 +1680,10 @@ class _Search:
         while head < len(queue) and head < self.chain_beats:
             b = queue[head]
             head += 1
-            for c in self._beat_neighbours(b):
+            around = self._beat_neighbours(b)
+            # A shuffled search tries other paths each time.
+            rng.shuffle(around)
+            for c in around:
                 if c in parent or self.locked_beat[c]:
                     continue
                 # Only edges some unit can cross now: from b to c when load
@@ -1680,7 +1696,7 @@ class _Search:
                 queue.append(c)
                 gap = (mean - W[c]) if over else (W[c] - mean)
                 # The far end: as far off the other way as possible, and near.
-                score = gap / mean - 0.01 * depth[c]
+                score = gap / mean - 0.01 * depth[c] + 0.02 * rng.random()
                 if gap > 0 and score > best_score:
                     best_t, best_score = c, score
         target = best_t
@@ -1740,6 +1756,91 @@ class _Search:
             b = min(nbrs, key=lambda c: (sign * (W[c] - mean), c))
         else:
             b = nbrs[rng.randrange(len(nbrs))]
+        e0 = self._cost_of(a) + self._cost_of(b) + self._moved_cost()
+        done = self._resplit(a, b, None, rng)
+        if done is None:
+            return 0.0
+        d = self._cost_of(a) + self._cost_of(b) + self._moved_cost() - e0
+        if d <= 0 or rng.random() < math.exp(-d / temp):
+            return d
+        self._undo(done)
+        return 0.0
+
+    def _path_recombine(self, s: int, rng: random.Random, temp: float) -> float:
+        """Recombine along a path of beats so that each gets the mean load in turn.
+
+        Load travels from ``s`` to a beat off the other way several beats
+        away; every beat on the way is cut to the mean with the next one,
+        which carries the rest on. Kept by the annealing rule.
+        """
+        if self.locked_beat[s]:
+            return 0.0
+        mean = self.mean
+        W = self.W
+        over = W[s] > mean
+        parent: dict[int, int] = {s: -1}
+        depth = {s: 0}
+        queue = [s]
+        head = 0
+        best_t, best_score = -1, -math.inf
+        while head < len(queue) and head < self.chain_beats:
+            b = queue[head]
+            head += 1
+            around = self._beat_neighbours(b)
+            # A shuffled search tries other paths each time.
+            rng.shuffle(around)
+            for c in around:
+                if c in parent or self.locked_beat[c]:
+                    continue
+                parent[c] = b
+                depth[c] = depth[b] + 1
+                queue.append(c)
+                gap = (mean - W[c]) if over else (W[c] - mean)
+                score = gap / mean - 0.01 * depth[c] + 0.02 * rng.random()
+                if gap > 0 and score > best_score:
+                    best_t, best_score = c, score
+        if best_t < 0:
+            return 0.0
+        path = [best_t]
+        while parent[path[-1]] >= 0:
+            path.append(parent[path[-1]])
+        path.reverse()  # s ... target
+        touched = set(path)
+        e0 = sum(self._cost_of(b) for b in touched) + self._moved_cost()
+        log: list[tuple[int, int, int]] = []
+        marks: list[tuple[int, float]] = []
+        for x, y in zip(path[:-1], path[1:], strict=True):
+            done = self._resplit(x, y, mean, rng)
+            if done is None:
+                break
+            log += done
+            e = sum(self._cost_of(b) for b in touched) + self._moved_cost()
+            marks.append((len(log), e - e0))
+        keep, kept = 0, 0.0
+        if marks:
+            keep, kept = min(marks, key=lambda m: (m[1], m[0]))
+            if not (kept <= 0 or rng.random() < math.exp(-kept / temp)):
+                keep, kept = 0, 0.0
+        self._undo(log[keep:])
+        return kept
+
+    def _moved_cost(self) -> float:
+        return self.p.moved_weight * self.moved_hh / self.total_hh
+
+    def _undo(self, done: list[tuple[int, int, int]]) -> None:
+        for u, x, y in reversed(done):
+            self._move(u, y, x)
+            self.made -= 2
+
+    def _resplit(
+        self, a: int, b: int, goal_a: float | None, rng: random.Random
+    ) -> list[tuple[int, int, int]] | None:
+        """Cut the union of beats ``a`` and ``b`` anew and apply it.
+
+        With ``goal_a`` None the cut evens both beats out; else ``a`` gets a
+        load as near ``goal_a`` as the cuts allow. Returns the moves made
+        (unit, from, to), or None when no allowed cut changes anything.
+        """
         units = self.members[a] + self.members[b]
         local = {u: j for j, u in enumerate(units)}
         m = len(units)
@@ -1751,62 +1852,51 @@ class _Search:
         ]
         w = [self.w[u] for u in units]
         total_w = sum(w)
-        cuts: list[tuple[float, int, int, list[list[int]], list[int]]] = []
+        cuts: list[tuple[float, int, int, int, list[list[int]], list[int]]] = []
         for t in range(self.trees_per_recombination):
             tree = _random_spanning_tree(m, edges, rng)
             if tree is None:
-                return 0.0
-            parent, found = _tree_cuts(m, tree, w, total_w, mean, 3)
-            cuts += [(dev, t, node, tree, parent) for dev, node in found]
-        cuts.sort(key=lambda c: (c[0], c[1], c[2]))
-        options: list[tuple[list[int], list[int]]] = []
-        for _, _, node, tree, parent in cuts[:12]:
+                return None
+            parent, found = _tree_cuts(m, tree, w, total_w, self.mean, goal_a, 3)
+            cuts += [(dev, t, node, flip, tree, parent) for dev, node, flip in found]
+        cuts.sort(key=lambda c: (c[0], c[1], c[2], c[3]))
+        choice: tuple[list[int], list[int]] | None = None
+        for _, _, node, flip, tree, parent in cuts[:12]:
             side = _subtree_flags(m, tree, parent, node)
-            part1 = [units[j] for j in range(m) if side[j]]
-            part2 = [units[j] for j in range(m) if not side[j]]
-            for pa, pb in ((part1, part2), (part2, part1)):
-                if self._parts_ok(a, pa) and self._parts_ok(b, pb):
-                    options.append((pa, pb))
-            if options:
+            sub = [units[j] for j in range(m) if side[j]]
+            rest = [units[j] for j in range(m) if not side[j]]
+            pairs = [(rest, sub)] if flip else [(sub, rest)]
+            if goal_a is None:
+                pairs = [(sub, rest), (rest, sub)]
+            ok = [(pa, pb) for pa, pb in pairs if self._parts_ok(a, pa) and self._parts_ok(b, pb)]
+            if ok:
+                # Of the allowed labelings, the one that moves fewer households.
+                choice = min(ok, key=lambda o: self._moved_by(a, b, o[0], o[1]))
                 break
-        if not options:
-            return 0.0
-
-        # Of the two labelings, the one that moves fewer households.
-        def moved(pa: list[int], pb: list[int]) -> float:
-            return sum(self.hh[u] for u in pa if self.ref[u] == b) + sum(
-                self.hh[u] for u in pb if self.ref[u] == a
-            )
-
-        pa, pb = min(options, key=lambda o: moved(*o))
+        if choice is None:
+            return None
+        pa, pb = choice
         go_a = [u for u in pa if self.assign[u] == b]
         go_b = [u for u in pb if self.assign[u] == a]
         if not go_a and not go_b:
-            return 0.0
+            return None
         cap = self.p.max_moved_share * self.total_hh + 1e-9
-        e0 = (
-            self._cost_of(a)
-            + self._cost_of(b)
-            + self.p.moved_weight * self.moved_hh / (self.total_hh)
-        )
+        done: list[tuple[int, int, int]] = []
         for u in go_a:
             self._move(u, b, a)
+            done.append((u, b, a))
         for u in go_b:
             self._move(u, a, b)
-        e1 = (
-            self._cost_of(a)
-            + self._cost_of(b)
-            + self.p.moved_weight * self.moved_hh / (self.total_hh)
+            done.append((u, a, b))
+        if self.moved_hh > cap:
+            self._undo(done)
+            return None
+        return done
+
+    def _moved_by(self, a: int, b: int, pa: list[int], pb: list[int]) -> float:
+        return sum(self.hh[u] for u in pa if self.ref[u] == b) + sum(
+            self.hh[u] for u in pb if self.ref[u] == a
         )
-        d = e1 - e0
-        if self.moved_hh <= cap and (d <= 0 or rng.random() < math.exp(-d / temp)):
-            return d
-        for u in go_b:
-            self._move(u, b, a)
-        for u in go_a:
-            self._move(u, a, b)
-        self.made -= 2 * (len(go_a) + len(go_b))
-        return 0.0
 
     def _parts_ok(self, b: int, part: list[int]) -> bool:
         """Whether ``part`` may become beat ``b``: locks kept, koban rule kept."""
@@ -1941,6 +2031,7 @@ class _Search:
                 if abs(self.W[bw] - mean) > self.aim * mean:
                     if j < self.p_chains:
                         energy += self._chain(bw, rng, temp)
+                        energy += self._path_recombine(bw, rng, temp)
                     energy += self._recombine(bw, rng, temp)
             self.tried = it
             if energy < best_e - 1e-12 or it >= budget:
