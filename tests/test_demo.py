@@ -30,3 +30,6 @@ def test_demo_prints_summary_and_writes_maps(tmp_path):
     assert plan["stops"], "the demo officer's day has no stop"
     assert plan["travel_source"] == "straight_line"
     assert (tmp_path / summary["files"]["route_sheet"].split("/")[-1]).read_bytes()[:5] == b"%PDF-"
+    cal = summary["calendar"]["totals"]
+    assert cal["officer_days"] > 0 and cal["attempts"] > 0
+    assert (tmp_path / summary["files"]["calendar"].split("/")[-1]).is_file()

@@ -161,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
     route_files, route = _plan_one_day(ds, cards, table, args, out, today, route_map, save_map)
     clock.lap("one officer's day: route, map, sheet")
 
+    calendar = _calendar_week(ds, cards, route["koban_id"], route["date"], out)
+    clock.lap("one week's calendar for the koban")
+
     summary = {
         "as_of": today.isoformat(),
         "koban": int(len(ds.koban)),
@@ -179,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
             ),
         },
         "route": route,
-        "files": {"beats_map": str(beats_html), **route_files},
+        "calendar": calendar,
+        "files": {"beats_map": str(beats_html), **route_files, "calendar": calendar["file"]},
         "timings_s": {name: round(t, 2) for name, t in clock.steps},
         "notes": ds.notes,
     }
@@ -242,7 +246,22 @@ def _plan_one_day(
         f"{t['households']} households, {t['expected_contacts']:.1f} expected contacts, "
         f"travel {t['travel_s'] // 60} min"
     )
-    return files, {"summary": summary, "notes": plan.get("notes", [])}
+    return files, {
+        "summary": summary,
+        "notes": plan.get("notes", []),
+        "koban_id": str(officer["koban_id"]),
+        "date": on.isoformat(),
+    }
+
+
+def _calendar_week(ds: Any, cards: pd.DataFrame, koban_id: str, start: str, out: Path) -> dict:
+    """One week of every officer of the demo koban (shifts, holidays, 未把握 first)."""
+    from ..calendar import demo_calendar
+
+    result = demo_calendar(ds, cards, koban_id=koban_id, start=date.fromisoformat(start), weeks=1)
+    path = out / f"calendar_{koban_id}_{start}.json"
+    path.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+    return {"file": str(path), "totals": result.totals(), "summary": result.summary()}
 
 
 def _print_text(summary: dict, by_koban: pd.DataFrame, table: pd.DataFrame) -> None:
@@ -278,6 +297,10 @@ def _print_text(summary: dict, by_koban: pd.DataFrame, table: pd.DataFrame) -> N
     print("One officer's day: " + summary["route"]["summary"])
     for note in summary["route"]["notes"]:
         print(f"  note: {note}")
+    print()
+    print("One week's calendar (shifts, holidays, 未把握 first):")
+    print(summary["calendar"]["summary"])
+    print()
     print("Files written:")
     for name, path in summary["files"].items():
         print(f"  {name}: {path}")
