@@ -19,3 +19,18 @@ def test_console_script_runs():
     )
     assert r.returncode == 0
     assert "巡回連絡" in r.stdout
+
+
+def test_solve_problem_is_exposed_at_package_level():
+    import json
+    from pathlib import Path
+
+    import junkai_geo
+
+    problem = json.loads((Path(__file__).parents[1] / "examples" / "problem.json").read_text())
+    solution = junkai_geo.solve_problem(problem)
+    assert solution["status"] in {"feasible", "optimal"}
+    served = {s["visit"] for r in solution["routes"] for s in r["stops"]}
+    skipped = {u["visit"] for u in solution["unassigned"]}
+    assert served | skipped == {v["id"] for v in problem["visits"]}
+    assert not served & skipped
