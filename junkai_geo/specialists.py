@@ -698,8 +698,8 @@ class Assignment:
             "officer_id": self.officer_id,
             "district_id": self.district_id,
             "days_per_week": self.days_per_week,
-            "hours_per_week": round(self.hours_per_week, 2),
-            "distance_m": round(self.distance_m, 1),
+            "hours_per_week": round(float(self.hours_per_week), 2),
+            "distance_m": round(float(self.distance_m), 1),
         }
 
 
@@ -820,10 +820,12 @@ def recommend_specialists(
 
     Model: integer ``x[o, d]`` days per week officer ``o`` gives district
     ``d`` (only when his koban is within ``max_officer_distance_m``);
-    ``sum_d x[o, d] <= days_per_week[o]``; covered minutes
-    ``c[d] <= demand[d]`` and ``c[d] <= liaison minutes per day * sum_o
-    x[o, d]``. Phase 1 maximises ``sum c``; phase 2 keeps that coverage and
-    minimises the distance cost of :func:`assignment_objective`.
+    ``sum_d x[o, d] <= days_per_week[o]``. With ``n_d = sum_o x[o, d]`` and
+    the demand ``full_d`` whole days plus ``rem_d`` minutes, a district is
+    covered ``day * n_d - (day - rem_d) * y_d`` minutes under ``n_d <=
+    full_d + y_d`` (``y_d`` in {0, 1}: a last, partial day is given).
+    Phase 1 maximises the covered minutes; phase 2 keeps them and minimises
+    the distance cost of :func:`assignment_objective`.
 
     Raises
     ------
@@ -859,12 +861,23 @@ def recommend_specialists(
                 # More days than the district can use never help.
                 ub = min(o.days_per_week, math.ceil(demand[j] / day_min))
                 x[(i, j)] = model.new_int_var(0, ub, f"x_{i}_{j}")
-        cov = []
+        # Covered minutes of district j with n_j days: day_min * min(n_j, full_j)
+        # plus rem_j when a last, partial day is given (y_j). Written linearly:
+        # n_j <= full_j + y_j and cover = day_min * n_j - (day_min - rem_j) * y_j.
+        cov: list[Any] = []
         for j in range(len(districts)):
-            c = model.new_int_var(0, demand[j], f"c_{j}")
             given = [x[(i, jj)] for (i, jj) in x if jj == j]
-            model.add(c <= day_min * sum(given)) if given else model.add(c == 0)
-            cov.append(c)
+            if not given:
+                continue
+            n_j = sum(given)
+            full, rem = divmod(demand[j], day_min)
+            if rem == 0:
+                model.add(n_j <= full)
+                cov.append(day_min * n_j)
+            else:
+                y = model.new_bool_var(f"y_{j}")
+                model.add(n_j <= full + y)
+                cov.append(day_min * n_j - (day_min - rem) * y)
         for i, o in enumerate(officers):
             mine = [x[(ii, j)] for (ii, j) in x if ii == i]
             if mine:
@@ -913,7 +926,8 @@ def recommend_specialists(
     coverage: list[DistrictCoverage] = []
     reachable = {j for (_, j) in pairs}
     for j, d in enumerate(districts):
-        covered_min = int(s2.value(cov2[j]))
+        # From the days given, so a time-limited answer is reported as it is.
+        covered_min = min(demand[j], day_min * int(given_days[j]))
         gap = demand[j] - covered_min
         reason = None
         if gap > 0:
@@ -956,7 +970,9 @@ def recommend_specialists(
         districts=coverage,
         idle_days=idle,
         status="optimal" if optimal else "feasible",
-        covered_min_per_week=best,
+        covered_min_per_week=int(
+            sum(min(dm, day_min * int(g)) for dm, g in zip(demand, given_days, strict=True))
+        ),
         distance_cost=int(round(s2.objective_value)),
         notes=notes,
         time_s=time.perf_counter() - t0,
