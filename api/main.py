@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
 from .db import Database
+from .jobs import fail_interrupted
 from .routes import (
     audit_log,
     auth,
@@ -26,6 +27,7 @@ from .routes import (
     koban,
     night_approvals,
     plans,
+    rebalance,
     reports,
     users,
     visits,
@@ -45,6 +47,7 @@ ROUTERS = [
     reports.router,
     imports.router,
     plans.router,
+    rebalance.router,
     audit_log.router,
 ]
 
@@ -59,6 +62,7 @@ def create_app(settings: ApiSettings | None = None, *, db: Database | None = Non
         max_overflow=settings.pool_max_overflow,
     )
     database.migrate()
+    fail_interrupted(database)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -318,3 +318,29 @@ class ReplanIn(BaseModel):
         default_factory=list, max_length=500, description="households already visited today"
     )
     windows: list[str] | None = Field(default=None, max_length=6)
+
+
+class RebalanceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    station: str | None = Field(
+        default=None, max_length=64, description="admin: a station or null for all; manager: theirs"
+    )
+    n_beats: int | None = Field(default=None, ge=1, le=1000)
+    tolerance: float = Field(default=0.03, gt=0, le=1)
+    time_limit_s: float = Field(default=30.0, gt=0, le=600)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class RebalanceJobOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "done", "failed", "cancelled", "accepted", "rejected"]
+    progress: float = Field(description="share of the time budget used while running")
+    message: str
+    station: str | None
+    base_version: int
+    created_at: datetime
+    params: dict[str, Any] | None
+    result: dict[str, Any] | None = Field(
+        description="figures, moved units and assignment (polygons: /beats after accepting)"
+    )
+    new_version: int | None = None

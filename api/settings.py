@@ -29,6 +29,8 @@ class ApiSettings(BaseSettings):
     login_window_s: int = 300
     #: Wall-clock budget of one day plan (the solver's share included), seconds.
     plan_time_limit_s: float = 1.5
+    #: Rebalancing jobs queued or running at once (each is a process).
+    max_rebalance_jobs: int = 2
     #: Cards per 簿冊 (book) in the April beat survey.
     cards_per_book: int = 50
     #: Upper bound of rows returned by list endpoints.

@@ -63,6 +63,7 @@ def personal_name(beat: str) -> str:
 def small_dataset() -> Dataset:
     """Three beats, two stations, eight households a beat, a few visits."""
     koban, beats, officers, buildings, households, visits = [], [], [], [], [], []
+    units = []
     for n, (beat, kid, station, lon0) in enumerate(BEATS):
         koban.append(
             {
@@ -81,6 +82,20 @@ def small_dataset() -> Dataset:
                 "geometry": box(lon0, LAT0, lon0 + SIZE, LAT0 + SIZE),
             }
         )
+        half = SIZE / 2
+        for q in range(4):  # four census units (町丁目) per beat, 2 x 2
+            ux, uy = lon0 + half * (q % 2), LAT0 + half * (q // 2)
+            units.append(
+                {
+                    "unit_id": f"U-{beat}-{q}",
+                    "name": f"{beat}-{q}",
+                    "households": 0,
+                    "area_m2": 0.0,
+                    "beat_id": beat,
+                    "koban_id": kid,
+                    "geometry": box(ux, uy, ux + half, uy + half),
+                }
+            )
         officers.append(
             {
                 "officer_id": f"O-{beat[5:]}",
@@ -115,6 +130,10 @@ def small_dataset() -> Dataset:
                 "phone": "076-000-0000" if i == 0 else None,
                 "geometry": Point(lon0 + 0.002 * (i + 1), LAT0 + 0.005 + 0.001 * i),
             }
+            q = int(row["geometry"].x >= lon0 + SIZE / 2) + 2 * int(
+                row["geometry"].y >= LAT0 + SIZE / 2
+            )
+            row["unit_id"] = f"U-{beat}-{q}"
             households.append(row)
         visits.append(
             {
@@ -136,8 +155,12 @@ def small_dataset() -> Dataset:
                 "outcome": "met",
             }
         )
+    hh_per_unit = pd.Series([h["unit_id"] for h in households]).value_counts()
+    for u in units:
+        u["households"] = int(hh_per_unit.get(u["unit_id"], 0))
     return Dataset(
         crs="EPSG:6675",
+        units=gpd.GeoDataFrame(units, crs="EPSG:4326"),
         koban=gpd.GeoDataFrame(koban, crs="EPSG:4326"),
         beats=gpd.GeoDataFrame(beats, crs="EPSG:4326"),
         officers=pd.DataFrame(officers),

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -20,8 +22,11 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
+from api.auth import current_version
+from api.db import utcnow
 from api.deps import RoleGate
 from api.main import ROUTERS, create_app
+from api.models import RebalanceJob
 from api.settings import ApiSettings
 
 from .conftest import BEATS, USERS, ApiEnv, household_ids, personal_name
@@ -88,6 +93,59 @@ def koban_geojson(n: int) -> bytes:
         ],
     }
     return json.dumps(fc, ensure_ascii=False).encode("utf-8")
+
+
+_JOB_RESULTS: dict[tuple[str, str], Any] = {}
+
+
+def finished_result(env: ApiEnv, station: str) -> Any:
+    """The result of a real rebalancing of ``station``, run once per database."""
+    key = (env.backend, station)
+    if key not in _JOB_RESULTS:
+        r = env.client.post(
+            "/rebalance-jobs",
+            headers=env.auth("admin"),
+            json={"station": station, "time_limit_s": 5},
+        )
+        assert r.status_code == 202, r.text
+        job = wait_for_job(env, r.json()["id"])
+        assert job["status"] == "done", job
+        with env.db.read_session() as s:
+            row = s.get(RebalanceJob, job["id"])
+            assert row is not None
+            _JOB_RESULTS[key] = row.result
+    return _JOB_RESULTS[key]
+
+
+def wait_for_job(env: ApiEnv, job_id: str, timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = env.client.get(f"/rebalance-jobs/{job_id}", headers=env.auth("admin")).json()
+        if job["status"] not in ("queued", "running"):
+            return dict(job)
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} still running after {timeout_s} s")
+
+
+def job_row(env: ApiEnv, station: str, status: str) -> str:
+    """A job of ``station`` in ``status`` (a done one carries a real result)."""
+    result = finished_result(env, station) if status == "done" else None
+    with env.db.writing() as s:
+        job = RebalanceJob(
+            id=uuid.uuid4().hex,
+            created_by=1,
+            created_at=utcnow(),
+            station=station,
+            base_version=current_version(s) or 1,
+            status=status,
+            progress=0.0,
+            message="",
+            params={"time_limit_s": 5.0, "seed": 0, "tolerance": 0.03, "n_beats": None},
+            result=result,
+            cancel_requested=False,
+        )
+        s.add(job)
+    return job.id
 
 
 Builder = Callable[[ApiEnv, str, dict[str, Any]], Req]
@@ -191,6 +249,22 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ),
     ("GET", "/plans/{officer_id}/{on}/sheet"): lambda e, u, b: Req(
         "GET", f"/plans/{b['officer']}/2026-12-01/sheet"
+    ),
+    ("POST", "/rebalance-jobs"): lambda e, u, b: Req(
+        "POST", "/rebalance-jobs", ok=(202,), json={"station": b["station"], "time_limit_s": 2}
+    ),
+    ("GET", "/rebalance-jobs"): lambda e, u, b: Req("GET", "/rebalance-jobs"),
+    ("GET", "/rebalance-jobs/{job_id}"): lambda e, u, b: Req(
+        "GET", f"/rebalance-jobs/{job_row(e, b['station'], 'done')}"
+    ),
+    ("POST", "/rebalance-jobs/{job_id}/cancel"): lambda e, u, b: Req(
+        "POST", f"/rebalance-jobs/{job_row(e, b['station'], 'running')}/cancel"
+    ),
+    ("POST", "/rebalance-jobs/{job_id}/reject"): lambda e, u, b: Req(
+        "POST", f"/rebalance-jobs/{job_row(e, b['station'], 'done')}/reject"
+    ),
+    ("POST", "/rebalance-jobs/{job_id}/accept"): lambda e, u, b: Req(
+        "POST", f"/rebalance-jobs/{job_row(e, b['station'], 'done')}/accept"
     ),
     ("POST", "/plans/{officer_id}/{on}/replan"): lambda e, u, b: Req(
         "POST",

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from api.models import AuditEntry, VisitRow
+from api.models import AuditEntry, HouseholdRow, VisitRow
 
 from .conftest import PASSWORD, ApiEnv, household_ids
 
@@ -228,3 +228,44 @@ def test_night_approval_conflict_and_revoke(api_env: ApiEnv) -> None:
     assert api_env.client.post(path, headers=api_env.auth("mgr_higashi")).status_code == 404
     assert api_env.client.post(path, headers=api_env.auth("mgr_naka")).status_code == 200
     assert api_env.client.post(path, headers=api_env.auth("mgr_naka")).status_code == 409
+
+
+def test_rebalancing_job_accepted_makes_a_new_beat_version(api_env: ApiEnv) -> None:
+    from .test_access import wait_for_job
+
+    h = api_env.auth("mgr_naka")
+    r = api_env.client.post("/rebalance-jobs", headers=h, json={"time_limit_s": 5, "seed": 1})
+    assert r.status_code == 202 and r.json()["station"] == "金沢中"
+    job = wait_for_job(api_env, r.json()["id"])
+    assert job["status"] == "done" and job["progress"] == 1.0
+    assert job["result"]["plan"]["beats"] == 2 and job["result"]["plan"]["all_contiguous"]
+    before = api_env.client.get("/beats/versions", headers=h).json()
+    old = before[-1]["version"]
+    accepted = api_env.client.post(f"/rebalance-jobs/{job['id']}/accept", headers=h)
+    assert accepted.status_code == 200, accepted.text
+    new = accepted.json()["new_version"]
+    versions = api_env.client.get("/beats/versions", headers=h).json()
+    assert [v["version"] for v in versions] == [v["version"] for v in before] + [new]
+    assert versions[-1]["current"] and versions[-1]["job_id"] == job["id"]
+    # The old version stays readable, and households follow their unit's new beat.
+    assert api_env.client.get("/beats", params={"version": old}, headers=h).json()
+    for unit, beat in job["result"]["assignment"].items():
+        with api_env.db.read_session() as s:
+            beats = set(s.scalars(select(HouseholdRow.beat_id).where(HouseholdRow.unit_id == unit)))
+        assert beats <= {beat}, (unit, beats)
+    again = api_env.client.post(f"/rebalance-jobs/{job['id']}/accept", headers=h)
+    assert again.status_code == 409
+
+
+def test_rebalancing_job_can_be_cancelled(api_env: ApiEnv) -> None:
+    from .test_access import wait_for_job
+
+    h = api_env.auth("mgr_higashi")
+    r = api_env.client.post("/rebalance-jobs", headers=h, json={"time_limit_s": 300})
+    c = api_env.client.post(f"/rebalance-jobs/{r.json()['id']}/cancel", headers=h)
+    assert c.status_code == 200
+    assert wait_for_job(api_env, r.json()["id"])["status"] == "cancelled"
+    other = api_env.client.get(
+        f"/rebalance-jobs/{r.json()['id']}", headers=api_env.auth("mgr_naka")
+    )
+    assert other.status_code == 404
