@@ -366,7 +366,6 @@ def find_specialist_districts(
     DistrictSearch with the districts ranked (``rank`` 1 is the most
     difficult; ``district_id`` ``D01`` is rank 1).
     """
-    import geopandas as gpd
     import shapely
 
     from .workload import household_workload_s
@@ -519,7 +518,6 @@ def find_specialist_districts(
         f"{len(diff)} difficult buildings in {len(districts)} districts "
         f"(linked within {p.cluster_distance_m:g} m)"
     )
-    _ = gpd  # geopandas is needed by callers of districts_frame
     return DistrictSearch(districts, cls, p, notes)
 
 
