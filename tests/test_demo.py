@@ -33,3 +33,6 @@ def test_demo_prints_summary_and_writes_maps(tmp_path):
     cal = summary["calendar"]["totals"]
     assert cal["officer_days"] > 0 and cal["attempts"] > 0
     assert (tmp_path / summary["files"]["calendar"].split("/")[-1]).is_file()
+    spec = json.loads((tmp_path / "specialists.json").read_text(encoding="utf-8"))
+    assert spec["districts"] and spec["recommendation"]
+    assert (tmp_path / "specialist_districts.html").is_file()

@@ -164,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
     calendar = _calendar_week(ds, cards, route["koban_id"], route["date"], out)
     clock.lap("one week's calendar for the koban")
 
+    specialists = _specialists(ds, cards, today, out, args.offline, save_map)
+    clock.lap("専従員 districts, recommendation and rounds")
+
     summary = {
         "as_of": today.isoformat(),
         "koban": int(len(ds.koban)),
@@ -183,7 +186,14 @@ def run(args: argparse.Namespace) -> int:
         },
         "route": route,
         "calendar": calendar,
-        "files": {"beats_map": str(beats_html), **route_files, "calendar": calendar["file"]},
+        "specialists": specialists,
+        "files": {
+            "beats_map": str(beats_html),
+            **route_files,
+            "calendar": calendar["file"],
+            "specialists": specialists["file"],
+            "specialists_map": specialists["map"],
+        },
         "timings_s": {name: round(t, 2) for name, t in clock.steps},
         "notes": ds.notes,
     }
@@ -254,6 +264,21 @@ def _plan_one_day(
     }
 
 
+def _specialists(
+    ds: Any, cards: pd.DataFrame, today: date, out: Path, offline: bool, save_map: Any
+) -> dict:
+    """Difficult 団地 / high-rise districts, who should be 専従員 there, one round each."""
+    from ..render import districts_map
+    from ..specialists import districts_frame, recommend_for_dataset
+
+    report = recommend_for_dataset(ds, cards, today=today, top=5)
+    path = out / "specialists.json"
+    path.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+    frame = districts_frame(report.districts, ds.crs, report.recommendation)
+    html = save_map(districts_map(frame, offline=offline), out / "specialist_districts.html")
+    return {"file": str(path), "map": str(html), "summary": report.summary()}
+
+
 def _calendar_week(ds: Any, cards: pd.DataFrame, koban_id: str, start: str, out: Path) -> dict:
     """One week of every officer of the demo koban (shifts, holidays, 未把握 first)."""
     from ..calendar import demo_calendar
@@ -300,6 +325,8 @@ def _print_text(summary: dict, by_koban: pd.DataFrame, table: pd.DataFrame) -> N
     print()
     print("One week's calendar (shifts, holidays, 未把握 first):")
     print(summary["calendar"]["summary"])
+    print()
+    print(summary["specialists"]["summary"])
     print()
     print("Files written:")
     for name, path in summary["files"].items():
