@@ -45,6 +45,7 @@ class Req:
     files: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     ok: tuple[int, ...] = (200,)
+    after: Callable[[], None] | None = None  # clean-up once the request was sent
 
 
 def beat_info(beat: str) -> dict[str, Any]:
@@ -146,6 +147,20 @@ def job_row(env: ApiEnv, station: str, status: str) -> str:
         )
         s.add(job)
     return job.id
+
+
+def cancel_request(env: ApiEnv, station: str) -> Req:
+    """Cancel of a queued job; a job left queued is closed afterwards, so that
+    it does not count against the limit of running jobs."""
+    job_id = job_row(env, station, "queued")
+
+    def close() -> None:
+        with env.db.writing() as s:
+            job = s.get(RebalanceJob, job_id)
+            if job is not None and job.status == "queued":
+                job.status = "failed"
+
+    return Req("POST", f"/rebalance-jobs/{job_id}/cancel", after=close)
 
 
 Builder = Callable[[ApiEnv, str, dict[str, Any]], Req]
