@@ -27,6 +27,7 @@ from .routes import (
     koban,
     night_approvals,
     plans,
+    progress,
     rebalance,
     reports,
     users,
@@ -48,6 +49,7 @@ ROUTERS = [
     imports.router,
     plans.router,
     rebalance.router,
+    progress.router,
     audit_log.router,
 ]
 

@@ -344,3 +344,38 @@ class RebalanceJobOut(BaseModel):
         description="figures, moved units and assignment (polygons: /beats after accepting)"
     )
     new_version: int | None = None
+
+
+class OfficerProgressOut(BaseModel):
+    officer_id: str
+    koban_id: str
+    station: str
+    role: str
+    beat_id: str | None
+    attempts: int
+    contacts: int
+    cards_made: int
+    cards_corrected: int
+    beat_households: int
+    households_attempted: int
+    coverage: float | None
+    unknown_start: int
+    unknown_end: int
+    weekly: list[dict[str, Any]]
+    peer_median: float | None
+    peer_group: str
+    lagging: bool
+    reason: str
+    suggested_focus_days: list[date]
+
+
+class ProgressOut(BaseModel):
+    """``junkai_geo.progress.ProgressResult.to_dict()``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    from_: date = Field(alias="from")
+    to: date
+    lag_ratio: float
+    officers: list[OfficerProgressOut]
+    flagged: list[str]
+    notes: list[str]

@@ -462,3 +462,89 @@ def bbox_filter(bbox: tuple[float, float, float, float]) -> ColumnElement[bool]:
         HouseholdRow.lat >= y0,
         HouseholdRow.lat <= y1,
     )
+
+
+def dataset_from_db(session: Session, koban_ids: frozenset[str] | None) -> Dataset:
+    """Koban, officers, beats' households and their visits as a library Dataset.
+
+    ``koban_ids`` limits it to those koban and their beats (None: everything).
+    """
+    import geopandas as gpd
+
+    from .auth import current_version
+
+    version = current_version(session)
+    kstmt = select(
+        KobanRow.koban_id, KobanRow.name, KobanRow.kind, KobanRow.station, KobanRow.x, KobanRow.y
+    )
+    ostmt = select(
+        OfficerRow.officer_id,
+        OfficerRow.koban_id,
+        OfficerRow.role,
+        OfficerRow.beat_id,
+        OfficerRow.mode,
+        OfficerRow.shift_pattern,
+    )
+    bstmt = select(BeatRow.beat_id).where(BeatRow.version == version)
+    if koban_ids is not None:
+        kstmt = kstmt.where(KobanRow.koban_id.in_(koban_ids))
+        ostmt = ostmt.where(OfficerRow.koban_id.in_(koban_ids))
+        bstmt = bstmt.where(BeatRow.koban_id.in_(koban_ids))
+    k = pd.DataFrame(
+        session.execute(kstmt).all(), columns=["koban_id", "name", "kind", "station", "x", "y"]
+    )
+    koban = gpd.GeoDataFrame(
+        k.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(k["x"], k["y"]), crs=ISHIKAWA_CRS
+    )
+    officers = pd.DataFrame(
+        session.execute(ostmt).all(),
+        columns=["officer_id", "koban_id", "role", "beat_id", "mode", "shift_pattern"],
+    )
+    beats = list(session.scalars(bstmt))
+    h = pd.DataFrame(
+        session.execute(
+            select(
+                HouseholdRow.household_id,
+                HouseholdRow.kind,
+                HouseholdRow.beat_id,
+                HouseholdRow.building_id,
+                HouseholdRow.floor,
+                HouseholdRow.address,
+                HouseholdRow.registered_on,
+                HouseholdRow.x,
+                HouseholdRow.y,
+            ).where(HouseholdRow.beat_id.in_(beats))
+        ).all(),
+        columns=[
+            "household_id",
+            "kind",
+            "beat_id",
+            "building_id",
+            "floor",
+            "address",
+            "registered_on",
+            "x",
+            "y",
+        ],
+    )
+    households = gpd.GeoDataFrame(
+        h.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(h["x"], h["y"]), crs=ISHIKAWA_CRS
+    )
+    visits = pd.DataFrame(
+        session.execute(
+            select(
+                VisitRow.visit_id,
+                VisitRow.household_id,
+                VisitRow.officer_id,
+                VisitRow.visited_on,
+                VisitRow.time,
+                VisitRow.outcome,
+            )
+            .join(HouseholdRow, HouseholdRow.household_id == VisitRow.household_id)
+            .where(HouseholdRow.beat_id.in_(beats))
+        ).all(),
+        columns=["visit_id", "household_id", "officer_id", "visited_on", "time", "outcome"],
+    )
+    return Dataset(
+        crs=ISHIKAWA_CRS, koban=koban, officers=officers, households=households, visits=visits
+    )

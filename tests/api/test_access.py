@@ -265,6 +265,11 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("GET", "/plans/{officer_id}/{on}/sheet"): lambda e, u, b: Req(
         "GET", f"/plans/{b['officer']}/2026-12-01/sheet"
     ),
+    ("GET", "/progress"): lambda e, u, b: Req(
+        "GET",
+        "/progress",
+        params={"start": "2025-01-01", "end": "2025-12-31", "koban_id": b["koban"]},
+    ),
     ("POST", "/rebalance-jobs"): lambda e, u, b: Req(
         "POST", "/rebalance-jobs", ok=(202,), json={"station": b["station"], "time_limit_s": 2}
     ),

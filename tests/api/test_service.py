@@ -275,3 +275,19 @@ def test_rebalancing_job_can_be_cancelled(api_env: ApiEnv) -> None:
         f"/rebalance-jobs/{r.json()['id']}", headers=api_env.auth("mgr_naka")
     )
     assert other.status_code == 404
+
+
+def test_progress_of_a_station_and_its_officers(api_env: ApiEnv) -> None:
+    params = {"start": "2025-01-01", "end": "2025-12-31"}
+    mine = api_env.client.get("/progress", params=params, headers=api_env.auth("mgr_naka"))
+    assert mine.status_code == 200
+    rows = mine.json()["officers"]
+    assert {r["officer_id"] for r in rows} == {"O-NAKA1", "O-NAKA2"}
+    for r in rows:
+        assert r["station"] == "金沢中" and r["contacts"] <= r["attempts"]
+        assert r["unknown_end"] <= r["unknown_start"] <= r["beat_households"]
+    everyone = api_env.client.get("/progress", params=params, headers=api_env.auth("admin"))
+    assert {r["officer_id"] for r in everyone.json()["officers"]} >= {"O-HIGASHI1"}
+    backwards = {"start": "2025-12-31", "end": "2025-01-01"}
+    bad = api_env.client.get("/progress", params=backwards, headers=api_env.auth("admin"))
+    assert bad.status_code == 422

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from junkai_geo.errors import JunkaiGeoError
+
+from ..auth import Role
+from ..deps import Manager, ReadSession, forbidden
+from ..schemas import ProgressOut
+from ..store import dataset_from_db
+
+router = APIRouter(prefix="/progress", tags=["progress"])
+
+
+@router.get("", response_model=ProgressOut)
+def get_progress(
+    who: Manager,
+    session: ReadSession,
+    start: date,
+    end: date,
+    koban_id: str | None = Query(default=None, max_length=64),
+) -> Any:
+    """Progress per officer over ``[start, end]``: visits, contacts, cards,
+    coverage, 未把握 counts, weekly trend; lagging officers flagged with
+    suggested focus days (巡回連絡強化日). A manager sees their station.
+    """
+    if (end - start).days > 366:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail="period: expected at most 366 days"
+        )
+    if koban_id is not None and not who.can_koban(koban_id):
+        raise forbidden()
+    from junkai_geo.progress import progress_report
+
+    ds = dataset_from_db(session, who.koban_ids)
+    try:
+        result = progress_report(
+            ds,
+            start=start,
+            end=end,
+            koban_id=koban_id,
+            station=who.station if who.role is Role.MANAGER else None,
+        )
+    except JunkaiGeoError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)[:500]) from exc
+    return result.to_dict()
