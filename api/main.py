@@ -30,6 +30,7 @@ from .routes import (
     progress,
     rebalance,
     reports,
+    specialists,
     users,
     visits,
 )
@@ -50,6 +51,7 @@ ROUTERS = [
     plans.router,
     rebalance.router,
     progress.router,
+    specialists.router,
     audit_log.router,
 ]
 

@@ -379,3 +379,18 @@ class ProgressOut(BaseModel):
     officers: list[OfficerProgressOut]
     flagged: list[str]
     notes: list[str]
+
+
+class SpecialistReportOut(BaseModel):
+    """``junkai_geo.specialists.SpecialistReport.to_dict()`` (see docs/specialists.md)."""
+
+    model_config = ConfigDict(extra="allow")
+    today: date
+    districts_total: int
+    districts: list[dict[str, Any]]
+    buildings: dict[str, Any]
+    officers: list[dict[str, Any]]
+    recommendation: dict[str, Any]
+    rounds: list[dict[str, Any]]
+    notes: list[str]
+    time_s: float

@@ -464,10 +464,13 @@ def bbox_filter(bbox: tuple[float, float, float, float]) -> ColumnElement[bool]:
     )
 
 
-def dataset_from_db(session: Session, koban_ids: frozenset[str] | None) -> Dataset:
+def dataset_from_db(
+    session: Session, koban_ids: frozenset[str] | None, *, buildings: bool = False
+) -> Dataset:
     """Koban, officers, beats' households and their visits as a library Dataset.
 
-    ``koban_ids`` limits it to those koban and their beats (None: everything).
+    ``koban_ids`` limits it to those koban and their beats (None: everything);
+    with ``buildings`` also the households' buildings and the beats' units.
     """
     import geopandas as gpd
 
@@ -545,6 +548,71 @@ def dataset_from_db(session: Session, koban_ids: frozenset[str] | None) -> Datas
         ).all(),
         columns=["visit_id", "household_id", "officer_id", "visited_on", "time", "outcome"],
     )
-    return Dataset(
+    ds = Dataset(
         crs=ISHIKAWA_CRS, koban=koban, officers=officers, households=households, visits=visits
     )
+    if buildings:
+        _add_buildings_and_units(session, ds, beats)
+    return ds
+
+
+def _add_buildings_and_units(session: Session, ds: Dataset, beats: list[str]) -> None:
+    import geopandas as gpd
+    from shapely import wkb
+
+    households = ds.households
+    assert households is not None
+    ids = sorted({b for b in households["building_id"] if isinstance(b, str) and b})
+    rows: list[Any] = []
+    for i in range(0, len(ids), CHUNK):
+        rows += session.execute(
+            select(
+                BuildingRow.building_id,
+                BuildingRow.kind,
+                BuildingRow.floors,
+                BuildingRow.units,
+                BuildingRow.complex_id,
+                BuildingRow.x,
+                BuildingRow.y,
+            ).where(BuildingRow.building_id.in_(ids[i : i + CHUNK]))
+        ).all()
+    b = pd.DataFrame(
+        rows, columns=["building_id", "kind", "floors", "units", "complex_id", "x", "y"]
+    )
+    ds.buildings = gpd.GeoDataFrame(
+        b.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(b["x"], b["y"]), crs=ISHIKAWA_CRS
+    )
+    u = session.execute(
+        select(
+            UnitRow.unit_id,
+            UnitRow.name,
+            UnitRow.households,
+            UnitRow.area_m2,
+            UnitRow.beat_id,
+            UnitRow.koban_id,
+            UnitRow.geom_wkb,
+        ).where(UnitRow.beat_id.in_(beats))
+    ).all()
+    units = gpd.GeoDataFrame(
+        {
+            "unit_id": [r[0] for r in u],
+            "name": [r[1] for r in u],
+            "households": [r[2] for r in u],
+            "area_m2": [r[3] for r in u],
+            "beat_id": [r[4] for r in u],
+            "koban_id": [r[5] for r in u],
+        },
+        geometry=[wkb.loads(r[6]) if r[6] else None for r in u],
+        crs="EPSG:4326",
+    ).to_crs(ISHIKAWA_CRS)
+    area_km2 = units["area_m2"].where(units["area_m2"] > 0, units.geometry.area) / 1e6
+    units["density_per_km2"] = units["households"] / area_km2.where(area_km2 > 0, 1.0)
+    ds.units = units
+    unit_of = dict(
+        session.execute(
+            select(HouseholdRow.household_id, HouseholdRow.unit_id).where(
+                HouseholdRow.beat_id.in_(beats)
+            )
+        ).all()
+    )
+    households["unit_id"] = households["household_id"].map(unit_of)

@@ -265,6 +265,7 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("GET", "/plans/{officer_id}/{on}/sheet"): lambda e, u, b: Req(
         "GET", f"/plans/{b['officer']}/2026-12-01/sheet"
     ),
+    ("GET", "/specialists"): lambda e, u, b: Req("GET", "/specialists", params={"top": 3}),
     ("GET", "/progress"): lambda e, u, b: Req(
         "GET",
         "/progress",
