@@ -419,7 +419,7 @@ def insert_visits(session: Session, df: Any, today: date) -> int:
     ]
     for i in range(0, len(rows), CHUNK):
         session.execute(insert(VisitRow), rows[i : i + CHUNK])
-    refresh_cards(session, sorted({r["household_id"] for r in rows}), today)
+    refresh_cards(session, sorted({str(r["household_id"]) for r in rows}), today)
     return len(rows)
 
 

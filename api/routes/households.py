@@ -58,7 +58,7 @@ def household_out(h: HouseholdRow, today: object = None) -> HouseholdOut:
     )
 
 
-def scoped(stmt: Select[tuple[HouseholdRow]], who: Principal) -> Select[tuple[HouseholdRow]]:
+def scoped(stmt: Select[HouseholdRow], who: Principal) -> Select[HouseholdRow]:
     if who.beat_ids is not None:
         stmt = stmt.where(HouseholdRow.beat_id.in_(who.beat_ids))
     return stmt
@@ -154,7 +154,7 @@ def near(
 
 def _near_sqlite(
     session: Session,
-    base: Select[tuple[HouseholdRow]],
+    base: Select[HouseholdRow],
     x: float,
     y: float,
     limit: int,

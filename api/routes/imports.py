@@ -18,7 +18,7 @@ from ..auth import Principal, current_version
 from ..db import utcnow
 from ..deps import DB, Admin, ReadSession, Settings
 from ..models import BeatRow, BuildingRow, HouseholdRow, ImportRecord, KobanRow, VisitRow
-from ..schemas import ImportOut, ImportRejected
+from ..schemas import ImportOut, ImportRejected, ProblemOut
 from ..store import (
     add_beat_version,
     insert_visits,
@@ -155,8 +155,8 @@ def _reject(
         detail=f"{len(problems)} problem(s) in {filename}; nothing was imported",
         file=filename,
         layer=layer,
-        problems=[p.to_dict() for p in problems],
-    )  # type: ignore[misc]
+        problems=[ProblemOut(**p.to_dict()) for p in problems],
+    )
     return JSONResponse(status_code=422, content=body.model_dump())
 
 

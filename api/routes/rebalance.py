@@ -26,8 +26,8 @@ def _out(job: RebalanceJob, new_version: int | None = None) -> RebalanceJobOut:
         result = {k: v for k, v in job.result.items() if k not in ("beats_after", "beats_before")}
     return RebalanceJobOut(
         id=job.id,
-        status=job.status,
-        progress=progress_of(job),  # type: ignore[arg-type]
+        status=job.status,  # type: ignore[arg-type]
+        progress=progress_of(job),
         message=job.message,
         station=job.station,
         base_version=job.base_version,
