@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+from ortools.util import optional_boolean_pb2
 
 from .local import Routes
 from .problem import RoutingData
@@ -32,6 +33,7 @@ def improve_with_ortools(
     failure_limit: int,
     time_limit_s: float,
     first_solution: str = "PARALLEL_CHEAPEST_INSERTION",
+    lns: bool = True,
 ) -> tuple[Routes | None, int]:
     """Guided local search from ``routes`` (or from OR-Tools' own first solution).
 
@@ -96,6 +98,18 @@ def improve_with_ortools(
     params.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
+    if lns:
+        # OR-Tools' heuristic ruin-and-recreate neighbourhoods (remove the most
+        # expensive chain, or nodes close to each other, and reinsert them):
+        # measured on Solomon R1/RC1 at 10 s, they took the mean gap of the
+        # hardest instances from 10.6 % to 4.3 %. The CP-based LNS operators
+        # (path_lns, inactive_lns) cost more than they gave.
+        ops = params.local_search_operators
+        on = optional_boolean_pb2.BOOL_TRUE
+        ops.use_global_cheapest_insertion_expensive_chain_lns = on
+        ops.use_local_cheapest_insertion_expensive_chain_lns = on
+        ops.use_global_cheapest_insertion_close_nodes_lns = on
+        ops.use_local_cheapest_insertion_close_nodes_lns = on
     params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
 
     model.AddSearchMonitor(model.solver().FailuresLimit(max(1, int(failure_limit))))
