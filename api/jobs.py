@@ -13,6 +13,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -172,3 +173,14 @@ def progress_of(job: RebalanceJob) -> float:
     budget = float((job.params or {}).get("time_limit_s", 60.0)) or 1.0
     elapsed = (utcnow() - job.created_at).total_seconds()
     return round(min(0.99, max(0.0, elapsed / budget)), 3)
+
+
+def join_children(timeout_s: float = 30.0) -> None:
+    """Wait for this process's job children to end; terminate those left."""
+    deadline = time.monotonic() + timeout_s
+    for jid, proc in list(_children.items()):
+        proc.join(max(0.0, deadline - time.monotonic()))
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(5)
+        _children.pop(jid, None)

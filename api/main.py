@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
 from .db import Database
-from .jobs import fail_interrupted
+from .jobs import fail_interrupted, join_children
 from .routes import (
     audit_log,
     auth,
@@ -71,6 +71,8 @@ def create_app(settings: ApiSettings | None = None, *, db: Database | None = Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        # A job still running when the service stops is marked failed at the next start.
+        join_children(timeout_s=0)
         if db is None:
             database.dispose()
 

@@ -24,6 +24,7 @@ from shapely.geometry import Point, box
 
 from api.auth import create_user
 from api.db import Database
+from api.jobs import join_children
 from api.main import create_app
 from api.settings import ApiSettings
 from api.store import load_dataset
@@ -264,5 +265,6 @@ def api_env(
         assert r.status_code == 200, r.text
         env.tokens[name] = r.json()["access_token"]
     yield env
+    join_children()  # rebalancing jobs must end before their database goes
     client.close()
     db.dispose()
