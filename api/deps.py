@@ -7,31 +7,34 @@ explicitly before they answer, so an acknowledged write is durable.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
-from .auth import Principal, Role, principal_for, user_for_secret
+from .auth import Principal, Role, principal_for, sha256_hex, user_for_secret
 from .db import Database
 from .settings import ApiSettings
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def get_settings_dep(request: Request) -> ApiSettings:
+async def get_settings_dep(request: Request) -> ApiSettings:
     settings: ApiSettings = request.app.state.settings
     return settings
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
@@ -58,19 +61,51 @@ _UNAUTHORIZED = HTTPException(
 )
 
 
-def get_principal(
+#: Principals resolved from a token, kept for ``PRINCIPAL_CACHE_S`` seconds so
+#: that a burst of requests does not look the token and the scope up each
+#: time. Token expiry is still checked on every request; a change of a
+#: user's role or scope takes effect within this many seconds.
+PRINCIPAL_CACHE_S = 10.0
+_PRINCIPALS: dict[str, tuple[float, float, Principal]] = {}
+_PRINCIPALS_MAX = 10_000
+
+
+async def get_principal(
     request: Request, db: DB, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
-    """The caller, from ``Authorization: Bearer <token or API key>``."""
+    """The caller, from ``Authorization: Bearer <token or API key>``.
+
+    Async so that a cached principal costs no thread hop; a lookup runs in
+    the thread pool.
+    """
     if not token:
         raise _UNAUTHORIZED
+    ip = request.client.host if request.client else ""
+    now = time.monotonic()
+    key = f"{id(db)}:{sha256_hex(token)}"
+    hit = _PRINCIPALS.get(key)
+    if hit is not None and hit[0] > now and hit[1] > time.time():
+        return replace(hit[2], client_ip=ip)
+    found = await run_in_threadpool(_lookup, db, token, ip)
+    if found is None:
+        _PRINCIPALS.pop(key, None)
+        raise _UNAUTHORIZED
+    who, expires = found
+    if len(_PRINCIPALS) >= _PRINCIPALS_MAX:
+        _PRINCIPALS.clear()
+    _PRINCIPALS[key] = (now + PRINCIPAL_CACHE_S, expires, who)
+    return who
+
+
+def _lookup(db: Database, token: str, ip: str) -> tuple[Principal, float] | None:
     # A short read transaction of its own: the route's session may be a
     # write session that should not hold the lock during the lookup.
     with db.read_session() as session:
-        user = user_for_secret(session, token)
-        if user is None:
-            raise _UNAUTHORIZED
-        return principal_for(session, user, client_ip(request))
+        found = user_for_secret(session, token, with_expiry=True)
+        if found is None:
+            return None
+        user, expires = found
+        return principal_for(session, user, ip), expires
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
@@ -82,7 +117,7 @@ class RoleGate:
     def __init__(self, *roles: Role) -> None:
         self.roles = frozenset(roles)
 
-    def __call__(self, who: CurrentUser) -> Principal:
+    async def __call__(self, who: CurrentUser) -> Principal:
         if who.role not in self.roles:
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail="role not allowed here")
         return who
