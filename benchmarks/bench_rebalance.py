@@ -80,8 +80,14 @@ def queen_parts(units: gpd.GeoDataFrame, labels: np.ndarray) -> int:
     return bad
 
 
-def score(problem: BeatProblem, units: gpd.GeoDataFrame, name: str, labels: np.ndarray,
-          seconds: float, note: str = "") -> dict[str, Any]:
+def score(
+    problem: BeatProblem,
+    units: gpd.GeoDataFrame,
+    name: str,
+    labels: np.ndarray,
+    seconds: float,
+    note: str = "",
+) -> dict[str, Any]:
     k = problem.n_beats
     codes = np.unique(labels, return_inverse=True)[1]
     n_labels = int(codes.max()) + 1
@@ -102,8 +108,9 @@ def score(problem: BeatProblem, units: gpd.GeoDataFrame, name: str, labels: np.n
     }
 
 
-def run_spopt(units: gpd.GeoDataFrame, problem: BeatProblem, k: int,
-              quick: bool) -> list[dict[str, Any]]:
+def run_spopt(
+    units: gpd.GeoDataFrame, problem: BeatProblem, k: int, quick: bool
+) -> list[dict[str, Any]]:
     try:
         import spopt.region as region
         from libpysal.weights import W
@@ -127,20 +134,57 @@ def run_spopt(units: gpd.GeoDataFrame, problem: BeatProblem, k: int,
     rows = []
     for name, make in peers.items():
         start = time.perf_counter()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model = make()
-                model.solve()
-            labels = np.asarray(model.labels_)
-            rows.append(score(problem, units, name, labels, time.perf_counter() - start))
-        except Exception as exc:  # noqa: BLE001 - a failing peer is reported, not fatal
-            rows.append({"method": name, "largest_deviation": float("nan"), "split_beats": -1,
-                         "split_queen": -1, "compactness": float("nan"),
-                         "time_s": time.perf_counter() - start,
-                         "note": f"failed: {type(exc).__name__}: {exc}"[:80]})
+        labels, error = _solve_with_timeout(make, PEER_TIMEOUT_S)
+        seconds = time.perf_counter() - start
+        if labels is not None:
+            rows.append(score(problem, units, name, labels, seconds))
+        else:
+            rows.append(
+                {
+                    "method": name,
+                    "largest_deviation": float("nan"),
+                    "split_beats": -1,
+                    "split_queen": -1,
+                    "compactness": float("nan"),
+                    "time_s": seconds,
+                    "note": error[:90],
+                }
+            )
         print(rows[-1], flush=True)
     return rows
+
+
+#: Seconds a peer may take before it is stopped and reported as unfinished.
+PEER_TIMEOUT_S = 180.0
+
+
+def _peer_worker(make: Any, queue: Any) -> None:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = make()
+            model.solve()
+        queue.put(("ok", np.asarray(model.labels_)))
+    except Exception as exc:  # noqa: BLE001 - a failing peer is reported, not fatal
+        queue.put(("error", f"failed: {type(exc).__name__}: {exc}"))
+
+
+def _solve_with_timeout(make: Any, timeout_s: float) -> tuple[np.ndarray | None, str]:
+    """Run one peer in a forked process so that a slow one can be stopped."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_peer_worker, args=(make, queue))
+    proc.start()
+    try:
+        kind, value = queue.get(timeout=timeout_s)
+    except Exception:  # noqa: BLE001 - queue.Empty: the peer is still running
+        proc.terminate()
+        proc.join()
+        return None, f"no result within {timeout_s:g} s (stopped)"
+    proc.join()
+    return (value, "") if kind == "ok" else (None, value)
 
 
 def synthetic_units(n: int, seed: int) -> gpd.GeoDataFrame:
@@ -185,19 +229,23 @@ def main() -> int:
     units, koban = bundled_units()
     k = int(units["beat_id"].nunique())
     print(f"bundled: {len(units)} units, {k} beats, {len(koban)} koban", flush=True)
-    neutral = BeatProblem.from_geodataframe(units, weight_column="workload_h",
-                                            current_column="beat_id")
-    rows = [score(neutral, units, "current beats (bundled)",
-                  units["beat_id"].astype(str).to_numpy(), 0.0)]
+    neutral = BeatProblem.from_geodataframe(
+        units, weight_column="workload_h", current_column="beat_id"
+    )
+    rows = [
+        score(
+            neutral, units, "current beats (bundled)", units["beat_id"].astype(str).to_numpy(), 0.0
+        )
+    ]
     params = RebalanceParams()
     for name, kob in (("junkai_geo, koban rule", koban), ("junkai_geo, no koban rule", None)):
         start = time.perf_counter()
-        result = rebalance_beats(units, weight_column="workload_h", current_column="beat_id",
-                                 koban=kob, params=params)
+        result = rebalance_beats(
+            units, weight_column="workload_h", current_column="beat_id", koban=kob, params=params
+        )
         seconds = time.perf_counter() - start
         labels = np.array([result.assignment[u] for u in units["unit_id"].astype(str)])
-        note = (f"{result.after.moved_share:.0%} of households moved; "
-                f"stopped by {result.stopped_by}")
+        note = f"{result.after.moved_share:.0%} of households moved; stopped by {result.stopped_by}"
         if kob is not None:
             note += f"; koban rule broken by {len(result.after.koban_violations)} beats"
         rows.append(score(neutral, units, name, labels, seconds, note))
@@ -211,8 +259,9 @@ def main() -> int:
     if not args.quick:
         syn = synthetic_units(5000, seed=1)
         start = time.perf_counter()
-        res = rebalance_beats(syn, weight_column="households", n_beats=300,
-                              params=RebalanceParams(time_limit_s=120))
+        res = rebalance_beats(
+            syn, weight_column="households", n_beats=300, params=RebalanceParams(time_limit_s=120)
+        )
         seconds = time.perf_counter() - start
         scale_lines = [
             "| units | beats | largest deviation | split beats | compactness | time (s) | "
@@ -243,8 +292,12 @@ def main() -> int:
         "",
     ]
     if scale_lines:
-        lines += ["## Scale: synthetic Voronoi units, from scratch (no current beats)", "",
-                  *scale_lines, ""]
+        lines += [
+            "## Scale: synthetic Voronoi units, from scratch (no current beats)",
+            "",
+            *scale_lines,
+            "",
+        ]
     text = "\n".join(lines)
     print(text)
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -12,15 +12,17 @@ Units (町丁目 or household blocks) are assigned to beats so that
 - locked units and locked beats keep what they have.
 
 The problem is built once (:meth:`BeatProblem.from_geodataframe`): adjacency,
-weights, areas, points, kobans. :meth:`BeatProblem.evaluate` gives the figures
-of any assignment in milliseconds (what-if editing). :func:`rebalance_beats`
-starts from the current beats (after repairing split beats, and splitting or
-merging beats when the count changes; from region growing around the kobans
-when there are no current beats) and improves them by simulated annealing over
-single boundary-unit moves. Each move keeps the giving beat connected (checked
-by a search inside that beat only, which is small) and keeps the koban rule.
-The run is deterministic for a given seed: it stops after a number of moves,
-not after a time, unless the time limit is hit first (then it says so).
+weights, areas, points, kobans. :meth:`BeatProblem.evaluate` gives the
+figures of any assignment in milliseconds (what-if editing). :func:`rebalance_beats` starts from the current beats
+(after repairing split beats, and splitting or merging beats when the count
+changes; from region growing around the kobans, or recursive bisection without
+kobans, when there are no current beats) and improves them by simulated
+annealing over single boundary-unit moves, recombinations of two neighbouring
+beats (the union cut anew along a random spanning tree) and chains of such
+steps along a path of beats, which carry load across the map. Every step keeps
+each beat connected and the koban rule. The run is deterministic for a given
+seed: it stops after a number of moves, not after a time, unless the time
+limit is hit first (then it says so). See ``docs/rebalancing.md``.
 
 Compactness of a beat (reported, ``compactness``): the workload-weighted mean
 distance from its koban to its units (unit representative points), divided by
