@@ -155,7 +155,7 @@ def run_spopt(
 
 
 #: Seconds a peer may take before it is stopped and reported as unfinished.
-PEER_TIMEOUT_S = 180.0
+PEER_TIMEOUT_S = 120.0
 
 
 def _peer_worker(make: Any, queue: Any) -> None:

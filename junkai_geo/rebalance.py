@@ -81,7 +81,7 @@ class RebalanceParams:
     aim_share_of_tolerance: float = 0.6
     time_limit_s: float = 60.0
     seed: int = 0
-    moves_per_unit: int = 600  # move attempts per unit in one run
+    moves_per_unit: int = 1200  # move attempts per unit in one run
     compactness_weight: float = 1.0
     moved_weight: float = 1.0
     max_moved_share: float = 1.0
