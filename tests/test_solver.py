@@ -14,7 +14,14 @@ from hypothesis import strategies as st
 from junkai_geo.cli import main as cli_main
 from junkai_geo.errors import ParameterError, ProblemError
 from junkai_geo.settings import load_params
-from junkai_geo.solver import REASONS, SolverParams, read_problem, solve_problem
+from junkai_geo.solver import REASONS, SolverParams, alone_feasibility, read_problem, solve_problem
+from junkai_geo.solver.local import (
+    fill_routes,
+    relocate_descent,
+    replace_visits,
+    route_totals,
+    ruin_and_recreate,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -288,3 +295,90 @@ def test_cli_solves_the_readme_example(tmp_path: Path, capsys: pytest.CaptureFix
     assert solution["status"] == "feasible" and solution["value"] > 0
     assert cli_main(["solve", str(tmp_path / "missing.json")]) == 1
     assert "missing.json" in capsys.readouterr().err
+
+
+def required_problem(seed: int, n_visits: int, n_officers: int) -> dict:
+    """Every visit required, capacities, wide windows: always feasible."""
+    rng = np.random.default_rng(seed)
+    xy = rng.integers(0, 100, size=(n_visits + 1, 2)).tolist()
+    visits = [
+        {
+            "id": f"c{i}",
+            "location": i,
+            "service": 5,
+            "demand": 1,
+            "required": True,
+            "time_windows": [[int(lo), int(lo) + 2000]],
+        }
+        for i, lo in enumerate(rng.integers(0, 1000, size=n_visits), start=1)
+    ]
+    cap = -(-n_visits // n_officers) + 2
+    officers = [
+        {"id": f"o{k}", "start": 0, "end": 0, "shift": [0, 20_000], "capacity": cap}
+        for k in range(n_officers)
+    ]
+    return {"locations": xy, "visits": visits, "officers": officers, "seed": seed}
+
+
+def test_required_only_same_seed_same_solution() -> None:
+    problem = required_problem(5, 30, 4)
+    problem["time_limit"] = 2.0
+    params = SolverParams(ils_work_per_s=1e6, gls_failures_per_s=20)
+    first = solve_problem(problem, params=params)
+    second = solve_problem(problem, params=params)
+    check_solution(problem, first)
+    assert first["status"] == "feasible" and first["stats"]["rr_iterations"] > 0
+    assert first["stats"]["stopped_by"] == "work_budget"
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 10_000), n_officers=st.integers(2, 4))
+def test_ruin_and_recreate_keeps_every_visit_and_never_worsens(seed: int, n_officers: int) -> None:
+    data = read_problem(required_problem(seed, 20, n_officers))
+    allowed = alone_feasibility(data)[0]
+    start = fill_routes(data, [[] for _ in range(n_officers)], allowed)
+    before = route_totals(data, start)
+    routes, done, units = ruin_and_recreate(
+        data, start, allowed, work_units=300_000, deadline=time.perf_counter() + 5, seed=seed
+    )
+    value, travel, feasible = route_totals(data, routes)
+    assert feasible and travel <= before[1] and done > 0 and units >= 300_000
+    assert sorted(v for r in routes for v in r) == list(range(data.n_visits))
+
+
+def test_relocate_descent_moves_a_visit_to_the_nearer_officer() -> None:
+    # Officer 0 lives at 0, officer 1 at 100; each visit starts on the far one.
+    problem = {
+        "durations": [[0, 100, 1, 99], [100, 0, 99, 1], [1, 99, 0, 98], [99, 1, 98, 0]],
+        "visits": [{"id": "a", "location": 2}, {"id": "b", "location": 3}],
+        "officers": [
+            {"id": "o0", "start": 0, "end": 0, "shift": [0, 1000]},
+            {"id": "o1", "start": 1, "end": 1, "shift": [0, 1000]},
+        ],
+    }
+    data = read_problem(problem)
+    allowed = alone_feasibility(data)[0]
+    assert relocate_descent(data, [[1], [0]], allowed) == [[0], [1]]
+
+
+def test_exchange_puts_a_more_valuable_visit_in_place_of_a_served_one() -> None:
+    # Room for one visit only: the low-value one is served, the better one waits.
+    problem = {
+        "durations": [[0, 10, 10], [10, 0, 10], [10, 10, 0]],
+        "visits": [
+            {"id": "low", "location": 1, "service": 50, "value": 1},
+            {"id": "high", "location": 2, "service": 50, "value": 9},
+        ],
+        "officers": [{"id": "o", "start": 0, "end": 0, "shift": [0, 80]}],
+    }
+    data = read_problem(problem)
+    allowed = alone_feasibility(data)[0]
+    routes, changed = replace_visits(data, [[0]], allowed)
+    assert changed and routes == [[1]]
+    assert replace_visits(data, routes, allowed) == ([[1]], False)
+
+
+def test_bad_first_solution_strategy_is_refused() -> None:
+    with pytest.raises(ParameterError, match="required_first_solution"):
+        SolverParams(required_first_solution="FASTEST")

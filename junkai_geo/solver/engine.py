@@ -9,6 +9,8 @@ exceeds any possible total travel, so value comes first and travel second.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from ortools.util import optional_boolean_pb2
@@ -41,6 +43,8 @@ def improve_with_ortools(
     solver (a deterministic measure of work) or after ``time_limit_s``.
     Returns the routes found (``None`` if none) and the failures spent.
     """
+    # Building the model counts against the limit too (it is not free on a busy machine).
+    ends_at = time.perf_counter() + time_limit_s
     cand = np.flatnonzero(allowed.any(axis=1))
     n, n_off = len(cand), data.n_officers
     node_loc = np.concatenate(
@@ -110,12 +114,12 @@ def improve_with_ortools(
         ops.use_local_cheapest_insertion_expensive_chain_lns = on
         ops.use_global_cheapest_insertion_close_nodes_lns = on
         ops.use_local_cheapest_insertion_close_nodes_lns = on
-    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
 
     model.AddSearchMonitor(model.solver().FailuresLimit(max(1, int(failure_limit))))
 
     position = {int(v): node for node, v in enumerate(cand)}
     solution = None
+    params.time_limit.FromMilliseconds(max(1, int((ends_at - time.perf_counter()) * 1000)))
     if routes is not None and any(routes):
         model.CloseModelWithParameters(params)
         node_routes = [[manager.NodeToIndex(position[v]) for v in r] for r in routes]
@@ -123,6 +127,8 @@ def improve_with_ortools(
         if initial is not None:
             solution = model.SolveFromAssignmentWithParameters(initial, params)
     if solution is None:
+        left = max(1, int((ends_at - time.perf_counter()) * 1000))
+        params.time_limit.FromMilliseconds(left)
         solution = model.SolveWithParameters(params)
     solutions = int(model.solver().Failures())
     if solution is None:

@@ -325,6 +325,7 @@ def ruin_and_recreate(
     min_removed: int = 5,
     max_removed: int = 15,
     threshold: float = 0.01,
+    strings: bool = True,
 ) -> tuple[Routes, int, int]:
     """Travel-minimising search when every visit must be served.
 
@@ -352,6 +353,14 @@ def ruin_and_recreate(
         q = int(rng.integers(min_removed, max_removed + 1))
         near = served[np.argsort(t[loc[centre], loc[served]], kind="stable")[:q]]
         removed = set(map(int, near))
+        if strings:
+            # Widen to strings: in each route, everything between the first
+            # and last removed stop goes too, so the recreate can re-sequence
+            # a stretch of a long route, not only re-place single visits.
+            for r in current:
+                hit = [j for j, v in enumerate(r) if v in removed]
+                if len(hit) > 1 and hit[-1] - hit[0] < 2 * max_removed:
+                    removed.update(r[hit[0] : hit[-1] + 1])
         shaken = [[v for v in r if v not in removed] for r in current]
         new = fill_routes(data, shaken, allowed, work=work, deadline=deadline)
         if sum(map(len, new)) < len(served):
