@@ -1,4 +1,4 @@
-"""Rebalancing as background jobs: a child process per job.
+"""Rebalancing and calendars as background jobs: a child process per job.
 
 The library's ``rebalance_beats`` runs to its time limit or until it
 converges and reports no progress of its own, so a job's progress is the
@@ -6,6 +6,11 @@ share of its time budget used. The child runs the search in a thread and
 polls the job row; when a cancel was requested (from any server worker) it
 marks the job cancelled and exits at once. Jobs found running when the
 service starts were interrupted by a restart and are marked failed.
+
+Calendar jobs (``plan_calendar`` then ``forecast_coverage``, or
+``plan_new_officer``) run the same way; their progress is the elapsed share
+of an estimate made when the job was created (officer-days times the day
+time limit), since the planner reports none either.
 """
 
 from __future__ import annotations
@@ -15,21 +20,23 @@ import os
 import threading
 import time
 import traceback
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select, update
 
 from .db import Database, utcnow
-from .models import BeatRow, KobanRow, RebalanceJob, UnitRow
+from .models import BeatRow, CalendarJob, KobanRow, NightApproval, OfficerRow, RebalanceJob, UnitRow
 
 POLL_S = 0.5
 _children: dict[str, Any] = {}
 
 
-def start_job(url: str, job_id: str) -> None:
+def start_job(url: str, job_id: str, kind: str = "rebalance") -> None:
     """Run job ``job_id`` in a child process (spawned: no inherited connections)."""
     ctx = multiprocessing.get_context("spawn")
-    proc = ctx.Process(target=run_job, args=(url, job_id), name=f"rebalance-{job_id}", daemon=True)
+    target = run_calendar_job if kind == "calendar" else run_job
+    proc = ctx.Process(target=target, args=(url, job_id), name=f"{kind}-{job_id}", daemon=True)
     proc.start()
     _children[job_id] = proc
     # Reap finished children so none lingers as a zombie.
@@ -41,11 +48,12 @@ def start_job(url: str, job_id: str) -> None:
 
 def fail_interrupted(db: Database) -> None:
     with db.writing() as s:
-        s.execute(
-            update(RebalanceJob)
-            .where(RebalanceJob.status.in_(("queued", "running")))
-            .values(status="failed", message="interrupted by a restart of the service")
-        )
+        for model in (RebalanceJob, CalendarJob):
+            s.execute(
+                update(model)
+                .where(model.status.in_(("queued", "running")))
+                .values(status="failed", message="interrupted by a restart of the service")
+            )
 
 
 def units_frame(session: Any, version: int, station: str | None) -> tuple[Any, Any, dict]:
@@ -184,3 +192,187 @@ def join_children(timeout_s: float = 30.0) -> None:
             proc.terminate()
             proc.join(5)
         _children.pop(jid, None)
+
+
+def _search_with_cancel(db: Database, model: Any, job_id: str, fn: Any) -> Any:
+    """Run ``fn()`` in a thread; exit the process when the job is cancelled."""
+    out: dict[str, Any] = {}
+
+    def search() -> None:
+        try:
+            out["result"] = fn()
+        except Exception as exc:  # reported on the job, not lost in the thread
+            out["error"] = f"{type(exc).__name__}: {exc}"
+
+    worker = threading.Thread(target=search, daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(POLL_S)
+        with db.read_session() as s:
+            cancel = s.scalar(select(model.cancel_requested).where(model.id == job_id))
+        if cancel:
+            with db.writing() as s:
+                s.execute(
+                    update(model)
+                    .where(model.id == job_id)
+                    .values(status="cancelled", message="cancelled on request")
+                )
+            db.dispose()
+            os._exit(0)  # the planner thread cannot be interrupted otherwise
+    if "error" in out:
+        raise RuntimeError(out["error"])
+    return out["result"]
+
+
+def calendar_inputs(session: Any, koban_id: str, start: Any, days: int) -> dict[str, Any]:
+    """The koban's dataset (metric CRS), cards on ``start`` and the night
+    approvals on record for its officers within the horizon."""
+    from datetime import timedelta
+
+    import pandas as pd
+
+    from junkai_geo.cards import card_table
+    from junkai_geo.routing import NightApproval as Approval
+
+    from .auth import current_version
+    from .store import dataset_from_db
+
+    ds = dataset_from_db(session, frozenset({koban_id}), buildings=True)
+    version = current_version(session)
+    ds.beats = pd.DataFrame(
+        session.execute(
+            select(BeatRow.beat_id, BeatRow.koban_id).where(
+                BeatRow.version == version, BeatRow.koban_id == koban_id
+            )
+        ).all(),
+        columns=["beat_id", "koban_id"],
+    )
+    officers = list(
+        session.scalars(select(OfficerRow.officer_id).where(OfficerRow.koban_id == koban_id))
+    )
+    rows = session.execute(
+        select(
+            NightApproval.officer_id, NightApproval.on_date, NightApproval.start, NightApproval.end
+        )
+        .where(
+            NightApproval.officer_id.in_(officers),
+            NightApproval.on_date >= start,
+            NightApproval.on_date < start + timedelta(days=days),
+            NightApproval.revoked_at.is_(None),
+        )
+        .order_by(NightApproval.on_date, NightApproval.start)
+    ).all()
+    assert ds.households is not None
+    cards = card_table(ds.households, ds.visits, today=start)
+    return {
+        "dataset": ds,
+        "cards": cards,
+        "approvals": [Approval(o, d, f"{a}-{b}") for o, d, a, b in rows],
+    }
+
+
+def run_calendar_job(url: str, job_id: str) -> None:
+    """Child process body of a calendar job: plan, forecast, store."""
+    from junkai_geo.calendar import (
+        CalendarParams,
+        NewOfficerParams,
+        plan_calendar,
+        plan_new_officer,
+    )
+    from junkai_geo.forecast import ForecastParams, forecast_coverage
+
+    db = Database(url, pool_size=2, max_overflow=2)
+    try:
+        with db.writing() as s:
+            job = s.get(CalendarJob, job_id)
+            if job is None or job.status != "queued":
+                return
+            job.status = "running"
+            p = dict(job.params or {})
+            kind, koban_id, beat_id, start = job.kind, job.koban_id, job.beat_id, job.start
+        days = 7 * int(p.get("weeks", 1))
+        with db.read_session() as s:
+            inputs = calendar_inputs(s, koban_id, start, days)
+        ds, cards = inputs["dataset"], inputs["cards"]
+        if ds.households is None or ds.households.empty:
+            raise ValueError(f"koban {koban_id} has no households in its current beats")
+
+        def plan() -> dict[str, Any]:
+            if kind == "new_officer":
+                newp = plan_new_officer(
+                    ds,
+                    cards,
+                    beat_id=str(beat_id),
+                    start=start,
+                    params=NewOfficerParams(
+                        route_time_limit_s=float(p["day_time_limit_s"]),
+                        max_weeks=int(p.get("max_weeks", 60)),
+                    ),
+                )
+                return {"new_officer": newp.to_dict()}
+            # Already a child process: the pools are planned here, one after another.
+            cal = plan_calendar(
+                ds,
+                cards,
+                koban_id=koban_id,
+                start=start,
+                days=days,
+                focus_days={koban_id: [date.fromisoformat(d) for d in p.get("focus_days", [])]},
+                night_approvals=inputs["approvals"],
+                params=CalendarParams(day_time_limit_s=float(p["day_time_limit_s"]), workers=1),
+                seed=int(p.get("seed", 0)),
+            )
+            fc = forecast_coverage(
+                cal,
+                params=ForecastParams(
+                    runs=int(p.get("forecast_runs", 200)), seed=int(p.get("seed", 0))
+                ),
+            )
+            return {
+                "calendar": cal.to_dict(compact=True),
+                "forecast": fc.to_dict(),
+                "night_approvals_used": [
+                    {"officer_id": a.officer_id, "date": a.date.isoformat(), "window": a.window}
+                    for a in inputs["approvals"]
+                ],
+            }
+
+        result = _search_with_cancel(db, CalendarJob, job_id, plan)
+        with db.writing() as s:
+            job = s.get(CalendarJob, job_id)
+            assert job is not None
+            if job.cancel_requested:
+                job.status, job.message = "cancelled", "cancelled on request"
+            else:
+                job.status, job.progress, job.result = "done", 1.0, result
+                if "calendar" in result:
+                    t = result["calendar"]["totals"]
+                    job.message = (
+                        f"{t['attempts']} visits on {t['officer_days']} officer-days, "
+                        f"未把握 attempted {t['unknown_attempted']}/{t['unknown']}"
+                    )
+                else:
+                    n = result["new_officer"]
+                    job.message = (
+                        f"{n['covered']}/{n['households']} households in {n['duty_days']} duty days"
+                    )
+    except Exception as exc:
+        with db.writing() as s:
+            s.execute(
+                update(CalendarJob)
+                .where(CalendarJob.id == job_id)
+                .values(status="failed", message=(str(exc) or traceback.format_exc())[:500])
+            )
+    finally:
+        db.dispose()
+
+
+def calendar_progress(job: CalendarJob) -> float:
+    """Done 1; running the elapsed share of the job's estimated time (< 1)."""
+    if job.status == "done":
+        return 1.0
+    if job.status != "running":
+        return float(job.progress)
+    estimate = float((job.params or {}).get("estimate_s", 60.0)) or 1.0
+    elapsed = (utcnow() - job.created_at).total_seconds()
+    return round(min(0.99, max(0.0, elapsed / estimate)), 3)

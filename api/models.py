@@ -275,3 +275,23 @@ class RebalanceJob(Base):
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     decided_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class CalendarJob(Base):
+    """A koban's multi-day calendar (or a new officer's beat plan) planned in
+    the background; ``result`` holds the compact calendar and its forecast."""
+
+    __tablename__ = "calendar_jobs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # calendar / new_officer
+    created_by: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    koban_id: Mapped[str] = mapped_column(String(64), index=True)
+    beat_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    start: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(String(512), default="")
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)

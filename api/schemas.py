@@ -394,3 +394,43 @@ class SpecialistReportOut(BaseModel):
     rounds: list[dict[str, Any]]
     notes: list[str]
     time_s: float
+
+
+class CalendarIn(BaseModel):
+    """A calendar job: the koban's routes over ``weeks`` (with a coverage
+    forecast), or with ``kind = new_officer`` a new officer's plan of
+    ``beat_id`` area by area."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["calendar", "new_officer"] = "calendar"
+    koban_id: str = Field(min_length=1, max_length=64)
+    beat_id: str | None = Field(
+        default=None, min_length=1, max_length=64, description="new_officer: the beat to cover"
+    )
+    start: date
+    weeks: int = Field(default=4, ge=1, le=8)
+    focus_days: list[date] = Field(
+        default_factory=list, max_length=56, description="巡回連絡強化日 of the koban"
+    )
+    day_time_limit_s: float = Field(
+        default=0.3, gt=0, le=5, description="time limit of each officer-day's route"
+    )
+    forecast_runs: int = Field(default=200, ge=1, le=1000)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class CalendarJobOut(BaseModel):
+    id: str
+    kind: Literal["calendar", "new_officer"]
+    status: Literal["queued", "running", "done", "failed", "cancelled"]
+    progress: float = Field(description="while running: elapsed share of the estimated time")
+    message: str
+    koban_id: str
+    beat_id: str | None
+    start: date
+    created_at: datetime
+    params: dict[str, Any] | None
+    result: dict[str, Any] | None = Field(
+        description="calendar (compact, docs/calendar.md) and forecast, or new_officer; "
+        "an officer gets their own days and beat only"
+    )

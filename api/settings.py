@@ -31,6 +31,8 @@ class ApiSettings(BaseSettings):
     plan_time_limit_s: float = 1.5
     #: Rebalancing jobs queued or running at once (each is a process).
     max_rebalance_jobs: int = 2
+    #: Calendar jobs queued or running at once (each is a process).
+    max_calendar_jobs: int = 2
     #: Cards per 簿冊 (book) in the April beat survey.
     cards_per_book: int = 50
     #: Upper bound of rows returned by list endpoints.

@@ -254,7 +254,9 @@ def api_env(
     backend = request.param
     url = new_database_url(backend, tmp_path_factory.mktemp(f"api_{backend}"), request)
     # A short planning budget: the test area is small and the suite must stay fast.
-    settings = ApiSettings(database_url=url, plan_time_limit_s=0.4, max_rebalance_jobs=50)
+    settings = ApiSettings(
+        database_url=url, plan_time_limit_s=0.4, max_rebalance_jobs=50, max_calendar_jobs=50
+    )
     db = Database(url, pool_size=5, max_overflow=10)
     app = create_app(settings, db=db)
     seed(db)

@@ -26,7 +26,7 @@ from api.auth import current_version
 from api.db import utcnow
 from api.deps import RoleGate
 from api.main import ROUTERS, create_app
-from api.models import RebalanceJob
+from api.models import CalendarJob, RebalanceJob
 from api.settings import ApiSettings
 
 from .conftest import BEATS, USERS, ApiEnv, household_ids, personal_name
@@ -163,6 +163,58 @@ def cancel_request(env: ApiEnv, station: str) -> Req:
     return Req("POST", f"/rebalance-jobs/{job_id}/cancel", after=close)
 
 
+CALENDAR_BODY = {"start": "2026-11-02", "weeks": 1, "day_time_limit_s": 0.05, "forecast_runs": 5}
+_CALENDARS: dict[tuple[str, str], str] = {}
+
+
+def done_calendar(env: ApiEnv, koban: str) -> str:
+    """A real one-week calendar of ``koban``, planned once per database."""
+    key = (env.backend, koban)
+    if key not in _CALENDARS:
+        r = env.client.post(
+            "/calendars", headers=env.auth("admin"), json={**CALENDAR_BODY, "koban_id": koban}
+        )
+        assert r.status_code == 202, r.text
+        deadline = time.monotonic() + 120
+        while True:
+            job = env.client.get(f"/calendars/{r.json()['id']}", headers=env.auth("admin")).json()
+            if job["status"] not in ("queued", "running") or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert job["status"] == "done", job
+        _CALENDARS[key] = job["id"]
+    return _CALENDARS[key]
+
+
+def calendar_cancel_request(env: ApiEnv, koban: str) -> Req:
+    """Cancel of a queued calendar job, closed afterwards if still queued."""
+    with env.db.writing() as s:
+        job = CalendarJob(
+            id=uuid.uuid4().hex,
+            kind="calendar",
+            created_by=1,
+            created_at=utcnow(),
+            koban_id=koban,
+            beat_id=None,
+            start=date(2026, 11, 2),
+            status="queued",
+            progress=0.0,
+            message="",
+            params={**CALENDAR_BODY, "estimate_s": 10.0},
+            cancel_requested=False,
+        )
+        s.add(job)
+    job_id = job.id
+
+    def close() -> None:
+        with env.db.writing() as s:
+            row = s.get(CalendarJob, job_id)
+            if row is not None and row.status == "queued":
+                row.status = "failed"
+
+    return Req("POST", f"/calendars/{job_id}/cancel", after=close)
+
+
 Builder = Callable[[ApiEnv, str, dict[str, Any]], Req]
 
 BUILDERS: dict[tuple[str, str], Builder] = {
@@ -287,6 +339,14 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/rebalance-jobs/{job_id}/accept"): lambda e, u, b: Req(
         "POST", f"/rebalance-jobs/{job_row(e, b['station'], 'done')}/accept"
     ),
+    ("POST", "/calendars"): lambda e, u, b: Req(
+        "POST", "/calendars", ok=(202,), json={**CALENDAR_BODY, "koban_id": b["koban"]}
+    ),
+    ("GET", "/calendars"): lambda e, u, b: Req("GET", "/calendars"),
+    ("GET", "/calendars/{job_id}"): lambda e, u, b: Req(
+        "GET", f"/calendars/{done_calendar(e, b['koban'])}"
+    ),
+    ("POST", "/calendars/{job_id}/cancel"): lambda e, u, b: calendar_cancel_request(e, b["koban"]),
     ("POST", "/plans/{officer_id}/{on}/replan"): lambda e, u, b: Req(
         "POST",
         f"/plans/{b['officer']}/2026-12-01/replan",
@@ -320,15 +380,19 @@ def send(env: ApiEnv, req: Req, user: str | None) -> Any:
     headers = dict(req.headers)
     if user is not None:
         headers.update(env.auth(user))
-    return env.client.request(
-        req.method,
-        req.path,
-        params=req.params,
-        json=req.json,
-        data=req.data,
-        files=req.files,
-        headers=headers,
-    )
+    try:
+        return env.client.request(
+            req.method,
+            req.path,
+            params=req.params,
+            json=req.json,
+            data=req.data,
+            files=req.files,
+            headers=headers,
+        )
+    finally:
+        if req.after is not None:
+            req.after()
 
 
 def forbidden_tokens(beat: str) -> list[str]:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import time
 import uuid
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -291,3 +294,160 @@ def test_progress_of_a_station_and_its_officers(api_env: ApiEnv) -> None:
     backwards = {"start": "2025-12-31", "end": "2025-01-01"}
     bad = api_env.client.get("/progress", params=backwards, headers=api_env.auth("admin"))
     assert bad.status_code == 422
+
+
+def wait_for_calendar(env: ApiEnv, job_id: str, timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        job = env.client.get(f"/calendars/{job_id}", headers=env.auth("admin")).json()
+        if job["status"] not in ("queued", "running"):
+            return dict(job)
+        time.sleep(0.3)
+    raise AssertionError(f"calendar job {job_id} still running after {timeout_s} s")
+
+
+CALENDAR_START = "2026-11-02"  # a Monday
+
+
+def _audit_count(env: ApiEnv, resource: str) -> int:
+    with env.db.read_session() as s:
+        return int(
+            s.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.resource == resource, AuditEntry.action == "read")
+            )
+            or 0
+        )
+
+
+def test_calendar_job_uses_approvals_and_officers_read_their_part(api_env: ApiEnv) -> None:
+    h = api_env.auth("mgr_naka")
+    # An approved evening on a duty day of the horizon; a revoked one is not used.
+    for day, revoke in (("2026-11-03", False), ("2026-11-04", True)):
+        a = api_env.client.post(
+            "/night-approvals",
+            headers=h,
+            json={"officer_id": "O-NAKA1", "on_date": day, "start": "18:00", "end": "20:00"},
+        )
+        assert a.status_code == 201, a.text
+        if revoke:
+            path = f"/night-approvals/{a.json()['id']}/revoke"
+            assert api_env.client.post(path, headers=h).status_code == 200
+    body = {
+        "koban_id": "K-NAKA1",
+        "start": CALENDAR_START,
+        "weeks": 1,
+        "focus_days": ["2026-11-07"],
+        "day_time_limit_s": 0.1,
+        "forecast_runs": 20,
+    }
+    r = api_env.client.post("/calendars", headers=h, json=body)
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "queued" and 0 <= r.json()["progress"] < 1
+    job = wait_for_calendar(api_env, r.json()["id"])
+    assert job["status"] == "done", job
+    assert job["progress"] == 1.0
+    cal, fc = job["result"]["calendar"], job["result"]["forecast"]
+    assert cal["koban_id"] == "K-NAKA1" and cal["days"] == 7
+    assert set(cal["officers"]) == {"O-NAKA1"}
+    assert set(cal["beats"]) == {"BEAT-NAKA1"} and set(fc["beats"]) == {"BEAT-NAKA1"}
+    ours = set(household_ids("BEAT-NAKA1"))
+    assert {a["household_id"] for a in cal["attempts"]} <= ours
+    used = job["result"]["night_approvals_used"]
+    assert used == [{"officer_id": "O-NAKA1", "date": "2026-11-03", "window": "18:00-20:00"}]
+    # The officer of the beat reads it (audited); other scopes get 404.
+    before = _audit_count(api_env, "calendar_job")
+    mine = api_env.client.get(f"/calendars/{job['id']}", headers=api_env.auth("off_naka1"))
+    assert mine.status_code == 200 and mine.json()["result"]["calendar"]["officers"]
+    assert _audit_count(api_env, "calendar_job") == before + 1
+    for user in ("off_naka2", "mgr_higashi", "off_higashi1"):
+        assert (
+            api_env.client.get(f"/calendars/{job['id']}", headers=api_env.auth(user)).status_code
+            == 404
+        )
+    listed = api_env.client.get("/calendars", headers=api_env.auth("off_naka2")).json()
+    assert job["id"] not in {j["id"] for j in listed}
+    done = api_env.client.post(f"/calendars/{job['id']}/cancel", headers=h)
+    assert done.status_code == 409
+
+
+def test_calendar_job_refuses_bad_requests(api_env: ApiEnv) -> None:
+    h = api_env.auth("mgr_naka")
+    base = {"koban_id": "K-NAKA1", "start": CALENDAR_START, "weeks": 1}
+    cases = [
+        ({**base, "focus_days": ["2026-12-25"]}, 422),
+        ({**base, "kind": "new_officer"}, 422),
+        ({**base, "kind": "new_officer", "beat_id": "BEAT-NAKA2"}, 422),
+        ({**base, "koban_id": "K-NOWHERE"}, 404),
+        ({**base, "koban_id": "K-HIGASHI1"}, 403),
+        ({**base, "weeks": 9}, 422),
+    ]
+    for body, expected in cases:
+        r = api_env.client.post("/calendars", headers=h, json=body)
+        assert r.status_code == expected, (body, r.status_code, r.text)
+
+
+def test_new_officer_plan_job_covers_the_beat(api_env: ApiEnv) -> None:
+    h = api_env.auth("admin")
+    r = api_env.client.post(
+        "/calendars",
+        headers=h,
+        json={
+            "kind": "new_officer",
+            "koban_id": "K-NAKA2",
+            "beat_id": "BEAT-NAKA2",
+            "start": CALENDAR_START,
+            "day_time_limit_s": 0.1,
+        },
+    )
+    assert r.status_code == 202, r.text
+    job = wait_for_calendar(api_env, r.json()["id"])
+    assert job["status"] == "done", job
+    plan = job["result"]["new_officer"]
+    assert plan["beat_id"] == "BEAT-NAKA2"
+    days = [set(d["household_ids"]) for d in plan["days"]] if plan["days"] else []
+    covered = set().union(*days) if days else set()
+    assert covered <= set(household_ids("BEAT-NAKA2"))
+    assert plan["covered"] + len(plan["not_covered"]) == plan["households"]
+
+
+def test_calendar_job_can_be_cancelled(api_env: ApiEnv) -> None:
+    h = api_env.auth("mgr_higashi")
+    r = api_env.client.post(
+        "/calendars",
+        headers=h,
+        json={"koban_id": "K-HIGASHI1", "start": CALENDAR_START, "weeks": 8, "day_time_limit_s": 5},
+    )
+    assert r.status_code == 202, r.text
+    c = api_env.client.post(f"/calendars/{r.json()['id']}/cancel", headers=h)
+    assert c.status_code == 200
+    assert wait_for_calendar(api_env, r.json()["id"])["status"] == "cancelled"
+
+
+def test_officer_view_keeps_only_own_days_and_beats() -> None:
+    from api.routes.calendars import officer_view
+
+    def att(h: str, o: str, b: str) -> dict[str, Any]:
+        return {"household_id": h, "officer_id": o, "beat_id": b}
+
+    result = {
+        "calendar": {
+            "koban_id": "K",
+            "start": "2026-11-02",
+            "days": 7,
+            "beats": {"B1": {"x": 1}, "B2": {"x": 2}},
+            "officers": {"O1": {"days": []}, "O2": {"days": []}, "S1": {"days": []}},
+            "attempts": [att("h1", "O1", "B1"), att("h2", "O2", "B2"), att("h3", "S1", "B1")],
+            "not_done": [{"beat_id": "B1"}, {"beat_id": "B2"}],
+            "notes": ["O1 on leave", "O2 on leave"],
+        },
+        "forecast": {"beats": {"B1": {}, "B2": {}}, "officers": {"O1": {}, "O2": {}}, "runs": 5},
+        "night_approvals_used": [{"officer_id": "O1"}, {"officer_id": "O2"}],
+    }
+    view = officer_view(result, "O1", frozenset({"B1"}))
+    text = json.dumps(view)
+    assert "O2" not in text and "B2" not in text and "h2" not in text
+    assert set(view["calendar"]["officers"]) == {"O1"}
+    assert {a["household_id"] for a in view["calendar"]["attempts"]} == {"h1", "h3"}
+    assert view["forecast"]["runs"] == 5
