@@ -213,9 +213,13 @@ def fmt(rows: list[dict[str, Any]], best_peer: float) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        ratio = best_peer / r["largest_deviation"] if r["largest_deviation"] > 0 else float("inf")
+        dev = r["largest_deviation"]
+        if not np.isfinite(dev):
+            lines.append(f"| {r['method']} | - | - | - | - | {r['time_s']:.1f} | {r['note']} |")
+            continue
+        ratio = best_peer / dev if dev > 0 else float("inf")
         lines.append(
-            f"| {r['method']} | {r['largest_deviation']:.1%} | {ratio:.1f} | "
+            f"| {r['method']} | {dev:.1%} | {ratio:.1f} | "
             f"{r['split_beats']} / {r['split_queen']} | {r['compactness']:.3f} | "
             f"{r['time_s']:.1f} | {r['note']} |"
         )
@@ -246,8 +250,11 @@ def main() -> int:
         seconds = time.perf_counter() - start
         labels = np.array([result.assignment[u] for u in units["unit_id"].astype(str)])
         note = f"{result.after.moved_share:.0%} of households moved; stopped by {result.stopped_by}"
-        if kob is not None:
-            note += f"; koban rule broken by {len(result.after.koban_violations)} beats"
+        if kob is not None and result.before is not None:
+            note += (
+                f"; beats off their koban's unit: {len(result.before.koban_violations)} before "
+                f"(bundled), {len(result.after.koban_violations)} after, none newly"
+            )
         rows.append(score(neutral, units, name, labels, seconds, note))
         print(rows[-1], flush=True)
     peers = run_spopt(units, neutral, k, args.quick)
