@@ -9,6 +9,11 @@ peer is plain folium (default markers, one polyline) on the same stops, so
 the route map's cost is read as a ratio to it; the sheet is compared with
 its 2 s budget.
 
+The bundled Kanazawa data is measured too: the day plan of the officer of
+the beat with the most 未把握 (as in ``junkai-geo demo``), drawn as a sheet
+and as a map, and the beats map of the whole city (103 beats, every 未把握
+household aggregated per building).
+
 Run: ``python benchmarks/bench_render.py`` (writes benchmarks/results/render.md).
 """
 
@@ -153,10 +158,13 @@ def main(argv: list[str] | None = None) -> int:
             (f"beats map, {len(beats)} beats, {n_pts} 未把握 ({style})", n_pts, first, med, "")
         )
 
+    rows = _bundled_rows(args.repeat, tmp) + rows
+
     lines = [
         "# Rendering times",
         "",
-        f"Synthetic plans and beats (see benchmarks/bench_render.py); median of {args.repeat} warm runs; "
+        "Bundled Kanazawa data (first rows) and synthetic plans and beats (see "
+        f"benchmarks/bench_render.py); median of {args.repeat} warm runs; "
         f"'first' is the first call of the process (imports done: {import_s:.2f} s before it).",
         "",
         "| what | stops / points | first (s) | median (s) | compared |",
@@ -168,6 +176,88 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(table, encoding="utf-8")
     return 0
+
+
+def _bundled_rows(repeat: int, tmp: Path) -> list[tuple[str, int, float, float, str]]:
+    """Sheet, route map and beats map made from the bundled Kanazawa data."""
+    from junkai_geo.bundled import as_of, load_kanazawa
+    from junkai_geo.cards import card_table
+    from junkai_geo.commands.demo import beat_summary, first_weekday_after
+    from junkai_geo.render import beats_map, route_map, save_map
+    from junkai_geo.routing import plan_day
+    from junkai_geo.sheet import route_sheet_pdf
+    from junkai_geo.workload import beat_workload_h
+
+    ds = load_kanazawa(validate=False)
+    today = as_of()
+    cards = card_table(ds.households, ds.visits, today=today)
+    table = beat_summary(
+        ds, cards, beat_workload_h(ds.units, ds.households, cards, ds.buildings, ds.koban)
+    )
+    beat_id = str(table.sort_values("unknown", ascending=False)["beat_id"].iloc[0])
+    officer = ds.officers[ds.officers["beat_id"].astype(str) == beat_id].iloc[0].to_dict()
+    start = ds.koban[ds.koban["koban_id"] == officer["koban_id"]].geometry.iloc[0]
+    hh = ds.households[ds.households["beat_id"].astype(str) == beat_id]
+    plan = plan_day(
+        officer,
+        first_weekday_after(today),
+        households=hh,
+        buildings=ds.buildings,
+        cards=cards.reindex(hh["household_id"]),
+        visits=ds.visits[ds.visits["household_id"].isin(hh["household_id"])],
+        start_xy=(start.x, start.y),
+    ).to_dict()
+    beat = ds.beats[ds.beats["beat_id"] == beat_id].to_crs("EPSG:4326").geometry.iloc[0]
+    n_stops = len(plan["stops"])
+    rows: list[tuple[str, int, float, float, str]] = []
+    first, med = timed(
+        lambda: route_sheet_pdf(plan, tmp / "kanazawa.pdf", beat_geometry=beat), repeat
+    )
+    rows.append(
+        (
+            f"Kanazawa: A4 route sheet of {officer['officer_id']} ({_pages(tmp / 'kanazawa.pdf')} page(s))",
+            n_stops,
+            first,
+            med,
+            f"{med / SHEET_BUDGET_S:.2f} of the 2 s budget",
+        )
+    )
+    for mode in (False, True):
+        first, med = timed(
+            lambda mode=mode: save_map(
+                route_map(plan, beat_geometry=beat, offline=mode), tmp / f"kanazawa_{mode}.html"
+            ),
+            repeat,
+        )
+        rows.append(
+            (f"Kanazawa: route map, {'offline' if mode else 'online'}", n_stops, first, med, "")
+        )
+    beats = ds.beats.merge(table.drop(columns=["koban_id"]), on="beat_id")
+    unknown = ds.households[
+        ds.households["household_id"].map(cards["status"]).eq("none").to_numpy()
+    ][["building_id", "geometry"]]
+    first, med = timed(
+        lambda: save_map(
+            beats_map(
+                beats[["beat_id", "koban", "homes", "unknown", "workload_h", "geometry"]],
+                workload_col="workload_h",
+                koban_gdf=ds.koban,
+                unvisited_points=unknown,
+            ),
+            tmp / "kanazawa_beats.html",
+        ),
+        max(1, repeat // 2),
+    )
+    rows.append(
+        (
+            f"Kanazawa: beats map, {len(beats)} beats, 未把握 per building",
+            len(unknown),
+            first,
+            med,
+            "",
+        )
+    )
+    return rows
 
 
 def _pages(path: Path) -> int:
