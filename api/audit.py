@@ -8,6 +8,8 @@ updates or deletes these rows, and triggers on both databases refuse it.
 
 from __future__ import annotations
 
+import queue
+import threading
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -42,3 +44,111 @@ def record(
             detail=detail,
         )
     )
+
+
+class ReadAuditWriter:
+    """Group commit of read audit rows: one transaction for many readers.
+
+    A read of household details must be on the trail before its data leaves
+    the service, so each reader waits for the commit of its row; but one
+    write transaction (and, on SQLite, one fsync under the single write
+    lock) per read caps the service at the disk's commit rate. Readers hand
+    their row to one writer thread per process and wait; the thread commits
+    whatever rows have gathered in one transaction, then releases their
+    readers. Each reader still gets its answer only after its row is on
+    disk; a failed commit fails every reader of the batch.
+    """
+
+    #: Rows committed at most per transaction.
+    MAX_BATCH = 500
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+        self._queue: queue.SimpleQueue[tuple[AuditEntry, _Waiter] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def record(
+        self,
+        who: Principal,
+        action: str,
+        resource: str,
+        resource_id: str = "",
+        *,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Add one row and return once it is committed (raises if it was not)."""
+        entry = AuditEntry(
+            at=utcnow(),
+            user_id=who.user_id,
+            username=who.username[:64],
+            role=who.role.value,
+            action=action,
+            resource=resource,
+            resource_id=str(resource_id)[:128],
+            client_ip=who.client_ip[:64],
+            detail=detail,
+        )
+        waiter = _Waiter()
+        self._ensure_thread()
+        self._queue.put((entry, waiter))
+        waiter.event.wait()
+        if waiter.error is not None:
+            raise waiter.error
+
+    def close(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join(10)
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch = [item]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)  # stop after this batch
+                    break
+                batch.append(nxt)
+            error: BaseException | None = None
+            try:
+                with self.db.writing() as session:
+                    session.add_all([e for e, _ in batch])
+            except BaseException as exc:  # every waiter of the batch must hear of it
+                error = exc
+            for _, waiter in batch:
+                waiter.error = error
+                waiter.event.set()
+
+
+class _Waiter:
+    __slots__ = ("error", "event")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.error: BaseException | None = None
+
+
+_WRITERS_LOCK = threading.Lock()
+
+
+def read_writer(db: Any) -> ReadAuditWriter:
+    """The group-commit writer of ``db`` (one per database per process)."""
+    with _WRITERS_LOCK:
+        writer: ReadAuditWriter | None = getattr(db, "_read_audit_writer", None)
+        if writer is None:
+            writer = ReadAuditWriter(db)
+            db._read_audit_writer = writer
+        return writer

@@ -46,8 +46,14 @@ def make_engine(
             engine = create_engine(url, connect_args=connect_args, poolclass=StaticPool)
         else:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # Keep as many connections as the pool may hand out: an overflow
+            # connection is opened (with its PRAGMAs) and closed per request,
+            # which under load costs more than the query.
             engine = create_engine(
-                url, connect_args=connect_args, pool_size=pool_size, max_overflow=max_overflow
+                url,
+                connect_args=connect_args,
+                pool_size=pool_size + max_overflow,
+                max_overflow=max_overflow,
             )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine

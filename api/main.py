@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
+from . import audit
 from .db import Database
 from .jobs import fail_interrupted, join_children
 from .routes import (
@@ -75,6 +76,7 @@ def create_app(settings: ApiSettings | None = None, *, db: Database | None = Non
         yield
         # A job still running when the service stops is marked failed at the next start.
         join_children(timeout_s=0)
+        audit.read_writer(database).close()
         if db is None:
             database.dispose()
 

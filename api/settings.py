@@ -41,9 +41,10 @@ class ApiSettings(BaseSettings):
     max_upload_bytes: int = 50 * 1024 * 1024
     #: SQLite busy timeout: how long a writer waits for the write lock.
     sqlite_busy_timeout_ms: int = 30_000
-    #: Connection pool (PostgreSQL).
-    pool_size: int = 10
-    pool_max_overflow: int = 30
+    #: Connections kept open per worker process (the thread pool runs up to 40
+    #: requests at once) and opened beyond that for a burst.
+    pool_size: int = 30
+    pool_max_overflow: int = 10
 
     def url(self) -> str:
         """The effective SQLAlchemy URL."""

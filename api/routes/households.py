@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+import functools
 import math
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import Select, func, select, text
@@ -29,6 +30,19 @@ BBox = Annotated[
 ]
 
 
+@functools.lru_cache(maxsize=1)
+def _to_metric() -> Any:
+    """WGS84 -> the metric CRS; made once (building a Transformer takes milliseconds).
+
+    pyproj transformers may be shared between threads since pyproj 3.1.
+    """
+    from pyproj import Transformer
+
+    from junkai_geo.settings import ISHIKAWA_CRS
+
+    return Transformer.from_crs("EPSG:4326", ISHIKAWA_CRS, always_xy=True)
+
+
 def parse_bbox(bbox: str) -> tuple[float, float, float, float]:
     x0, y0, x1, y1 = (float(v) for v in bbox.split(","))
     if not (x0 <= x1 and y0 <= y1 and x0 >= -180 and x1 <= 180 and y0 >= -90 and y1 <= 90):
@@ -39,7 +53,29 @@ def parse_bbox(bbox: str) -> tuple[float, float, float, float]:
     return x0, y0, x1, y1
 
 
-def household_out(h: HouseholdRow, today: object = None) -> HouseholdOut:
+#: The columns of a household in lists: a household row without its personal
+#: fields (a JSON document to decode) and without ORM identity tracking,
+#: which under load cost more than the query itself.
+LIST_COLUMNS = (
+    HouseholdRow.household_id,
+    HouseholdRow.kind,
+    HouseholdRow.beat_id,
+    HouseholdRow.building_id,
+    HouseholdRow.floor,
+    HouseholdRow.address,
+    HouseholdRow.lon,
+    HouseholdRow.lat,
+    HouseholdRow.x,
+    HouseholdRow.y,
+    HouseholdRow.occupancy,
+    HouseholdRow.last_contact,
+    HouseholdRow.absences,
+    HouseholdRow.visit_count,
+)
+
+
+def household_out(h: Any, today: object = None) -> HouseholdOut:
+    """A household (ORM row, or a row of ``LIST_COLUMNS``) as returned in lists."""
     d = today or today_local()
     return HouseholdOut(
         household_id=h.household_id,
@@ -58,7 +94,7 @@ def household_out(h: HouseholdRow, today: object = None) -> HouseholdOut:
     )
 
 
-def scoped(stmt: Select[HouseholdRow], who: Principal) -> Select[HouseholdRow]:
+def scoped(stmt: Any, who: Principal) -> Any:
     if who.beat_ids is not None:
         stmt = stmt.where(HouseholdRow.beat_id.in_(who.beat_ids))
     return stmt
@@ -85,7 +121,7 @@ def list_households(
 ) -> list[HouseholdOut]:
     """Households by beat, bbox and card status; no personal field."""
     today = today_local()
-    stmt = scoped(select(HouseholdRow), who).order_by(HouseholdRow.household_id)
+    stmt = scoped(select(*LIST_COLUMNS), who).order_by(HouseholdRow.household_id)
     if beat_id is not None:
         if not who.can_beat(beat_id):
             raise forbidden()
@@ -95,7 +131,7 @@ def list_households(
     if card_status is not None:
         stmt = stmt.where(status_filter(card_status, today))
     stmt = stmt.limit(min(limit, settings.max_page_size)).offset(offset)
-    return [household_out(h, today) for h in session.scalars(stmt)]
+    return [household_out(h, today) for h in session.execute(stmt)]
 
 
 @router.get("/near", response_model=list[NearHousehold])
@@ -116,15 +152,11 @@ def near(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, detail="lon/lat: expected a point in Japan"
         )
-    from pyproj import Transformer
-
-    from junkai_geo.settings import ISHIKAWA_CRS
-
-    x, y = Transformer.from_crs("EPSG:4326", ISHIKAWA_CRS, always_xy=True).transform(lon, lat)
-    base = scoped(select(HouseholdRow), who).where(
+    x, y = _to_metric().transform(lon, lat)
+    base = scoped(select(*LIST_COLUMNS), who).where(
         HouseholdRow.last_contact.is_(None), HouseholdRow.occupancy == "occupied"
     )
-    found: list[tuple[float, HouseholdRow]]
+    found: list[tuple[float, Any]]
     if db.is_sqlite:
         found = _near_sqlite(session, base, x, y, limit, radius_m)
     else:
@@ -144,7 +176,7 @@ def near(
             .params(px=x, py=y)
             .limit(limit)
         )
-        found = [(float(d), h) for h, d in session.execute(stmt).all()]
+        found = [(float(r[-1]), r) for r in session.execute(stmt).all()]
     today = today_local()
     return [
         NearHousehold(**household_out(h, today).model_dump(), distance_m=round(d, 1))
@@ -154,22 +186,32 @@ def near(
 
 def _near_sqlite(
     session: Session,
-    base: Select[HouseholdRow],
+    base: Select[Any],
     x: float,
     y: float,
     limit: int,
     radius_m: float,
-) -> list[tuple[float, HouseholdRow]]:
-    """Growing square windows on the (x, y) index until ``limit`` lie inside the circle."""
+) -> list[tuple[float, Any]]:
+    """Growing square windows on the (x, y) index until ``limit`` lie inside the circle.
+
+    The database filters by the circle, sorts and cuts, so only the answer
+    crosses into Python.
+    """
+    d2 = (HouseholdRow.x - x) * (HouseholdRow.x - x) + (HouseholdRow.y - y) * (HouseholdRow.y - y)
     r = min(250.0, radius_m)
     while True:
-        rows = session.scalars(
-            base.where(HouseholdRow.x.between(x - r, x + r), HouseholdRow.y.between(y - r, y + r))
+        rows = session.execute(
+            base.add_columns(d2.label("d2"))
+            .where(
+                HouseholdRow.x.between(x - r, x + r),
+                HouseholdRow.y.between(y - r, y + r),
+                d2 <= r * r,
+            )
+            .order_by(d2, HouseholdRow.household_id)
+            .limit(limit)
         ).all()
-        hits = sorted(((math.hypot(h.x - x, h.y - y), h) for h in rows), key=lambda t: t[0])
-        hits = [t for t in hits if t[0] <= r]
-        if len(hits) >= limit or r >= radius_m:
-            return hits[:limit]
+        if len(rows) >= limit or r >= radius_m:
+            return [(math.sqrt(row.d2), row) for row in rows]
         r = min(r * 2, radius_m)
 
 
@@ -179,31 +221,18 @@ def get_household(household_id: str, who: AnyUser, db: DB) -> HouseholdDetail:
 
     Every call is written to the audit trail before the data is returned.
     """
-    with db.writing() as session:
+    with db.read_session() as session:
         h = session.get(HouseholdRow, household_id)
-        if h is None or not who.can_beat(h.beat_id):
-            # Denied and missing look the same to the caller; the trail tells them apart.
-            audit.record(
-                session,
-                who,
-                "read_denied",
-                "household",
-                household_id,
-                detail={"exists": h is not None},
-            )
-            h = None
-        else:
-            personal = h.personal if who.sees_personal else None
-            audit.record(
-                session,
-                who,
-                "read",
-                "household",
-                household_id,
-                detail={"personal": personal is not None},
-            )
-    if h is None:
+    writer = audit.read_writer(db)
+    if h is None or not who.can_beat(h.beat_id):
+        # Denied and missing look the same to the caller; the trail tells them apart.
+        writer.record(
+            who, "read_denied", "household", household_id, detail={"exists": h is not None}
+        )
         raise not_found("household")
+    personal = h.personal if who.sees_personal else None
+    # Committed (grouped with other readers' rows) before the data is returned.
+    writer.record(who, "read", "household", household_id, detail={"personal": personal is not None})
     return HouseholdDetail(
         **household_out(h).model_dump(), registered_on=h.registered_on, personal=personal
     )

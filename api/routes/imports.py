@@ -30,6 +30,7 @@ from ..store import (
     upsert_officers,
     upsert_units,
 )
+from .reports import invalidate_survey_cache
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 
@@ -247,6 +248,7 @@ def import_layer(
         session.add(rec)
         audit.record(session, who, "import", layer, filename, detail={"rows": rows})
         session.commit()
+        invalidate_survey_cache()
         return _out(rec)
 
 

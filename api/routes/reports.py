@@ -3,6 +3,8 @@ from __future__ import annotations
 import csv
 import io
 import math
+import threading
+import time
 from collections import defaultdict
 from datetime import date
 
@@ -36,6 +38,48 @@ CSV_COLUMNS: list[tuple[str, str]] = [
     ("vacant", "空家"),
     ("moved_out", "転出"),
 ]
+
+
+#: Survey answers kept this long per (scope, koban, day, version). The survey
+#: groups every household of the scope (a station: tens of thousands), the
+#: slowest read by far; writes in this process (visits, imports) clear the
+#: cache at once, writes through another worker process show within this time.
+SURVEY_CACHE_S = 10.0
+_SURVEYS: dict[tuple[object, ...], tuple[float, SurveyOut]] = {}
+_SURVEYS_LOCK = threading.Lock()
+
+
+def invalidate_survey_cache() -> None:
+    """Forget the cached surveys (after a write that changes households or cards)."""
+    with _SURVEYS_LOCK:
+        _SURVEYS.clear()
+
+
+def cached_beat_survey(
+    session: Session, who: Principal, *, cards_per_book: int, koban_id: str | None = None
+) -> SurveyOut:
+    """:func:`beat_survey`, answered from the cache while it is fresh."""
+    today = today_local()
+    key = (
+        id(session.get_bind()),
+        who.beat_ids,
+        who.koban_ids,
+        koban_id,
+        cards_per_book,
+        today,
+        current_version(session),
+    )
+    now = time.monotonic()
+    with _SURVEYS_LOCK:
+        hit = _SURVEYS.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    out = beat_survey(session, who, cards_per_book=cards_per_book, koban_id=koban_id, today=today)
+    with _SURVEYS_LOCK:
+        if len(_SURVEYS) > 1000:
+            _SURVEYS.clear()
+        _SURVEYS[key] = (now + SURVEY_CACHE_S, out)
+    return out
 
 
 def beat_survey(
@@ -126,7 +170,9 @@ def get_beat_survey(
     koban_id: str | None = Query(default=None, max_length=64),
 ) -> SurveyOut:
     """Per beat: households, buildings, books (簿冊) and make-up by kind and card."""
-    return beat_survey(session, who, cards_per_book=settings.cards_per_book, koban_id=koban_id)
+    return cached_beat_survey(
+        session, who, cards_per_book=settings.cards_per_book, koban_id=koban_id
+    )
 
 
 @router.get(
@@ -146,7 +192,9 @@ def get_beat_survey_csv(
     koban_id: str | None = Query(default=None, max_length=64),
 ) -> Response:
     """The beat survey as CSV for Excel: UTF-8 with a BOM, CRLF line ends."""
-    survey = beat_survey(session, who, cards_per_book=settings.cards_per_book, koban_id=koban_id)
+    survey = cached_beat_survey(
+        session, who, cards_per_book=settings.cards_per_book, koban_id=koban_id
+    )
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow([h for _, h in CSV_COLUMNS])

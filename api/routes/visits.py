@@ -20,6 +20,7 @@ from ..deps import DB, MAX_INT, AnyUser, ReadSession, Settings, forbidden, not_f
 from ..models import HouseholdRow, OfficerRow, VisitRow
 from ..schemas import VisitIn, VisitOut
 from ..store import card_status_of, refresh_card, today_local
+from .reports import invalidate_survey_cache
 
 router = APIRouter(prefix="/visits", tags=["visits"])
 
@@ -155,6 +156,7 @@ def register_visit(
             raise
         response.status_code = status.HTTP_200_OK
         return replay
+    invalidate_survey_cache()
     return out
 
 
