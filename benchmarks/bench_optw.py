@@ -17,6 +17,7 @@ Usage: ``python benchmarks/bench_optw.py [--instances c101 r101] [--time-limits 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -167,6 +168,12 @@ def main(argv: list[str] | None = None) -> int:
             f"Lowest ratio: {worst:.3f}.",
             "",
         ]
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    lines += [
+        f"Load average (1 / 5 / 15 min) at the end of the run: {load}, on "
+        f"{os.cpu_count()} cores shared with other jobs.",
+        "",
+    ]
     text = "\n".join(lines)
     print(text)
     args.out.write_text(text + "\n", encoding="utf-8")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -139,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"Mean gap over {len(gaps)} instances: **{mean:.2f} %**; "
         f"infeasible: {len(names) - len(gaps)}.",
+        "",
+        "Load average (1 / 5 / 15 min) at the end of the run: "
+        + " / ".join(f"{x:.1f}" for x in os.getloadavg())
+        + f", on {os.cpu_count()} cores shared with other jobs.",
     ]
     lines += tail
     print("\n".join(tail))
