@@ -91,6 +91,10 @@ class RebalanceParams:
     end_temperature: float = 1e-5
     snap_m: float = 1.0  # gap between polygons still counted as touching
     min_shared_boundary_m: float = 1.0  # a shorter contact (a corner) is not adjacency
+    # Refinement before the search (junkai_geo.workload.refine_units, used by
+    # the CLI and the benchmark when household points are known): units above
+    # this share of the mean beat workload are split into sub-units; 0 = off.
+    split_unit_share: float = 0.15
 
     def __post_init__(self) -> None:
         check_positive(
@@ -110,6 +114,7 @@ class RebalanceParams:
             "evenness_weight",
             "snap_m",
             "min_shared_boundary_m",
+            "split_unit_share",
         ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or value < 0:
@@ -231,6 +236,7 @@ class BeatProblem:
     source: str = "units"
     wanted_beats: int = 0  # beats asked for; 0 means as many as now
     reference_labels: np.ndarray | None = None  # current beat id per unit (None: none)
+    parent_ids: np.ndarray | None = None  # unit each sub-unit was cut from (None: no split)
 
     def __post_init__(self) -> None:
         edges = self.graph.edges
@@ -268,6 +274,7 @@ class BeatProblem:
         n_beats: int | None = None,
         params: RebalanceParams | None = None,
         source: str = "units",
+        parent_column: str | None = "parent_unit_id",
     ) -> BeatProblem:
         """Check a unit layer and build the problem from it.
 
@@ -290,6 +297,9 @@ class BeatProblem:
             units and take no other.
         n_beats
             Number of beats wanted; defaults to the number of current beats.
+        parent_column
+            Column naming the unit each sub-unit was cut from (see
+            :func:`junkai_geo.workload.refine_units`); used when present.
         """
         from .workload import to_metric
 
@@ -449,6 +459,11 @@ class BeatProblem:
             warnings=warnings,
             source=source,
             wanted_beats=int(n_beats),
+            parent_ids=(
+                units[parent_column].astype(str).to_numpy()
+                if parent_column and parent_column in units.columns
+                else None
+            ),
         )
         if koban is not None and len(koban):
             prob._attach_koban(koban, beat_koban, units, current_column)
@@ -764,6 +779,8 @@ class RebalanceResult:
     dissolved beat polygons (columns ``beat_id``, ``koban_id``, ``geometry``,
     metric CRS). ``stopped_by`` is ``"moves"`` (the deterministic budget),
     ``"converged"`` or ``"time_limit"`` (then a rerun may differ).
+    ``split_units`` maps each unit cut into sub-units (refinement) to the
+    sub-unit ids the assignment uses; empty when nothing was split.
     """
 
     assignment: dict[str, str]
@@ -779,6 +796,7 @@ class RebalanceResult:
     moves_made: int
     time_s: float
     stopped_by: str
+    split_units: dict[str, list[str]] = field(default_factory=dict)  # unit -> its sub-units
 
     @property
     def within_tolerance(self) -> bool:
@@ -799,6 +817,9 @@ class RebalanceResult:
                 "moved": [b is not None and b != c for b, c in zip(before, after, strict=True)],
                 "weight": problem.weights,
                 "households": problem.households,
+                "parent_unit_id": (
+                    problem.parent_ids if problem.parent_ids is not None else problem.unit_ids
+                ),
             },
             geometry=problem.geometries,
             crs=problem.crs,
@@ -829,6 +850,7 @@ class RebalanceResult:
             "moves_made": self.moves_made,
             "time_s": round(self.time_s, 3),
             "stopped_by": self.stopped_by,
+            "units_split": len(self.split_units),
         }
         out: dict[str, Any] = {
             "plan": plan,
@@ -837,6 +859,7 @@ class RebalanceResult:
             "moved_units": [m.to_dict() for m in self.moved_units],
             "assignment": self.assignment,
             "warnings": list(self.warnings),
+            "split_units": self.split_units,
         }
         if geometry:
             out["beats_after"] = _geojson(self.beats_after)
@@ -859,7 +882,12 @@ def dissolve_beats(problem: BeatProblem, a: np.ndarray) -> gpd.GeoDataFrame:
     polys = []
     for b in range(problem.n_beats):
         members = problem.geometries[a == b]
-        geom = shapely.coverage_union_all(members) if len(members) else shapely.Polygon()
+        try:
+            geom = shapely.coverage_union_all(members) if len(members) else shapely.Polygon()
+        except shapely.errors.GEOSException:
+            # Sub-units cut inside a unit add vertices on its edge that the
+            # neighbouring unit lacks; the overlay union copes with that.
+            geom = shapely.union_all(members)
         if not shapely.is_valid(geom):
             geom = shapely.union_all(shapely.make_valid(members))
         polys.append(shapely.make_valid(geom))
@@ -1032,7 +1060,19 @@ def rebalance_beats(
         moves_made=search.made,
         time_s=time.perf_counter() - t0,
         stopped_by=search.stopped_by,
+        split_units=_split_units(problem),
     )
+
+
+def _split_units(problem: BeatProblem) -> dict[str, list[str]]:
+    """Units cut into sub-units: parent id -> sub-unit ids, in unit order."""
+    if problem.parent_ids is None:
+        return {}
+    out: dict[str, list[str]] = {}
+    for uid, parent in zip(problem.unit_ids.tolist(), problem.parent_ids.tolist(), strict=True):
+        if uid != parent:
+            out.setdefault(parent, []).append(uid)
+    return out
 
 
 def _why_not(problem: BeatProblem, a: np.ndarray, p: RebalanceParams) -> str:

@@ -206,3 +206,92 @@ def unit_of_points(unit_geometries: Any, points: Any) -> np.ndarray:
         near = tree.query_nearest(pts[missing], all_matches=False)
         out[missing[near[0]]] = near[1]
     return out
+
+
+def weighted_kmeans(
+    xy: np.ndarray, weights: np.ndarray, k: int, *, seed: int = 0, iterations: int = 50
+) -> np.ndarray:
+    """Centres of ``k`` clusters of points, each point counting by its weight.
+
+    Seeded k-means++ start then Lloyd iterations; deterministic for a seed.
+    ``k`` is capped at the number of distinct points. Returns ``(k', 2)``.
+    """
+    pts = np.asarray(xy, dtype=float).reshape(-1, 2)
+    w = np.asarray(weights, dtype=float)
+    if len(pts) == 0:
+        return np.zeros((0, 2))
+    distinct = np.unique(pts, axis=0)
+    k = max(1, min(int(k), len(distinct)))
+    # Zero-weight points (vacant homes) still place the cuts sensibly.
+    w = np.where(w > 0, w, 1e-9)
+    rng = np.random.default_rng(seed)
+    centres = [pts[int(np.argmax(w))]]
+    for _ in range(1, k):
+        d2 = np.min(((pts[:, None, :] - np.asarray(centres)[None, :, :]) ** 2).sum(-1), axis=1)
+        score = d2 * w
+        if score.sum() <= 0:
+            break
+        centres.append(pts[int(rng.choice(len(pts), p=score / score.sum()))])
+    c = np.asarray(centres)
+    for _ in range(iterations):
+        label = np.argmin(((pts[:, None, :] - c[None, :, :]) ** 2).sum(-1), axis=1)
+        mass = np.bincount(label, weights=w, minlength=len(c))
+        sx = np.bincount(label, weights=w * pts[:, 0], minlength=len(c))
+        sy = np.bincount(label, weights=w * pts[:, 1], minlength=len(c))
+        new = c.copy()
+        ok = mass > 0
+        new[ok, 0] = sx[ok] / mass[ok]
+        new[ok, 1] = sy[ok] / mass[ok]
+        if np.allclose(new, c, atol=1e-3):
+            c = new
+            break
+        c = new
+    # Coincident centres would make a degenerate Voronoi diagram.
+    return np.unique(np.round(c, 3), axis=0)
+
+
+def split_polygon(polygon: Any, centres: np.ndarray) -> list[Any]:
+    """Voronoi cells of ``centres`` clipped to ``polygon``: pieces that tile it.
+
+    A cell that the clipping leaves in several parts (a concave unit) keeps
+    its largest part; the others join the piece they share most boundary
+    with, so every piece is in one part where the polygon allows it. Empty
+    pieces are dropped. The pieces' union is the polygon and they do not
+    overlap (up to floating-point noise).
+    """
+    poly = shapely.make_valid(polygon)
+    c = np.asarray(centres, dtype=float).reshape(-1, 2)
+    if len(c) <= 1:
+        return [poly]
+    cells = shapely.get_parts(
+        shapely.voronoi_polygons(shapely.multipoints(c), extend_to=poly, ordered=True)
+    )
+    pieces = [shapely.make_valid(shapely.intersection(cell, poly)) for cell in cells]
+    pieces = [_polygonal(p) for p in pieces]
+    main: list[Any] = []
+    stray: list[Any] = []
+    for p in pieces:
+        parts = sorted(shapely.get_parts(p), key=shapely.area, reverse=True)
+        parts = [q for q in parts if shapely.area(q) > 0]
+        if not parts:
+            continue
+        main.append(parts[0])
+        stray.extend(parts[1:])
+    for q in sorted(stray, key=shapely.area, reverse=True):
+        grown = shapely.buffer(q, 1e-6)
+        shared = [shapely.length(shapely.intersection(grown, shapely.boundary(m))) for m in main]
+        best = int(np.argmax(shared))
+        if shared[best] > 0:
+            main[best] = _polygonal(shapely.make_valid(shapely.union(main[best], q)))
+        else:
+            # Touches no other piece (a separate part of a multipart unit).
+            main.append(q)
+    return main
+
+
+def _polygonal(geom: Any) -> Any:
+    """Only the polygonal parts of ``geom`` (intersections can leave lines)."""
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+    if not parts:
+        return shapely.Polygon()
+    return shapely.union_all(parts) if len(parts) > 1 else parts[0]

@@ -25,14 +25,16 @@ present, else the nearest koban. All parameters live in
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, Problem
+from .errors import InputError, ParameterError, Problem
 from .settings import WorkloadParams
-from .units import unit_of_points
+from .units import split_polygon, unit_of_points, weighted_kmeans
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -230,3 +232,181 @@ def beat_workload_h(
     per_unit = unit_workload_h(units, households, cards, buildings, koban, params)
     beats = units[beat_column].astype(str).to_numpy()
     return pd.Series(per_unit.to_numpy(), index=beats).groupby(level=0).sum().rename("workload_h")
+
+
+#: Separator between a split unit's id and its sub-unit number (``<unit_id>#2``).
+SUB_UNIT_SEPARATOR = "#"
+
+
+@dataclass
+class RefinedUnits:
+    """Units with the heavy ones split into sub-units (block level, 番地).
+
+    ``units`` lists every sub-unit and every unit left whole, with
+    ``unit_id``, ``parent_unit_id`` (the unit's own id when not split),
+    ``workload_h`` and the parent's other columns; ``split`` maps each split
+    unit to its sub-unit ids. ``threshold_h`` is the workload above which a
+    unit was split: ``split_share`` times the mean beat workload.
+    """
+
+    units: gpd.GeoDataFrame
+    split: dict[str, list[str]] = field(default_factory=dict)
+    split_share: float = 0.0
+    threshold_h: float = math.inf
+    mean_beat_workload_h: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "split_share": self.split_share,
+            "threshold_h": round(self.threshold_h, 4) if math.isfinite(self.threshold_h) else None,
+            "mean_beat_workload_h": round(self.mean_beat_workload_h, 4),
+            "units_in": int(len(self.units) - sum(len(v) - 1 for v in self.split.values())),
+            "units_out": int(len(self.units)),
+            "split": self.split,
+        }
+
+
+def refine_units(
+    units: gpd.GeoDataFrame,
+    households: gpd.GeoDataFrame,
+    cards: Any = None,
+    buildings: gpd.GeoDataFrame | None = None,
+    koban: gpd.GeoDataFrame | None = None,
+    params: WorkloadParams | None = None,
+    *,
+    n_beats: int,
+    split_share: float = 0.25,
+    locked: Any = None,
+    additive_columns: tuple[str, ...] = ("households", "population"),
+    seed: int = 0,
+) -> RefinedUnits:
+    """Split units heavier than ``split_share`` of a mean beat into sub-units.
+
+    Managers draw beats at block (番地) level inside large 町丁目; this does
+    the same from the household points. A unit of workload ``w`` above
+    ``split_share * total / n_beats`` becomes ``ceil(w / threshold)``
+    sub-units: weighted k-means of its households (weight: each household's
+    seconds per cycle, :func:`household_workload_s`), then the Voronoi cells
+    of the cluster centres clipped to the unit polygon, so the sub-units tile
+    the unit exactly. Sub-unit ``<unit_id>#k`` (k from 1) takes the service
+    time of the households inside it plus a share of the unit's walking and
+    koban-trip time in proportion to that service time, so the sub-units'
+    workloads sum to the unit's. ``additive_columns`` (households,
+    population) are shared in proportion to the household points; other
+    columns are copied from the unit.
+
+    Parameters
+    ----------
+    n_beats
+        Beats the units will be shared among (sets the mean beat workload).
+    split_share
+        Share of the mean beat workload above which a unit is split; 0 splits
+        nothing.
+    locked
+        Name of a true/false column, or a boolean array aligned with
+        ``units``: locked units are never split.
+    seed
+        Seed of the k-means start; the same seed gives the same sub-units.
+    """
+    import geopandas as gpd
+
+    if not isinstance(split_share, int | float) or split_share < 0:
+        raise ParameterError(f"split_share: found {split_share!r}; expected a number >= 0")
+    if not isinstance(n_beats, int | np.integer) or n_beats < 1:
+        raise ParameterError(f"n_beats: found {n_beats!r}; expected an integer >= 1")
+    p = params or WorkloadParams()
+    hours = unit_workload_h(units, households, cards, buildings, koban, p).to_numpy()
+    base = units.reset_index(drop=True).copy()
+    ids = base["unit_id"].astype(str).to_numpy()
+    base["parent_unit_id"] = ids
+    base["workload_h"] = hours
+    mean = float(hours.sum()) / int(n_beats)
+    threshold = split_share * mean if split_share > 0 else math.inf
+    lock = _lock_mask(base, locked)
+    heavy = np.flatnonzero((hours > threshold) & ~lock)
+    if len(heavy) == 0 or len(households) == 0:
+        return RefinedUnits(base, {}, float(split_share), threshold, mean)
+
+    units_m = to_metric(base)
+    hh = households.reset_index(drop=True)
+    hh_m = hh.to_crs(units_m.crs) if hh.crs != units_m.crs else hh
+    hh_s = household_workload_s(hh, cards, buildings, p)
+    where = _unit_index(units_m, hh_m)
+    service_s = np.bincount(where, weights=hh_s, minlength=len(base))
+    hx = hh_m.geometry.x.to_numpy()
+    hy = hh_m.geometry.y.to_numpy()
+    rows: list[pd.DataFrame] = []
+    geoms: list[Any] = []
+    split: dict[str, list[str]] = {}
+    keep = np.ones(len(base), dtype=bool)
+    for u in heavy.tolist():
+        inside = np.flatnonzero(where == u)
+        if len(inside) < 2:
+            continue
+        k = math.ceil(hours[u] / threshold)
+        xy = np.column_stack([hx[inside], hy[inside]])
+        centres = weighted_kmeans(xy, hh_s[inside], k, seed=seed)
+        pieces = split_polygon(units_m.geometry.iloc[u], centres)
+        if len(pieces) < 2:
+            continue
+        # Households by location among the pieces (nearest when just outside).
+        sub = unit_of_points(np.asarray(pieces, dtype=object), shapely_points(xy))
+        sub_s = np.bincount(sub, weights=hh_s[inside], minlength=len(pieces))
+        count = np.bincount(sub, minlength=len(pieces)).astype(float)
+        overhead_s = hours[u] * 3600.0 - service_s[u]
+        if service_s[u] > 0:
+            share = sub_s / service_s[u]
+        else:
+            area = np.array([g.area for g in pieces])
+            share = area / area.sum()
+        sub_h = (sub_s + overhead_s * share) / 3600.0
+        frame = pd.DataFrame([base.drop(columns="geometry").iloc[u]] * len(pieces))
+        sub_ids = [f"{ids[u]}{SUB_UNIT_SEPARATOR}{j + 1}" for j in range(len(pieces))]
+        frame["unit_id"] = sub_ids
+        frame["workload_h"] = sub_h
+        hh_share = count / count.sum()
+        for col in additive_columns:
+            if col in frame.columns:
+                val = pd.to_numeric(base[col], errors="coerce").iloc[u]
+                frame[col] = np.nan_to_num(float(val)) * hh_share
+        if "area_m2" in frame.columns:
+            frame["area_m2"] = [g.area for g in pieces]
+        rows.append(frame)
+        geoms.extend(pieces)
+        split[ids[u]] = sub_ids
+        keep[u] = False
+    if not split:
+        return RefinedUnits(base, {}, float(split_share), threshold, mean)
+    whole = units_m[keep]
+    subs = gpd.GeoDataFrame(pd.concat(rows, ignore_index=True), geometry=geoms, crs=units_m.crs)
+    out = gpd.GeoDataFrame(pd.concat([whole, subs], ignore_index=True), crs=units_m.crs)
+    # Sub-units follow their parent's place in the list, as the input order.
+    order = pd.Series(np.arange(len(base)), index=ids)
+    out["_order"] = out["parent_unit_id"].map(order).to_numpy()
+    out = out.sort_values(["_order", "unit_id"], kind="stable").drop(columns="_order")
+    out = out.reset_index(drop=True)
+    if units.crs is not None and out.crs != units.crs:
+        out = out.to_crs(units.crs)
+    return RefinedUnits(out, split, float(split_share), threshold, mean)
+
+
+def shapely_points(xy: np.ndarray) -> np.ndarray:
+    """Shapely points from an ``(n, 2)`` array."""
+    import shapely
+
+    return np.asarray(shapely.points(np.asarray(xy, dtype=float)), dtype=object)
+
+
+def _lock_mask(units: pd.DataFrame, locked: Any) -> np.ndarray:
+    n = len(units)
+    if locked is None:
+        return np.zeros(n, dtype=bool)
+    if isinstance(locked, str):
+        if locked not in units.columns:
+            raise ParameterError(f"locked: no column '{locked}' in the units")
+        col = units[locked].astype(str).str.strip().str.lower()
+        return col.isin(["1", "true", "yes", "y", "t", "locked"]).to_numpy()
+    arr = np.asarray(locked, dtype=bool)
+    if arr.shape != (n,):
+        raise ParameterError(f"locked: found {arr.shape[0]} values; expected {n}, one per unit")
+    return arr
