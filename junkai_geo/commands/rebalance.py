@@ -4,7 +4,11 @@ Writes every unit with its new ``beat`` (and ``beat_before``, ``moved``) to
 ``--out`` and prints the plan's figures as JSON. Without ``--weight`` the
 workload of each unit comes from the household model
 (:mod:`junkai_geo.workload`) on the bundled Kanazawa households, cards and
-buildings; the units file must then use the bundled unit ids.
+buildings; the units file must then use the bundled unit ids, and units
+heavier than ``--split-share`` of a mean beat are first split into sub-units
+(``<unit_id>#k``, with ``parent_unit_id``) from the household points, as beats
+are drawn at block level inside large 町丁目 (``--split-share 0`` keeps whole
+units).
 """
 
 from __future__ import annotations
@@ -61,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tolerance",
         type=float,
         help="largest accepted deviation from the mean workload (default 0.03)",
+    )
+    parser.add_argument(
+        "--split-share",
+        type=float,
+        metavar="SHARE",
+        help="with the household model: split units heavier than SHARE of a mean beat "
+        "into sub-units (default 0.15; 0 keeps whole units)",
     )
     parser.add_argument(
         "--params", metavar="TOML", help="TOML file with a [rebalance] table of RebalanceParams"
@@ -174,6 +185,35 @@ def bundled_weights(units: Any, source: str) -> Any:
     return weights.to_numpy(dtype=float)
 
 
+def refined_units(units: Any, args: argparse.Namespace, split_share: float) -> Any:
+    """Units with household-model ``workload_h``, heavy ones split into sub-units."""
+    from ..bundled import as_of, load_kanazawa
+    from ..cards import card_table
+    from ..workload import refine_units
+
+    ds = load_kanazawa(validate=False)
+    assert ds.households is not None
+    cards = card_table(ds.households, ds.visits, today=as_of())
+    n_beats = args.beats
+    if n_beats is None and args.current and args.current in units.columns:
+        n_beats = int(units[args.current].dropna().astype(str).nunique())
+    ids = set(units["unit_id"].astype(str))
+    # Only the households of the given units (a layer may hold a part of the city).
+    hh = ds.households[ds.households["unit_id"].astype(str).isin(ids)]
+    refined = refine_units(
+        units,
+        hh,
+        cards,
+        ds.buildings,
+        ds.koban,
+        n_beats=max(int(n_beats or 1), 1),
+        split_share=split_share if n_beats else 0.0,
+        locked=args.lock,
+        seed=0 if args.seed is None else args.seed,
+    )
+    return refined.units
+
+
 def run(args: argparse.Namespace) -> int:
     from ..rebalance import BeatProblem, RebalanceParams, rebalance_beats
     from ..settings import load_params
@@ -184,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
             ("time_limit_s", args.time_limit),
             ("seed", args.seed),
             ("tolerance", args.tolerance),
+            ("split_unit_share", args.split_share),
         )
         if value is not None
     }
@@ -204,9 +245,16 @@ def run(args: argparse.Namespace) -> int:
         "source": str(path),
     }
     if args.weight:
+        if args.split_share:
+            raise ParameterError(
+                "--split-share: needs the household model (no --weight); a weight column "
+                "cannot be shared among sub-units"
+            )
         build["weight_column"] = args.weight
     else:
-        build["weights"] = bundled_weights(units, str(path))
+        bundled_weights(units, str(path))  # checks the ids
+        units = refined_units(units, args, params.split_unit_share)
+        build["weight_column"] = "workload_h"
     problem = BeatProblem.from_geodataframe(units, **build)
     result = rebalance_beats(problem, params=params)
     out = Path(args.out)
