@@ -8,10 +8,21 @@ import pandas as pd
 import pytest
 import shapely
 
-from junkai_geo.errors import InputError
+from junkai_geo.errors import InputError, ParameterError
 from junkai_geo.settings import WorkloadParams
-from junkai_geo.units import build_unit_graph, household_block_units, unit_adjacency
-from junkai_geo.workload import beat_workload_h, household_workload_s, unit_workload_h
+from junkai_geo.units import (
+    build_unit_graph,
+    household_block_units,
+    split_polygon,
+    unit_adjacency,
+    weighted_kmeans,
+)
+from junkai_geo.workload import (
+    beat_workload_h,
+    household_workload_s,
+    refine_units,
+    unit_workload_h,
+)
 
 P = WorkloadParams()
 
@@ -112,3 +123,111 @@ def test_household_blocks_cover_every_household() -> None:
     blocks = household_block_units(hh, cell_m=100)
     assert blocks["households"].sum() == len(hh)
     assert all(any(b.covers(p) for b in blocks.geometry) for p in hh.geometry)
+
+
+# ---------------------------------------------------------------- refinement
+
+
+def town(seed: int = 0, n: int = 6) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """An n x n grid of 100 m units with households; the two central units are dense."""
+    rng = np.random.default_rng(seed)
+    boxes, ids, beats, rows = [], [], [], []
+    for i in range(n):
+        for j in range(n):
+            uid = f"U{i}{j}"
+            box = shapely.box(i * 100, j * 100, i * 100 + 100, j * 100 + 100)
+            # An L-shaped (concave) heavy unit tests that pieces stay in one part.
+            if (i, j) == (2, 2):
+                box = box.difference(shapely.box(250, 250, 300, 300))
+            boxes.append(box)
+            ids.append(uid)
+            beats.append(f"B{(i * 2) // n}{(j * 2) // n}")
+            count = 120 if (i, j) in ((2, 2), (3, 3)) else int(rng.integers(3, 12))
+            pts = shapely.points(rng.uniform(0, 100, size=(count * 2, 2)) + [i * 100, j * 100])
+            pts = [p for p in pts if box.contains(p)][:count]
+            for k, pt in enumerate(pts):
+                rows.append((f"{uid}-{k}", uid, pt, "home" if k % 5 else "business"))
+    units = gpd.GeoDataFrame(
+        {"unit_id": ids, "beat_id": beats, "households": 0}, geometry=boxes, crs="EPSG:6675"
+    )
+    hh = gpd.GeoDataFrame(
+        {
+            "household_id": [r[0] for r in rows],
+            "unit_id": [r[1] for r in rows],
+            "kind": [r[3] for r in rows],
+        },
+        geometry=[r[2] for r in rows],
+        crs="EPSG:6675",
+    )
+    units["households"] = units["unit_id"].map(hh["unit_id"].value_counts()).fillna(0)
+    return units, hh
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_refined_sub_units_tile_their_parent_and_keep_its_workload(seed: int) -> None:
+    units, hh = town(seed)
+    kob = gpd.GeoDataFrame({"koban_id": ["K1"]}, geometry=[shapely.Point(10, 10)], crs=units.crs)
+    whole = unit_workload_h(units, hh, koban=kob)
+    refined = refine_units(units, hh, koban=kob, n_beats=4, split_share=0.25, seed=seed)
+    out = refined.units
+    assert refined.split, "the dense units are heavier than a quarter of a beat"
+    assert {"U22", "U33"} <= set(refined.split)
+    assert out["unit_id"].is_unique
+    for parent, subs in refined.split.items():
+        assert subs == [f"{parent}#{k + 1}" for k in range(len(subs))]
+        pieces = out[out["unit_id"].isin(subs)]
+        assert (pieces["parent_unit_id"] == parent).all()
+        geom = units.set_index("unit_id").geometry[parent]
+        # Exact tiling: areas add up, the union is the parent, no overlaps.
+        assert pieces.area.sum() == pytest.approx(geom.area, rel=1e-9)
+        assert shapely.union_all(pieces.geometry.to_numpy()).symmetric_difference(
+            geom
+        ).area == pytest.approx(0, abs=1e-6)
+        g = pieces.geometry.tolist()
+        for a in range(len(g)):
+            assert g[a].geom_type == "Polygon"  # one part each, even in the L-shaped unit
+            for b in range(a + 1, len(g)):
+                assert g[a].intersection(g[b]).area == pytest.approx(0, abs=1e-6)
+        assert pieces["workload_h"].sum() == pytest.approx(whole[parent], rel=1e-9)
+        assert pieces["households"].sum() == pytest.approx(
+            units.set_index("unit_id").at[parent, "households"]
+        )
+    # Units left whole keep their id, workload and geometry.
+    kept = out[out["unit_id"] == out["parent_unit_id"]].set_index("unit_id")
+    assert np.allclose(kept["workload_h"], whole[kept.index])
+    assert out["workload_h"].sum() == pytest.approx(whole.sum(), rel=1e-9)
+    # Every sub-unit is within the threshold's reach: split into ceil(w / t) parts.
+    for parent, subs in refined.split.items():
+        assert len(subs) <= int(np.ceil(whole[parent] / refined.threshold_h))
+
+
+def test_refinement_is_reproducible_and_respects_locks_and_zero_share() -> None:
+    units, hh = town(3)
+    a = refine_units(units, hh, n_beats=4, split_share=0.2, seed=5)
+    b = refine_units(units, hh, n_beats=4, split_share=0.2, seed=5)
+    assert a.split == b.split
+    assert all(
+        x.equals_exact(y, 1e-9) for x, y in zip(a.units.geometry, b.units.geometry, strict=True)
+    )
+    units["locked"] = ["yes" if u == "U22" else "no" for u in units["unit_id"]]
+    locked = refine_units(units, hh, n_beats=4, split_share=0.2, locked="locked")
+    assert "U22" not in locked.split and "U22" in set(locked.units["unit_id"])
+    assert "U33" in locked.split
+    off = refine_units(units, hh, n_beats=4, split_share=0.0)
+    assert not off.split and len(off.units) == len(units)
+    with pytest.raises(ParameterError, match="split_share"):
+        refine_units(units, hh, n_beats=4, split_share=-1)
+
+
+def test_split_polygon_tiles_concave_polygons() -> None:
+    poly = shapely.Polygon(
+        [(0, 0), (90, 0), (90, 90), (60, 90), (60, 20), (30, 20), (30, 90), (0, 90)]
+    )
+    rng = np.random.default_rng(0)
+    pts = rng.uniform(0, 90, size=(300, 2))
+    pts = pts[shapely.contains_xy(poly, pts[:, 0], pts[:, 1])]
+    centres = weighted_kmeans(pts, np.ones(len(pts)), 5, seed=0)
+    pieces = split_polygon(poly, centres)
+    assert len(pieces) >= 2
+    assert sum(p.area for p in pieces) == pytest.approx(poly.area, rel=1e-9)
+    assert shapely.union_all(pieces).symmetric_difference(poly).area == pytest.approx(0, abs=1e-6)
