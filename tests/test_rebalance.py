@@ -296,3 +296,66 @@ def test_evaluate_is_fast_on_bundled_units() -> None:
     assert time.perf_counter() - start <= 0.2
     assert len(ev.beats) == units["beat_id"].nunique()
     assert not ev.not_contiguous
+
+
+def test_rebalance_on_sub_units_keeps_locks_and_is_reproducible() -> None:
+    # The same small town as the refinement tests (tests/ is on sys.path under pytest).
+    from test_workload import town
+
+    from junkai_geo.workload import refine_units
+
+    units, hh = town(1)
+    units["locked"] = ["yes" if u in ("U22", "U00") else "no" for u in units["unit_id"]]
+    refined = refine_units(units, hh, n_beats=4, split_share=0.2, locked="locked", seed=0)
+    sub = refined.units
+    assert "U33" in refined.split and "U22" not in refined.split
+    params = RebalanceParams(moves_per_unit=300, seed=2)
+    runs = [
+        rebalance_beats(
+            sub,
+            weight_column="workload_h",
+            current_column="beat_id",
+            lock_column="locked",
+            params=params,
+        )
+        for _ in range(2)
+    ]
+    a, b = runs
+    assert a.assignment == b.assignment  # same seed, same plan
+    assert a.split_units == refined.split
+    assert set(a.assignment) == set(sub["unit_id"])  # assigned per sub-unit
+    assert_partition(sub, a.assignment, 4)
+    cur = dict(zip(sub["unit_id"], sub["beat_id"], strict=True))
+    assert a.assignment["U22"] == cur["U22"] and a.assignment["U00"] == cur["U00"]
+    assert a.after.largest_deviation < a.before.largest_deviation if a.before else True
+    problem = BeatProblem.from_geodataframe(
+        sub, weight_column="workload_h", current_column="beat_id"
+    )
+    frame = a.units_frame(problem)
+    parents = dict(zip(frame["unit_id"], frame["parent_unit_id"], strict=True))
+    assert all(parents[s] == p for p, subs in refined.split.items() for s in subs)
+    plan = a.to_dict(geometry=False)
+    assert plan["split_units"] == refined.split and plan["plan"]["units_split"] == len(
+        refined.split
+    )
+
+
+def test_cli_split_share_needs_the_household_model(
+    tmp_path: Path, fixtures_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(
+        [
+            "rebalance",
+            str(fixtures_dir / "rebalance_grid.geojson"),
+            "--weight",
+            "households",
+            "--current",
+            "beat",
+            "--split-share",
+            "0.2",
+            "--out",
+            str(tmp_path / "out.geojson"),
+        ]
+    )
+    assert status != 0
+    assert "--split-share" in capsys.readouterr().err
