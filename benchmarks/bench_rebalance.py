@@ -14,6 +14,13 @@ their attribute. They minimise attribute heterogeneity, not workload spread:
 that is the point of the comparison, since they are what a GIS analyst would
 reach for.
 
+junkai_geo runs twice on the data: on the 町丁目 as they are, and on the
+refined units (the default of the household model: units heavier than
+``RebalanceParams.split_unit_share`` of a mean beat split into sub-units from
+their household points, :func:`junkai_geo.workload.refine_units`); the spopt
+rows use the 町丁目. Sub-unit plans are checked on the sub-units' own
+geometry (queen graph), so contiguity is recomputed from what is drawn.
+
 Also: 5,000 synthetic Voronoi units into 300 beats (scale).
 
 Usage: ``python benchmarks/bench_rebalance.py [--quick]``; writes
@@ -43,10 +50,13 @@ DATA = ROOT / "data" / "kanazawa"
 OUT = ROOT / "benchmarks" / "results" / "rebalance.md"
 
 
-def bundled_units() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+def bundled_units(
+    split_shares: tuple[float, ...],
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, dict[float, Any]]:
+    """町丁目 with household-model workload, the kobans, and refinements by share."""
     from junkai_geo.bundled import as_of, load_kanazawa
     from junkai_geo.cards import card_table
-    from junkai_geo.workload import unit_workload_h
+    from junkai_geo.workload import refine_units, unit_workload_h
 
     ds = load_kanazawa(validate=False)
     assert ds.units is not None and ds.households is not None and ds.koban is not None
@@ -54,7 +64,14 @@ def bundled_units() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     hours = unit_workload_h(ds.units, ds.households, cards, ds.buildings, ds.koban)
     units = ds.units.copy()
     units["workload_h"] = units["unit_id"].astype(str).map(hours).to_numpy()
-    return units, ds.koban
+    k = int(units["beat_id"].nunique())
+    refined = {
+        share: refine_units(
+            ds.units, ds.households, cards, ds.buildings, ds.koban, n_beats=k, split_share=share
+        )
+        for share in split_shares
+    }
+    return units, ds.koban, refined
 
 
 def queen_parts(units: gpd.GeoDataFrame, labels: np.ndarray) -> int:
@@ -99,6 +116,7 @@ def score(
     ev = problem._evaluate_index(k_codes.astype(np.int64))
     return {
         "method": name,
+        "units": len(units),
         "largest_deviation": ev.largest_deviation,
         "split_beats": len(ev.not_contiguous),
         "split_queen": queen_parts(units, codes),
@@ -142,6 +160,7 @@ def run_spopt(
             rows.append(
                 {
                     "method": name,
+                    "units": len(units),
                     "largest_deviation": float("nan"),
                     "split_beats": -1,
                     "split_queen": -1,
@@ -208,20 +227,25 @@ def synthetic_units(n: int, seed: int) -> gpd.GeoDataFrame:
 
 def fmt(rows: list[dict[str, Any]], best_peer: float) -> list[str]:
     lines = [
-        "| method | largest deviation | x better than best spopt | split beats (our graph / "
-        "queen) | compactness | time (s) | note |",
-        "|---|---|---|---|---|---|---|",
+        "| method | units | largest deviation | x better than best spopt | split beats (our "
+        "graph / queen) | compactness | households moved | time (s) | note |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         dev = r["largest_deviation"]
         if not np.isfinite(dev):
-            lines.append(f"| {r['method']} | - | - | - | - | {r['time_s']:.1f} | {r['note']} |")
+            lines.append(
+                f"| {r['method']} | {r['units']} | - | - | - | - | - | {r['time_s']:.1f} | "
+                f"{r['note']} |"
+            )
             continue
         ratio = best_peer / dev if dev > 0 else float("inf")
+        moved = r.get("moved")
+        moved_txt = f"{moved[0]:,.0f} ({moved[1]:.0%})" if moved else "-"
         lines.append(
-            f"| {r['method']} | {dev:.1%} | {ratio:.1f} | "
+            f"| {r['method']} | {r['units']} | {dev:.1%} | {ratio:.1f} | "
             f"{r['split_beats']} / {r['split_queen']} | {r['compactness']:.3f} | "
-            f"{r['time_s']:.1f} | {r['note']} |"
+            f"{moved_txt} | {r['time_s']:.1f} | {r['note']} |"
         )
     return lines
 
@@ -230,7 +254,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="skip AZP and the scale run")
     args = parser.parse_args()
-    units, koban = bundled_units()
+    params = RebalanceParams()
+    shares = (params.split_unit_share, 0.25)
+    units, koban, refined = bundled_units(shares)
     k = int(units["beat_id"].nunique())
     print(f"bundled: {len(units)} units, {k} beats, {len(koban)} koban", flush=True)
     neutral = BeatProblem.from_geodataframe(
@@ -241,21 +267,42 @@ def main() -> int:
             neutral, units, "current beats (bundled)", units["beat_id"].astype(str).to_numpy(), 0.0
         )
     ]
-    params = RebalanceParams()
-    for name, kob in (("junkai_geo, koban rule", koban), ("junkai_geo, no koban rule", None)):
+    runs: list[tuple[str, gpd.GeoDataFrame, Any]] = [
+        ("junkai_geo, 町丁目, koban rule", units, koban),
+        (f"junkai_geo, sub-units (share {shares[0]:g}, default), koban rule", None, koban),
+        (f"junkai_geo, sub-units (share {shares[0]:g}, default), no koban rule", None, None),
+        (f"junkai_geo, sub-units (share {shares[1]:g}), koban rule", None, koban),
+    ]
+    for name, layer, kob in runs:
+        note = ""
+        if layer is None:
+            share = shares[0] if f"share {shares[0]:g}" in name else shares[1]
+            ref = refined[share]
+            layer = ref.units
+            note = f"{len(ref.split)} 町丁目 split; "
         start = time.perf_counter()
         result = rebalance_beats(
-            units, weight_column="workload_h", current_column="beat_id", koban=kob, params=params
+            layer, weight_column="workload_h", current_column="beat_id", koban=kob, params=params
         )
         seconds = time.perf_counter() - start
-        labels = np.array([result.assignment[u] for u in units["unit_id"].astype(str)])
-        note = f"{result.after.moved_share:.0%} of households moved; stopped by {result.stopped_by}"
+        labels = np.array([result.assignment[u] for u in layer["unit_id"].astype(str)])
+        note += f"stopped by {result.stopped_by}"
         if kob is not None and result.before is not None:
+            newly = set(result.after.koban_violations) - set(result.before.koban_violations)
             note += (
                 f"; beats off their koban's unit: {len(result.before.koban_violations)} before "
-                f"(bundled), {len(result.after.koban_violations)} after, none newly"
+                f"(bundled), {len(result.after.koban_violations)} after, {len(newly)} newly"
             )
-        rows.append(score(neutral, units, name, labels, seconds, note))
+        judge = (
+            neutral
+            if layer is units
+            else BeatProblem.from_geodataframe(
+                layer, weight_column="workload_h", current_column="beat_id"
+            )
+        )
+        row = score(judge, layer, name, labels, seconds, note)
+        row["moved"] = (result.after.households_moved, result.after.moved_share)
+        rows.append(row)
         print(rows[-1], flush=True)
     peers = run_spopt(units, neutral, k, args.quick)
     rows += peers
@@ -284,7 +331,9 @@ def main() -> int:
         "# Beat rebalancing benchmark",
         "",
         f"Bundled Kanazawa data: {len(units)} 町丁目 units into {k} beats ({len(koban)} koban); "
-        "workload per unit from the household model (hours per visiting cycle). "
+        "workload per unit from the household model (hours per visiting cycle). Sub-units: "
+        "町丁目 heavier than the share of a mean beat split by weighted k-means of their "
+        "households and a Voronoi clipped to the 町丁目 (`refine_units`). "
         "All plans scored by the same code; compactness here is around each beat's workload "
         "centroid (no kobans) so that peers without kobans compare. Split beats: counted on "
         "junkai_geo's unit graph / on libpysal's queen graph of the geometry. "

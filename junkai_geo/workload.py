@@ -385,9 +385,35 @@ def refine_units(
     out["_order"] = out["parent_unit_id"].map(order).to_numpy()
     out = out.sort_values(["_order", "unit_id"], kind="stable").drop(columns="_order")
     out = out.reset_index(drop=True)
+    out = out.set_geometry(_node_pieces(out.geometry.to_numpy(), geoms), crs=units_m.crs)
     if units.crs is not None and out.crs != units.crs:
         out = out.to_crs(units.crs)
     return RefinedUnits(out, split, float(split_share), threshold, mean)
+
+
+#: Distance within which a sub-unit vertex is inserted into a touching edge, metres.
+NODE_SNAP_M = 1e-3
+
+
+def _node_pieces(geoms: np.ndarray, pieces: list[Any]) -> np.ndarray:
+    """``geoms`` with the sub-units' vertices inserted where they lie on an edge.
+
+    A Voronoi edge meets the unit's boundary mid-segment; the neighbouring
+    unit lacks that vertex, so tools that read adjacency from shared vertices
+    (queen contiguity) or need a noded coverage (coverage union) would see a
+    gap. Snapping every polygon near a sub-unit to the sub-units' vertices
+    (within ``NODE_SNAP_M``) inserts them, without moving any edge.
+    """
+    import shapely
+
+    out = np.asarray(geoms, dtype=object).copy()
+    piece_arr = np.asarray(pieces, dtype=object)
+    tree = shapely.STRtree(piece_arr)
+    near_g, near_p = tree.query(out, predicate="dwithin", distance=NODE_SNAP_M)
+    for g in np.unique(near_g).tolist():
+        ref = shapely.multipoints(shapely.get_coordinates(piece_arr[near_p[near_g == g]]))
+        out[g] = shapely.make_valid(shapely.snap(out[g], ref, NODE_SNAP_M))
+    return out
 
 
 def shapely_points(xy: np.ndarray) -> np.ndarray:
