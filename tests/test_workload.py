@@ -196,6 +196,9 @@ def test_refined_sub_units_tile_their_parent_and_keep_its_workload(seed: int) ->
     kept = out[out["unit_id"] == out["parent_unit_id"]].set_index("unit_id")
     assert np.allclose(kept["workload_h"], whole[kept.index])
     assert out["workload_h"].sum() == pytest.approx(whole.sum(), rel=1e-9)
+    # Noded: the sub-units' vertices are in the neighbouring units too, so the
+    # layer is a valid coverage and vertex-based (queen) adjacency sees them.
+    assert shapely.coverage_is_valid(out.geometry.to_numpy())
     # Every sub-unit is within the threshold's reach: split into ceil(w / t) parts.
     for parent, subs in refined.split.items():
         assert len(subs) <= int(np.ceil(whole[parent] / refined.threshold_h))
