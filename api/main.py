@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
-from . import audit
+from . import audit, planner
 from .db import Database
 from .jobs import fail_interrupted, join_children
 from .routes import (
@@ -77,6 +77,7 @@ def create_app(settings: ApiSettings | None = None, *, db: Database | None = Non
         # A job still running when the service stops is marked failed at the next start.
         join_children(timeout_s=0)
         audit.read_writer(database).close()
+        planner.shutdown()
         if db is None:
             database.dispose()
 

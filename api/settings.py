@@ -29,6 +29,9 @@ class ApiSettings(BaseSettings):
     login_window_s: int = 300
     #: Wall-clock budget of one day plan (the solver's share included), seconds.
     plan_time_limit_s: float = 1.5
+    #: Planner processes per server worker (api/planner.py); 0 plans in the
+    #: request's thread.
+    plan_processes: int = 1
     #: Rebalancing jobs queued or running at once (each is a process).
     max_rebalance_jobs: int = 2
     #: Calendar jobs queued or running at once (each is a process).

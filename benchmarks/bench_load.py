@@ -287,12 +287,16 @@ def main() -> int:
         "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     thinks = args.think_ms or [0.0, 250.0]
+    # The machine is shared: the load average before and after each run says
+    # how much of it the benchmark had.
+    loads: list[str] = []
     for backend, url in backends:
         prepare_database(url)
         port = free_port()
         server = start_server(url, port, args.workers)
         try:
             for think in thinks:
+                before = os.getloadavg()
                 results, errors = asyncio.run(
                     run_load(
                         f"http://127.0.0.1:{port}",
@@ -302,7 +306,13 @@ def main() -> int:
                         think / 1000,
                     )
                 )
-                lines += table(f"{backend}, think {think:.0f} ms", results, errors, args.seconds)
+                after = os.getloadavg()
+                name = f"{backend}, think {think:.0f} ms"
+                lines += table(name, results, errors, args.seconds)
+                loads.append(
+                    f"| {name} | {before[0]:.2f} / {before[1]:.2f} / {before[2]:.2f} | "
+                    f"{after[0]:.2f} / {after[1]:.2f} / {after[2]:.2f} |"
+                )
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -319,7 +329,15 @@ def main() -> int:
         "`think 250` gives each client a mean pause of 250 ms between requests, still "
         f"{args.clients} sessions at once, closer to officers on tablets.\n\n"
     )
-    text = head + "\n".join(lines) + "\n"
+    load_table = [
+        "",
+        "Load average of the machine (1 / 5 / 15 min; 2 cores) before and after each run:",
+        "",
+        "| run | before | after |",
+        "|---|---|---|",
+        *loads,
+    ]
+    text = head + "\n".join(lines + load_table) + "\n"
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")

@@ -27,6 +27,7 @@ from ..models import (
     OfficerRow,
     VisitRow,
 )
+from ..planner import PlanFailed, plan_day_in_pool
 from ..schemas import PlanOut, ReplanIn
 
 router = APIRouter(prefix="/plans", tags=["plans"])
@@ -160,10 +161,10 @@ def _plan(
     windows: list[str] | None,
     seed: int,
     time_limit_s: float,
+    processes: int = 0,
 ) -> tuple[Any, dict[str, Any]]:
     from junkai_geo.cards import card_table
     from junkai_geo.routing import NightApproval as Approval
-    from junkai_geo.routing import plan_day
 
     for w in windows or []:
         import re
@@ -193,14 +194,15 @@ def _plan(
     cards = card_table(f["households"], f["visits"], today=on)
     koban = f["koban"]
     try:
-        plan = plan_day(
-            {
+        plan = plan_day_in_pool(
+            processes,
+            officer={
                 "officer_id": officer.officer_id,
                 "koban_id": officer.koban_id,
                 "beat_id": officer.beat_id,
                 "mode": officer.mode,
             },
-            on,
+            on=on,
             windows=windows,
             households=f["households"],
             buildings=f["buildings"],
@@ -212,7 +214,7 @@ def _plan(
             seed=seed,
             start_label=koban.name,
         )
-    except JunkaiGeoError as exc:
+    except PlanFailed as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)[:500]) from exc
     return plan, f
 
@@ -229,7 +231,16 @@ def get_plan(
 ) -> Any:
     """The day's route of an officer (JSON, docs/plan_format.md)."""
     with db.read_session() as session:
-        plan, _ = _plan(session, who, officer_id, on, window, seed, settings.plan_time_limit_s)
+        plan, _ = _plan(
+            session,
+            who,
+            officer_id,
+            on,
+            window,
+            seed,
+            settings.plan_time_limit_s,
+            settings.plan_processes,
+        )
     return plan.to_dict()
 
 
@@ -251,7 +262,16 @@ def get_plan_map(
     from junkai_geo.render import route_map
 
     with db.read_session() as session:
-        plan, f = _plan(session, who, officer_id, on, window, seed, settings.plan_time_limit_s)
+        plan, f = _plan(
+            session,
+            who,
+            officer_id,
+            on,
+            window,
+            seed,
+            settings.plan_time_limit_s,
+            settings.plan_processes,
+        )
     m = route_map(plan.to_dict(), beat_geometry=f["beat_geometry"], offline=True)
     return Response(m.get_root().render(), media_type="text/html; charset=utf-8")
 
@@ -274,7 +294,16 @@ def get_plan_sheet(
     from junkai_geo.sheet import route_sheet_pdf
 
     with db.read_session() as session:
-        plan, f = _plan(session, who, officer_id, on, window, seed, settings.plan_time_limit_s)
+        plan, f = _plan(
+            session,
+            who,
+            officer_id,
+            on,
+            window,
+            seed,
+            settings.plan_time_limit_s,
+            settings.plan_processes,
+        )
     with tempfile.TemporaryDirectory(prefix="junkai_sheet_") as tmp:
         path = route_sheet_pdf(
             plan.to_dict(), Path(tmp) / "sheet.pdf", beat_geometry=f["beat_geometry"]
@@ -313,7 +342,14 @@ def replan_day(
         )
     with db.read_session() as session:
         plan, _ = _plan(
-            session, who, officer_id, on, body.windows, seed, settings.plan_time_limit_s / 2
+            session,
+            who,
+            officer_id,
+            on,
+            body.windows,
+            seed,
+            settings.plan_time_limit_s / 2,
+            settings.plan_processes,
         )
     x, y = Transformer.from_crs("EPSG:4326", ISHIKAWA_CRS, always_xy=True).transform(
         body.lon, body.lat
