@@ -359,3 +359,40 @@ def test_cli_split_share_needs_the_household_model(
     )
     assert status != 0
     assert "--split-share" in capsys.readouterr().err
+
+
+def test_cli_household_model_splits_heavy_units_by_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from junkai_geo.bundled import load_kanazawa
+
+    ds = load_kanazawa(validate=False)
+    assert ds.units is not None
+    # Two kobans' beats of the bundled city, as a manager's layer.
+    part = ds.units[ds.units["koban_id"].isin(["K19", "K31"])]
+    src = tmp_path / "units.geojson"
+    part.to_file(src, driver="GeoJSON")
+    out = tmp_path / "out.geojson"
+    code = main(["rebalance", str(src), "--current", "beat_id", "--out", str(out)])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    split = report["split_units"]
+    assert split and report["plan"]["units_split"] == len(split)
+    written = gpd.read_file(out).to_crs(part.crs)
+    assert set(written["parent_unit_id"]) == set(part["unit_id"])
+    areas = written.assign(a=written.area).groupby("parent_unit_id")["a"].sum()
+    assert np.allclose(areas[part["unit_id"]].to_numpy(), part.area.to_numpy(), rtol=1e-6)
+    for parent, subs in split.items():
+        assert set(written.loc[written["parent_unit_id"] == parent, "unit_id"]) == set(subs)
+    assert_partition(
+        written,
+        dict(zip(written["unit_id"], written["beat"], strict=True)),
+        part["beat_id"].nunique(),
+    )
+    # --split-share 0 keeps whole 町丁目.
+    code = main(
+        ["rebalance", str(src), "--current", "beat_id", "--split-share", "0", "--out", str(out)]
+    )
+    assert code == 0
+    assert not json.loads(capsys.readouterr().out)["split_units"]
+    assert len(gpd.read_file(out)) == len(part)
