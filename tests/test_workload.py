@@ -234,3 +234,12 @@ def test_split_polygon_tiles_concave_polygons() -> None:
     assert len(pieces) >= 2
     assert sum(p.area for p in pieces) == pytest.approx(poly.area, rel=1e-9)
     assert shapely.union_all(pieces).symmetric_difference(poly).area == pytest.approx(0, abs=1e-6)
+
+
+def test_unit_with_all_households_in_one_building_stays_whole() -> None:
+    units, hh = town(0)
+    # Every household of the heavy U22 in one tower: there is nothing to cut.
+    hh.loc[hh["unit_id"] == "U22", "geometry"] = shapely.Point(220, 220)
+    refined = refine_units(units, hh, n_beats=4, split_share=0.25)
+    assert "U22" not in refined.split and "U33" in refined.split
+    assert "U22" in set(refined.units["unit_id"])
