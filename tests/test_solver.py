@@ -323,7 +323,7 @@ def required_problem(seed: int, n_visits: int, n_officers: int) -> dict:
 def test_required_only_same_seed_same_solution() -> None:
     problem = required_problem(5, 30, 4)
     problem["time_limit"] = 2.0
-    params = SolverParams(ils_work_per_s=1e6, gls_failures_per_s=20)
+    params = SolverParams(rr_work_per_s=1e6, gls_failures_per_s=20)
     first = solve_problem(problem, params=params)
     second = solve_problem(problem, params=params)
     check_solution(problem, first)

@@ -38,9 +38,10 @@ class SolverParams:
     first only on a machine much slower than the one the rates were set on.
     """
 
-    ils_work_per_s: float = 1.4e7  # Work units of the iterated local search
+    ils_work_per_s: float = 2.2e7  # Work units of the iterated local search
+    rr_work_per_s: float = 1.4e7  # Work units of the ruin and recreate (every visit required)
     gls_failures_per_s: float = 100.0  # failures of OR-Tools' search
-    ils_share: float = 0.85  # of the time limit, for problems with optional visits
+    ils_share: float = 0.95  # of the time limit, for problems with optional visits
     rr_share: float = 0.8  # of the time limit, ruin and recreate when every visit is required
     ils_noise: float = 0.2  # relative noise on the greedy score, for diversity
     margin_s: float = 0.15  # kept free for building the answer
@@ -51,7 +52,7 @@ class SolverParams:
     ortools_lns: bool = True  # OR-Tools' heuristic ruin-and-recreate neighbourhoods
 
     def __post_init__(self) -> None:
-        check_positive(self, "ils_work_per_s", "gls_failures_per_s", "margin_s")
+        check_positive(self, "ils_work_per_s", "rr_work_per_s", "gls_failures_per_s", "margin_s")
         names = routing_enums_pb2.FirstSolutionStrategy.Value.keys()
         if self.required_first_solution not in names:
             raise ParameterError(
@@ -160,7 +161,7 @@ def solve_routing(
         if not has_optional:
             start = _required_start(data, allowed, params, deadline)
             if start is not None and params.rr_share > 0:
-                budget_rr = max(1, math.ceil(params.ils_work_per_s * limit * params.rr_share))
+                budget_rr = max(1, math.ceil(params.rr_work_per_s * limit * params.rr_share))
                 start, done, units = ruin_and_recreate(
                     data, start, allowed, work_units=budget_rr, deadline=deadline, seed=data.seed
                 )
