@@ -36,3 +36,7 @@ def test_demo_prints_summary_and_writes_maps(tmp_path):
     spec = json.loads((tmp_path / "specialists.json").read_text(encoding="utf-8"))
     assert spec["districts"] and spec["recommendation"]
     assert (tmp_path / "specialist_districts.html").is_file()
+    r = summary["rebalance"]
+    assert r["largest_deviation_after"] < r["largest_deviation_before"]
+    assert r["all_contiguous"]
+    assert (tmp_path / "rebalance.html").is_file()

@@ -167,6 +167,9 @@ def run(args: argparse.Namespace) -> int:
     specialists = _specialists(ds, cards, today, out, args.offline, save_map)
     clock.lap("専従員 districts, recommendation and rounds")
 
+    rebalance = _rebalance(ds, cards, out, args.offline, save_map)
+    clock.lap("beat rebalancing (受持区の調整)")
+
     summary = {
         "as_of": today.isoformat(),
         "koban": int(len(ds.koban)),
@@ -187,12 +190,15 @@ def run(args: argparse.Namespace) -> int:
         "route": route,
         "calendar": calendar,
         "specialists": specialists,
+        "rebalance": rebalance["plan"],
         "files": {
             "beats_map": str(beats_html),
             **route_files,
             "calendar": calendar["file"],
             "specialists": specialists["file"],
             "specialists_map": specialists["map"],
+            "rebalance": rebalance["file"],
+            "rebalance_map": rebalance["map"],
         },
         "timings_s": {name: round(t, 2) for name, t in clock.steps},
         "notes": ds.notes,
@@ -279,6 +285,51 @@ def _specialists(
     return {"file": str(path), "map": str(html), "summary": report.summary()}
 
 
+def _rebalance(ds: Any, cards: pd.DataFrame, out: Path, offline: bool, save_map: Any) -> dict:
+    """Even beats for the whole city, from the current ones (heavy 町丁目 split into blocks)."""
+    from ..rebalance import BeatProblem, RebalanceParams, rebalance_beats
+    from ..render import rebalance_map
+    from ..workload import refine_units
+
+    params = RebalanceParams()
+    n_beats = len(ds.beats)
+    refined = refine_units(
+        ds.units,
+        ds.households,
+        cards,
+        ds.buildings,
+        ds.koban,
+        n_beats=n_beats,
+        split_share=params.split_unit_share,
+        seed=params.seed,
+    )
+    problem = BeatProblem.from_geodataframe(
+        refined.units,
+        weight_column="workload_h",
+        current_column="beat_id",
+        koban=ds.koban,
+        n_beats=n_beats,
+        params=params,
+        source="bundled units",
+    )
+    result = rebalance_beats(problem, params=params)
+    full = result.to_dict(geometry=False)
+    plan = {
+        **full["plan"],
+        "units_split": len(refined.split),
+        "warnings": full["warnings"],
+    }
+    path = out / "rebalance.json"
+    path.write_text(
+        json.dumps(result.to_dict(), ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+    )
+    frame = result.units_frame(problem).rename(columns={"beat": "beat_after"})
+    html = save_map(
+        rebalance_map(frame, koban_gdf=ds.koban, offline=offline), out / "rebalance.html"
+    )
+    return {"file": str(path), "map": str(html), "plan": plan}
+
+
 def _calendar_week(ds: Any, cards: pd.DataFrame, koban_id: str, start: str, out: Path) -> dict:
     """One week of every officer of the demo koban (shifts, holidays, 未把握 first)."""
     from ..calendar import demo_calendar
@@ -327,6 +378,15 @@ def _print_text(summary: dict, by_koban: pd.DataFrame, table: pd.DataFrame) -> N
     print(summary["calendar"]["summary"])
     print()
     print(summary["specialists"]["summary"])
+    print()
+    r = summary["rebalance"]
+    print(
+        "Rebalanced beats (受持区の調整): largest deviation from the mean workload "
+        f"{r['largest_deviation_before']:.1%} -> {r['largest_deviation_after']:.1%} "
+        f"(tolerance {r['tolerance']:.0%}), all beats contiguous: {r['all_contiguous']}, "
+        f"{r['units_moved']} units / {r['households_moved']:,.0f} households change beat "
+        f"({r['units_split']} heavy 町丁目 split into blocks), {r['time_s']:.1f} s"
+    )
     print()
     print("Files written:")
     for name, path in summary["files"].items():
