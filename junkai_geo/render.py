@@ -852,13 +852,28 @@ def districts_map(
     hours_col: str = "hours",
     officers_col: str = "officers",
     name_col: str = "name",
+    beats_gdf: gpd.GeoDataFrame | None = None,
+    koban_gdf: gpd.GeoDataFrame | None = None,
     simplify_m: float = 5.0,
     offline: bool = False,
 ) -> folium.Map:
-    """専従員 districts (polygons or points, any CRS) with rank, hours and assigned officers."""
+    """専従員 districts (polygons or points, any CRS) with rank, hours and assigned officers.
+
+    ``beats_gdf`` (outlines) and ``koban_gdf`` give the districts a context,
+    which matters most offline, where no tiles are drawn.
+    """
     _need_columns(districts_gdf, "districts", [rank_col, hours_col, officers_col])
     d = _display_frame(districts_gdf, "districts", simplify_m).sort_values(rank_col)
     m = _base_map(offline)
+    if beats_gdf is not None:
+        outlines = _display_frame(beats_gdf[["geometry"]], "beats", simplify_m)
+        folium.GeoJson(
+            outlines.to_json(),
+            name="受持区 Beats",
+            style_function=lambda _f: {"color": "#555555", "weight": 1, "fillOpacity": 0.03},
+        ).add_to(m)
+    if koban_gdf is not None:
+        _add_koban(m, koban_gdf)
     cols = _shareable_columns(d.columns)
     frame = _scalar_frame(d, cols)
     n = max(len(frame), 1)

@@ -281,7 +281,8 @@ def _specialists(
     path = out / "specialists.json"
     path.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
     frame = districts_frame(report.districts, ds.crs, report.recommendation)
-    html = save_map(districts_map(frame, offline=offline), out / "specialist_districts.html")
+    m = districts_map(frame, beats_gdf=ds.beats, koban_gdf=ds.koban, offline=offline)
+    html = save_map(m, out / "specialist_districts.html")
     return {"file": str(path), "map": str(html), "summary": report.summary()}
 
 
