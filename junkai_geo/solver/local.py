@@ -240,6 +240,17 @@ def replace_visits(
             cand = ~served & allowed[:, k] & ~data.required & (cache.best_time < NO_TIME)
             cand &= value > value[s]
             if not cand.any():
+                # No better visit fits: still move ``s`` to its cheapest place
+                # in time when that ends the route earlier, so that the refill
+                # finds more room (an in-route relocate, free of extra refreshes).
+                if cache.best_time[s] < NO_TIME:
+                    moved = trial[:]
+                    moved.insert(int(cache.pos_time[s]), s)
+                    if moved != r:
+                        new = schedule_route(data, k, moved)
+                        if new.feasible and new.end_time < schedule_route(data, k, r).end_time:
+                            routes[k] = r = moved
+                            changed = True
                 j += 1
                 continue
             # Highest value first, then the least added time.
