@@ -379,6 +379,25 @@ def test_exchange_puts_a_more_valuable_visit_in_place_of_a_served_one() -> None:
     assert replace_visits(data, routes, allowed) == ([[1]], False)
 
 
+def test_exchange_moves_a_stop_to_where_the_route_ends_earlier() -> None:
+    # Stops on a line, served out of order; no unserved visit is worth more,
+    # so the sweep re-places stops in time instead, keeping the value.
+    xs = [0, 10, 20, 30, 40]
+    problem = {
+        "durations": [[abs(a - b) for b in xs] for a in xs],
+        "visits": [{"id": f"v{i}", "location": i, "value": 1} for i in (1, 2, 3)],
+        "officers": [{"id": "o", "start": 0, "end": 4, "shift": [0, 1000]}],
+    }
+    data = read_problem(problem)
+    allowed = alone_feasibility(data)[0]
+    before = route_totals(data, [[0, 2, 1]])
+    routes, changed = replace_visits(data, [[0, 2, 1]], allowed)
+    after = route_totals(data, routes)
+    assert changed and sorted(routes[0]) == [0, 1, 2]
+    assert after[0] == before[0] and after[2]
+    assert after[1] < before[1] and after[1] == 40
+
+
 def test_bad_first_solution_strategy_is_refused() -> None:
     with pytest.raises(ParameterError, match="required_first_solution"):
         SolverParams(required_first_solution="FASTEST")
