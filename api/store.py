@@ -464,6 +464,63 @@ def bbox_filter(bbox: tuple[float, float, float, float]) -> ColumnElement[bool]:
     )
 
 
+HOUSEHOLD_COLUMNS = (
+    "household_id",
+    "kind",
+    "beat_id",
+    "building_id",
+    "floor",
+    "address",
+    "registered_on",
+)
+VISIT_COLUMNS = ("visit_id", "household_id", "officer_id", "visited_on", "time", "outcome")
+BUILDING_COLUMNS = ("building_id", "kind", "floors", "units", "complex_id")
+
+
+def _points(frame: pd.DataFrame) -> Any:
+    """A GeoDataFrame in the metric CRS from a frame with ``x`` / ``y`` columns."""
+    import geopandas as gpd
+
+    return gpd.GeoDataFrame(
+        frame.drop(columns=["x", "y"]),
+        geometry=gpd.points_from_xy(frame["x"], frame["y"]),
+        crs=ISHIKAWA_CRS,
+    )
+
+
+def households_of_beats(session: Session, beats: list[str]) -> Any:
+    """The planning columns of the households of ``beats`` (no personal field)."""
+    cols = [getattr(HouseholdRow, c) for c in HOUSEHOLD_COLUMNS]
+    rows = session.execute(
+        select(*cols, HouseholdRow.x, HouseholdRow.y).where(HouseholdRow.beat_id.in_(beats))
+    ).all()
+    return _points(pd.DataFrame(rows, columns=[*HOUSEHOLD_COLUMNS, "x", "y"]))
+
+
+def visits_of_beats(session: Session, beats: list[str]) -> pd.DataFrame:
+    """Every visit of the households of ``beats``."""
+    rows = session.execute(
+        select(*(getattr(VisitRow, c) for c in VISIT_COLUMNS))
+        .join(HouseholdRow, HouseholdRow.household_id == VisitRow.household_id)
+        .where(HouseholdRow.beat_id.in_(beats))
+    ).all()
+    return pd.DataFrame(rows, columns=list(VISIT_COLUMNS))
+
+
+def buildings_of_households(session: Session, households: pd.DataFrame) -> Any:
+    """The buildings the households live in, read in chunks of ids."""
+    ids = sorted({b for b in households["building_id"] if isinstance(b, str) and b})
+    cols = [getattr(BuildingRow, c) for c in BUILDING_COLUMNS]
+    rows: list[Any] = []
+    for i in range(0, len(ids), CHUNK):
+        rows += session.execute(
+            select(*cols, BuildingRow.x, BuildingRow.y).where(
+                BuildingRow.building_id.in_(ids[i : i + CHUNK])
+            )
+        ).all()
+    return _points(pd.DataFrame(rows, columns=[*BUILDING_COLUMNS, "x", "y"]))
+
+
 def dataset_from_db(
     session: Session, koban_ids: frozenset[str] | None, *, buildings: bool = False
 ) -> Dataset:
@@ -472,7 +529,6 @@ def dataset_from_db(
     ``koban_ids`` limits it to those koban and their beats (None: everything);
     with ``buildings`` also the households' buildings and the beats' units.
     """
-    import geopandas as gpd
 
     from .auth import current_version
 
@@ -496,58 +552,14 @@ def dataset_from_db(
     k = pd.DataFrame(
         session.execute(kstmt).all(), columns=["koban_id", "name", "kind", "station", "x", "y"]
     )
-    koban = gpd.GeoDataFrame(
-        k.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(k["x"], k["y"]), crs=ISHIKAWA_CRS
-    )
+    koban = _points(k)
     officers = pd.DataFrame(
         session.execute(ostmt).all(),
         columns=["officer_id", "koban_id", "role", "beat_id", "mode", "shift_pattern"],
     )
     beats = list(session.scalars(bstmt))
-    h = pd.DataFrame(
-        session.execute(
-            select(
-                HouseholdRow.household_id,
-                HouseholdRow.kind,
-                HouseholdRow.beat_id,
-                HouseholdRow.building_id,
-                HouseholdRow.floor,
-                HouseholdRow.address,
-                HouseholdRow.registered_on,
-                HouseholdRow.x,
-                HouseholdRow.y,
-            ).where(HouseholdRow.beat_id.in_(beats))
-        ).all(),
-        columns=[
-            "household_id",
-            "kind",
-            "beat_id",
-            "building_id",
-            "floor",
-            "address",
-            "registered_on",
-            "x",
-            "y",
-        ],
-    )
-    households = gpd.GeoDataFrame(
-        h.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(h["x"], h["y"]), crs=ISHIKAWA_CRS
-    )
-    visits = pd.DataFrame(
-        session.execute(
-            select(
-                VisitRow.visit_id,
-                VisitRow.household_id,
-                VisitRow.officer_id,
-                VisitRow.visited_on,
-                VisitRow.time,
-                VisitRow.outcome,
-            )
-            .join(HouseholdRow, HouseholdRow.household_id == VisitRow.household_id)
-            .where(HouseholdRow.beat_id.in_(beats))
-        ).all(),
-        columns=["visit_id", "household_id", "officer_id", "visited_on", "time", "outcome"],
-    )
+    households = households_of_beats(session, beats)
+    visits = visits_of_beats(session, beats)
     ds = Dataset(
         crs=ISHIKAWA_CRS, koban=koban, officers=officers, households=households, visits=visits
     )
@@ -560,28 +572,8 @@ def _add_buildings_and_units(session: Session, ds: Dataset, beats: list[str]) ->
     import geopandas as gpd
     from shapely import wkb
 
-    households = ds.households
-    assert households is not None
-    ids = sorted({b for b in households["building_id"] if isinstance(b, str) and b})
-    rows: list[Any] = []
-    for i in range(0, len(ids), CHUNK):
-        rows += session.execute(
-            select(
-                BuildingRow.building_id,
-                BuildingRow.kind,
-                BuildingRow.floors,
-                BuildingRow.units,
-                BuildingRow.complex_id,
-                BuildingRow.x,
-                BuildingRow.y,
-            ).where(BuildingRow.building_id.in_(ids[i : i + CHUNK]))
-        ).all()
-    b = pd.DataFrame(
-        rows, columns=["building_id", "kind", "floors", "units", "complex_id", "x", "y"]
-    )
-    ds.buildings = gpd.GeoDataFrame(
-        b.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(b["x"], b["y"]), crs=ISHIKAWA_CRS
-    )
+    assert ds.households is not None
+    ds.buildings = buildings_of_households(session, ds.households)
     u = session.execute(
         select(
             UnitRow.unit_id,
@@ -615,4 +607,4 @@ def _add_buildings_and_units(session: Session, ds: Dataset, beats: list[str]) ->
             )
         ).all()
     )
-    households["unit_id"] = households["household_id"].map(unit_of)
+    ds.households["unit_id"] = ds.households["household_id"].map(unit_of)

@@ -5,8 +5,6 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-import geopandas as gpd
-import pandas as pd
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from shapely import wkb
 from sqlalchemy import select
@@ -20,15 +18,13 @@ from ..auth import Principal, Role, current_version
 from ..deps import DB, AnyUser, Settings, forbidden, not_found
 from ..models import (
     BeatRow,
-    BuildingRow,
-    HouseholdRow,
     KobanRow,
     NightApproval,
     OfficerRow,
-    VisitRow,
 )
 from ..planner import PlanFailed, plan_day_in_pool
 from ..schemas import PlanOut, ReplanIn
+from ..store import buildings_of_households, households_of_beats, visits_of_beats
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
@@ -64,75 +60,9 @@ def _frames(session: Session, officer: OfficerRow) -> dict[str, Any]:
                 )
             )
         )
-    rows = session.execute(
-        select(
-            HouseholdRow.household_id,
-            HouseholdRow.kind,
-            HouseholdRow.beat_id,
-            HouseholdRow.building_id,
-            HouseholdRow.floor,
-            HouseholdRow.address,
-            HouseholdRow.registered_on,
-            HouseholdRow.x,
-            HouseholdRow.y,
-        ).where(HouseholdRow.beat_id.in_(beat_ids))
-    ).all()
-    hh = pd.DataFrame(
-        rows,
-        columns=[
-            "household_id",
-            "kind",
-            "beat_id",
-            "building_id",
-            "floor",
-            "address",
-            "registered_on",
-            "x",
-            "y",
-        ],
-    )
-    households = gpd.GeoDataFrame(
-        hh.drop(columns=["x", "y"]), geometry=gpd.points_from_xy(hh["x"], hh["y"]), crs=ISHIKAWA_CRS
-    )
-    bids = sorted({b for b in hh["building_id"] if isinstance(b, str) and b})
-    brows = (
-        session.execute(
-            select(
-                BuildingRow.building_id,
-                BuildingRow.kind,
-                BuildingRow.floors,
-                BuildingRow.units,
-                BuildingRow.complex_id,
-                BuildingRow.x,
-                BuildingRow.y,
-            ).where(BuildingRow.building_id.in_(bids))
-        ).all()
-        if bids
-        else []
-    )
-    bdf = pd.DataFrame(
-        brows, columns=["building_id", "kind", "floors", "units", "complex_id", "x", "y"]
-    )
-    buildings = gpd.GeoDataFrame(
-        bdf.drop(columns=["x", "y"]),
-        geometry=gpd.points_from_xy(bdf["x"], bdf["y"]),
-        crs=ISHIKAWA_CRS,
-    )
-    vrows = session.execute(
-        select(
-            VisitRow.visit_id,
-            VisitRow.household_id,
-            VisitRow.officer_id,
-            VisitRow.visited_on,
-            VisitRow.time,
-            VisitRow.outcome,
-        )
-        .join(HouseholdRow, HouseholdRow.household_id == VisitRow.household_id)
-        .where(HouseholdRow.beat_id.in_(beat_ids))
-    ).all()
-    visits = pd.DataFrame(
-        vrows, columns=["visit_id", "household_id", "officer_id", "visited_on", "time", "outcome"]
-    )
+    households = households_of_beats(session, beat_ids)
+    buildings = buildings_of_households(session, households)
+    visits = visits_of_beats(session, beat_ids)
     koban = session.get(KobanRow, officer.koban_id)
     if koban is None:
         raise not_found("koban of the officer")
