@@ -21,7 +21,9 @@ from junkai_geo.solver.local import (
     replace_visits,
     route_totals,
     ruin_and_recreate,
+    schedule_route,
 )
+from junkai_geo.solver.problem import NO_TIME, earliest_start
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -401,3 +403,63 @@ def test_exchange_moves_a_stop_to_where_the_route_ends_earlier() -> None:
 def test_bad_first_solution_strategy_is_refused() -> None:
     with pytest.raises(ParameterError, match="required_first_solution"):
         SolverParams(required_first_solution="FASTEST")
+
+
+def reference_schedule(
+    data, k: int, route: list[int]
+) -> tuple[list[int], list[int], int, int, bool]:
+    """The schedule of a route computed with the array form of ``earliest_start``."""
+    t = data.durations
+    now, prev, travel, load, feasible = (
+        int(data.shift_start[k]),
+        int(data.officer_start[k]),
+        0,
+        0,
+        True,
+    )
+    arrival, start = [], []
+    for v in route:
+        loc = int(data.visit_location[v])
+        travel += int(t[prev, loc])
+        a = now + int(t[prev, loc])
+        s = int(earliest_start(data, np.array([v]), np.array([a]))[0])
+        if s >= NO_TIME:
+            feasible, s = False, a
+        arrival.append(a)
+        start.append(s)
+        now = s + int(data.service[v])
+        prev = loc
+        load += int(data.demand[v])
+    back = int(t[prev, data.officer_end[k]])
+    feasible = feasible and now + back <= data.shift_end[k] and load <= data.capacity[k]
+    return arrival, start, now + back, travel + back, feasible
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 10_000), n_visits=st.integers(1, 12), data_seed=st.integers(0, 99))
+def test_route_schedule_matches_the_array_form(seed: int, n_visits: int, data_seed: int) -> None:
+    # schedule_route reads windows as Python ints one visit at a time (for
+    # speed); it must agree with the vectorised earliest_start, padding
+    # windows and all, on feasible and infeasible routes alike.
+    data = read_problem(random_problem(data_seed, n_visits, 2, 0.0))
+    rng = np.random.default_rng(seed)
+    route = [int(v) for v in rng.permutation(n_visits)[: rng.integers(0, n_visits + 1)]]
+    k = int(rng.integers(0, 2))
+    got = schedule_route(data, k, route)
+    arrival, start, end_time, travel, feasible = reference_schedule(data, k, route)
+    assert got.arrival.tolist() == arrival
+    assert got.start.tolist() == start
+    assert (got.end_time, got.travel, got.feasible) == (end_time, travel, feasible)
+
+
+def test_one_visit_earliest_start_matches_the_array_form_at_every_second() -> None:
+    # Every arrival second from before the first window to after the last,
+    # so each window's open and close are hit exactly.
+    from junkai_geo.solver.problem import earliest_start_one, visit_windows
+
+    data = read_problem(random_problem(7, 12, 1, 0.0))
+    windows = visit_windows(data)
+    arrivals = np.arange(0, 1000)
+    for v in range(data.n_visits):
+        expected = earliest_start(data, np.full_like(arrivals, v), arrivals).tolist()
+        assert [earliest_start_one(windows[v], int(a)) for a in arrivals] == expected

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .problem import NO_TIME, RoutingData, earliest_start
+from .problem import (
+    NO_TIME,
+    RoutingData,
+    earliest_start,
+    earliest_start_one,
+    python_lists,
+    visit_windows,
+)
 
 Routes = list[list[int]]
 
@@ -40,40 +47,53 @@ class Schedule:
 
 def schedule_route(data: RoutingData, k: int, route: list[int]) -> Schedule:
     """Earliest schedule of officer ``k`` serving ``route`` in order."""
-    t = data.durations
+    location, service, demand = python_lists(data)
+    leg_of = data.durations.item
+    windows = visit_windows(data)
     m = len(route)
-    arrival = np.zeros(m, dtype=np.int64)
-    start = np.zeros(m, dtype=np.int64)
-    end = np.zeros(m, dtype=np.int64)
+    arrival = [0] * m
+    start = [0] * m
+    end = [0] * m
     now = int(data.shift_start[k])
     prev = int(data.officer_start[k])
     travel = 0
     feasible = True
     load = 0
+    no_time = int(NO_TIME)
     for j, v in enumerate(route):
-        loc = int(data.visit_location[v])
-        travel += int(t[prev, loc])
-        a = now + int(t[prev, loc])
-        s = int(earliest_start(data, np.array(v), np.array(a)))
-        if s >= NO_TIME:
+        loc = location[v]
+        leg = leg_of(prev, loc)
+        travel += leg
+        a = now + leg
+        s = earliest_start_one(windows[v], a)
+        if s >= no_time:
             feasible = False
             s = a
         arrival[j], start[j] = a, s
-        now = s + int(data.service[v])
+        now = s + service[v]
         end[j] = now
         prev = loc
-        load += int(data.demand[v])
-    travel += int(t[prev, data.officer_end[k]])
-    end_time = now + int(t[prev, data.officer_end[k]])
+        load += demand[v]
+    home = int(data.officer_end[k])
+    back = leg_of(prev, home)
+    travel += back
+    end_time = now + back
     feasible = feasible and end_time <= data.shift_end[k] and load <= data.capacity[k]
-    return Schedule(arrival, start, end, end_time, travel, feasible)
+    return Schedule(
+        np.array(arrival, dtype=np.int64),
+        np.array(start, dtype=np.int64),
+        np.array(end, dtype=np.int64),
+        end_time,
+        travel,
+        bool(feasible),
+    )
 
 
 def _latest_window_point(data: RoutingData, v: int, bound: int) -> int:
     best = -1
-    for lo, hi in zip(data.window_open[v], data.window_close[v], strict=True):
-        if lo <= bound and lo <= hi:
-            best = max(best, min(int(hi), bound))
+    for lo, hi in visit_windows(data)[v]:
+        if lo <= bound:
+            best = max(best, min(hi, bound))
     return best
 
 
