@@ -27,6 +27,7 @@ from sqlalchemy import (
     String,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -182,10 +183,20 @@ class HouseholdRow(Base):
     __table_args__ = (
         Index("ix_households_xy", "x", "y"),
         Index("ix_households_lonlat", "lon", "lat"),
+        # A beat's households in list order; partial indexes of the 未把握
+        # (migration 0004, which also adds the dialect-specific ones by position).
+        Index("ix_households_beat_household", "beat_id", "household_id"),
+        Index(
+            "ix_households_unknown_beat",
+            "beat_id",
+            "household_id",
+            sqlite_where=text("last_contact IS NULL"),
+            postgresql_where=text("last_contact IS NULL"),
+        ),
     )
     household_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
-    beat_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    beat_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     building_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     floor: Mapped[int] = mapped_column(Integer, default=1)
     address: Mapped[str] = mapped_column(String(256), default="")
@@ -199,7 +210,7 @@ class HouseholdRow(Base):
     #: The census small area (町丁目) the household lies in: rebalancing moves units.
     unit_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     occupancy: Mapped[str] = mapped_column(String(16), default="occupied")
-    last_contact: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
+    last_contact: Mapped[date | None] = mapped_column(Date, nullable=True)
     absences: Mapped[int] = mapped_column(Integer, default=0)
     visit_count: Mapped[int] = mapped_column(Integer, default=0)
 

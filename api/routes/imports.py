@@ -23,6 +23,7 @@ from ..store import (
     add_beat_version,
     insert_visits,
     recount_beats,
+    refresh_statistics,
     today_local,
     upsert_buildings,
     upsert_households,
@@ -113,6 +114,13 @@ def _refs(session: Session, layer: str, frame: Any, file: str) -> list[Problem]:
 
 
 def _store(session: Session, layer: str, frame: Any, filename: str) -> int:
+    n = _store_layer(session, layer, frame, filename)
+    if layer in ("households", "buildings", "visits"):
+        refresh_statistics(session)
+    return n
+
+
+def _store_layer(session: Session, layer: str, frame: Any, filename: str) -> int:
     if layer == "koban":
         return upsert_koban(session, frame)
     if layer == "beats":

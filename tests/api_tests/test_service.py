@@ -459,3 +459,44 @@ def test_officer_view_keeps_only_own_days_and_beats() -> None:
     assert set(view["calendar"]["officers"]) == {"O1"}
     assert {a["household_id"] for a in view["calendar"]["attempts"]} == {"h1", "h3"}
     assert view["forecast"]["runs"] == 5
+
+
+@pytest.mark.parametrize("limit", [1, 3, 20])
+@pytest.mark.parametrize("radius_m", [30.0, 400.0, 20_000.0])
+def test_near_is_the_nearest_unvisited_in_scope(
+    api_env: ApiEnv, limit: int, radius_m: float
+) -> None:
+    # The service widens its search circle step by step; the answer must be
+    # what a search of every household gives: occupied, no contact, in the
+    # caller's scope, within the radius, nearest first.
+    import math
+
+    from pyproj import Transformer
+
+    from junkai_geo.settings import ISHIKAWA_CRS
+
+    h = api_env.client.get(
+        f"/households/{household_ids('BEAT-NAKA1')[0]}", headers=api_env.auth("mgr_naka")
+    ).json()
+    lon, lat = h["lon"] + 0.0004, h["lat"] - 0.0003
+    got = api_env.client.get(
+        "/households/near",
+        headers=api_env.auth("mgr_naka"),
+        params={"lon": lon, "lat": lat, "limit": limit, "radius_m": radius_m},
+    )
+    assert got.status_code == 200, got.text
+    scope = {
+        b["beat_id"] for b in api_env.client.get("/beats", headers=api_env.auth("mgr_naka")).json()
+    }
+    x, y = Transformer.from_crs("EPSG:4326", ISHIKAWA_CRS, always_xy=True).transform(lon, lat)
+    with api_env.db.read_session() as s:
+        rows = s.execute(
+            select(HouseholdRow.household_id, HouseholdRow.x, HouseholdRow.y).where(
+                HouseholdRow.last_contact.is_(None),
+                HouseholdRow.occupancy == "occupied",
+                HouseholdRow.beat_id.in_(scope),
+            )
+        ).all()
+    ranked = sorted((math.hypot(r.x - x, r.y - y), r.household_id) for r in rows)
+    expected = [(hid, round(d, 1)) for d, hid in ranked if d <= radius_m][:limit]
+    assert [(n["household_id"], n["distance_m"]) for n in got.json()] == expected
