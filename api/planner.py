@@ -1,12 +1,15 @@
 """Day plans computed in a separate, lower-priority process.
 
-``plan_day`` is CPU-bound for its whole time limit (1.5 s by default). Run
-in a thread of the server worker it holds that worker's GIL most of the
-time, and every read the worker serves meanwhile waits for it: under load
-the reads' latency was mostly that wait. So each server worker hands its
-plans to a small process pool of its own (``JUNKAI_PLAN_PROCESSES``,
-default 1), started on the first plan, whose processes run at a lower
-scheduling priority (``PLAN_NICE``): a read wins the CPU over a plan, and a
+A day plan is CPU-bound: reading the beat's households, buildings and
+visits (thousands of rows), the cards, the priorities and the solver. Run
+in a thread of the server worker it holds that worker's GIL, and every read
+the worker serves meanwhile waits for it: under load the reads' latency was
+mostly that wait. So each server worker hands its plans to a small process
+pool of its own (``JUNKAI_PLAN_PROCESSES``, default 1), started on the
+first plan, whose processes run at a lower scheduling priority
+(``PLAN_NICE``) and read the planning inputs from the database themselves
+(an engine per process): the worker only checks the caller's scope and
+passes ids, and gets the plan back. A read wins the CPU over a plan, and a
 plan still finishes within its wall-clock limit plus the wait.
 """
 
@@ -18,6 +21,8 @@ import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 #: Added to the planner processes' niceness (Linux: 0 normal, 19 lowest).
@@ -32,6 +37,28 @@ class PlanFailed(Exception):
     """The library refused the inputs (a JunkaiGeoError in the planner)."""
 
 
+@dataclass(frozen=True)
+class PlanRequest:
+    """What a planner process needs to plan (and optionally re-plan) one officer's day."""
+
+    officer_id: str
+    on: date
+    windows: list[str] | None
+    seed: int
+    time_limit_s: float
+    #: Re-plan from a position at a time (``junkai_geo.routing.replan``
+    #: arguments ``now``, ``position_xy``, ``done``, ``time_limit_s``).
+    replan: dict[str, Any] | None = None
+
+
+@dataclass
+class PlanResult:
+    #: ``DayPlan.to_dict()`` (made in the planner process), None when the
+    #: officer or their koban is gone.
+    plan: dict[str, Any] | None
+    beat_geometry: Any  # shapely geometry of the officer's beat, or None
+
+
 def _init() -> None:
     # Where raising the niceness is not allowed, plan at normal priority.
     with contextlib.suppress(OSError):
@@ -39,15 +66,113 @@ def _init() -> None:
     import junkai_geo.routing  # noqa: F401  (imported once, not per plan)
 
 
-def _run(kwargs: dict[str, Any]) -> tuple[str, Any]:
+#: One engine per planner process and database URL.
+_databases: dict[str, Any] = {}
+
+
+def _database(url: str) -> Any:
+    from .db import Database
+
+    if url not in _databases:
+        _databases[url] = Database(url, pool_size=1, max_overflow=1)
+    return _databases[url]
+
+
+def _run(url: str, request: PlanRequest) -> tuple[str, Any]:
+    return _compute(_database(url), request)
+
+
+def _compute(db: Any, request: PlanRequest) -> tuple[str, Any]:
     from junkai_geo.errors import JunkaiGeoError
-    from junkai_geo.routing import plan_day
 
     try:
-        return "ok", plan_day(**kwargs)
+        return "ok", plan_request(db, request)
     except JunkaiGeoError as exc:
         # Library errors carry structured arguments that need not pickle back.
         return "error", str(exc)
+
+
+def plan_request(db: Any, request: PlanRequest) -> PlanResult:
+    """Read the officer's planning inputs from ``db`` and plan the day."""
+    from shapely import wkb
+    from sqlalchemy import select
+
+    from junkai_geo.cards import card_table
+    from junkai_geo.routing import NightApproval as Approval
+    from junkai_geo.routing import plan_day, replan
+
+    from .auth import current_version
+    from .models import BeatRow, KobanRow, NightApproval, OfficerRow
+    from .store import buildings_of_households, households_of_beats, visits_of_beats
+
+    with db.read_session() as session:
+        officer = session.get(OfficerRow, request.officer_id)
+        if officer is None:
+            return PlanResult(None, None)
+        version = current_version(session)
+        if officer.beat_id:
+            beat_ids = [officer.beat_id]
+        else:  # a specialist (専従員): the beats of the koban
+            beat_ids = list(
+                session.scalars(
+                    select(BeatRow.beat_id).where(
+                        BeatRow.version == version, BeatRow.koban_id == officer.koban_id
+                    )
+                )
+            )
+        households = households_of_beats(session, beat_ids)
+        buildings = buildings_of_households(session, households)
+        visits = visits_of_beats(session, beat_ids)
+        koban = session.get(KobanRow, officer.koban_id)
+        beat_geom = None
+        if officer.beat_id:
+            g = session.scalar(
+                select(BeatRow.geom_wkb).where(
+                    BeatRow.version == version, BeatRow.beat_id == officer.beat_id
+                )
+            )
+            beat_geom = wkb.loads(g) if g else None
+        approval_row = session.scalar(
+            select(NightApproval)
+            .where(
+                NightApproval.officer_id == request.officer_id,
+                NightApproval.on_date == request.on,
+                NightApproval.revoked_at.is_(None),
+            )
+            .order_by(NightApproval.start)
+        )
+        officer_d = {
+            "officer_id": officer.officer_id,
+            "koban_id": officer.koban_id,
+            "beat_id": officer.beat_id,
+            "mode": officer.mode,
+        }
+        start = None if koban is None else ((koban.x, koban.y), koban.name)
+    if start is None:
+        return PlanResult(None, None)
+    # Plans use night windows only with an approval on record for that date.
+    approval = (
+        Approval(request.officer_id, request.on, f"{approval_row.start}-{approval_row.end}")
+        if approval_row is not None
+        else None
+    )
+    plan = plan_day(
+        officer=officer_d,
+        on=request.on,
+        windows=request.windows,
+        households=households,
+        buildings=buildings,
+        cards=card_table(households, visits, today=request.on),
+        visits=visits,
+        start_xy=start[0],
+        night_approval=approval,
+        time_limit_s=request.time_limit_s,
+        seed=request.seed,
+        start_label=start[1],
+    )
+    if request.replan is not None:
+        plan = replan(plan, seed=request.seed, **request.replan)
+    return PlanResult(plan.to_dict(), beat_geom)
 
 
 def _get_pool(size: int) -> ProcessPoolExecutor:
@@ -71,20 +196,25 @@ def _drop(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def plan_day_in_pool(processes: int, **kwargs: Any) -> Any:
-    """``junkai_geo.routing.plan_day(**kwargs)`` in the planner pool.
+def plan_in_pool(processes: int, db: Any, request: PlanRequest) -> PlanResult:
+    """:func:`plan_request` in the planner pool.
 
-    ``processes`` 0 plans in the calling thread. A pool whose process died
-    is replaced and the plan tried once more. Raises :class:`PlanFailed`
-    with the library's message when it refused the inputs.
+    ``processes`` 0, or an in-memory SQLite database (which another process
+    cannot open), plans in the calling thread. A pool whose process died is
+    replaced and the plan tried once more. Raises :class:`PlanFailed` with
+    the library's message when it refused the inputs.
     """
-    if processes <= 0:
-        status, value = _run(kwargs)
+    url = db.engine.url
+    in_memory = db.is_sqlite and url.database in (None, "", ":memory:")
+    if processes <= 0 or in_memory:
+        status, value = _compute(db, request)
     else:
         for attempt in (1, 2):
             pool = _get_pool(processes)
             try:
-                status, value = pool.submit(_run, kwargs).result()
+                status, value = pool.submit(
+                    _run, url.render_as_string(hide_password=False), request
+                ).result()
                 break
             except BrokenProcessPool:
                 _drop(pool)

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import functools
 import math
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
@@ -13,7 +14,16 @@ from junkai_geo.projection import in_japan
 
 from .. import audit
 from ..auth import Principal
-from ..deps import DB, MAX_INT, AnyUser, ReadSession, Settings, forbidden, not_found
+from ..deps import (
+    DB,
+    MAX_INT,
+    AnyUser,
+    ReadSession,
+    Settings,
+    forbidden,
+    json_response,
+    not_found,
+)
 from ..models import HouseholdRow
 from ..schemas import HouseholdDetail, HouseholdOut, NearHousehold
 from ..store import bbox_filter, card_status_of, status_filter, today_local
@@ -31,7 +41,7 @@ BBox = Annotated[
 
 
 @functools.lru_cache(maxsize=1)
-def _to_metric() -> Any:
+def to_metric() -> Any:
     """WGS84 -> the metric CRS; made once (building a Transformer takes milliseconds).
 
     pyproj transformers may be shared between threads since pyproj 3.1.
@@ -72,6 +82,25 @@ LIST_COLUMNS = (
     HouseholdRow.absences,
     HouseholdRow.visit_count,
 )
+
+
+def household_row(h: Any, today: date) -> dict[str, Any]:
+    """A row of ``LIST_COLUMNS`` as the fields of :class:`HouseholdOut`."""
+    return {
+        "household_id": h.household_id,
+        "kind": h.kind,
+        "beat_id": h.beat_id,
+        "building_id": h.building_id,
+        "floor": h.floor,
+        "address": h.address,
+        "lon": h.lon,
+        "lat": h.lat,
+        "card_status": card_status_of(h.last_contact, today).value,
+        "occupancy": h.occupancy,
+        "last_contact": h.last_contact,
+        "absences": h.absences,
+        "visits": h.visit_count,
+    }
 
 
 def household_out(h: Any, today: object = None) -> HouseholdOut:
@@ -118,7 +147,7 @@ def list_households(
     card_status: Annotated[CardStatus | None, Query(alias="status")] = None,
     limit: int = Query(default=500, ge=1, le=10_000),
     offset: int = Query(default=0, ge=0, le=MAX_INT),
-) -> list[HouseholdOut]:
+) -> Response:
     """Households by beat, bbox and card status; no personal field."""
     today = today_local()
     stmt = scoped(select(*LIST_COLUMNS), who).order_by(HouseholdRow.household_id)
@@ -131,7 +160,7 @@ def list_households(
     if card_status is not None:
         stmt = stmt.where(status_filter(card_status, today))
     stmt = stmt.limit(min(limit, settings.max_page_size)).offset(offset)
-    return [household_out(h, today) for h in session.execute(stmt)]
+    return json_response([household_row(h, today) for h in session.execute(stmt)])
 
 
 @router.get("/near", response_model=list[NearHousehold])
@@ -143,7 +172,7 @@ def near(
     lat: float = Query(ge=-90, le=90),
     limit: int = Query(default=10, ge=1, le=100),
     radius_m: float = Query(default=2000, gt=0, le=20_000),
-) -> list[NearHousehold]:
+) -> Response:
     """Nearest occupied 未把握 households around a point, nearest first, in scope.
 
     For officers on other duties who carry blank cards (弾力的な実施).
@@ -152,7 +181,7 @@ def near(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, detail="lon/lat: expected a point in Japan"
         )
-    x, y = _to_metric().transform(lon, lat)
+    x, y = to_metric().transform(lon, lat)
     # The occupancy as a literal, not a bound value: so each database can see
     # that the partial index of occupied 未把握 households (migration 0004) applies.
     base = scoped(select(*LIST_COLUMNS), who).where(
@@ -160,10 +189,7 @@ def near(
     )
     found = _nearest(session, base, x, y, limit, radius_m, postgis=not db.is_sqlite)
     today = today_local()
-    return [
-        NearHousehold(**household_out(h, today).model_dump(), distance_m=round(d, 1))
-        for d, h in found
-    ]
+    return json_response([{**household_row(h, today), "distance_m": round(d, 1)} for d, h in found])
 
 
 def _nearest(

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from ..auth import Role
-from ..deps import AnyUser, ReadSession, not_found
+from ..deps import AnyUser, ReadSession, json_response, not_found
 from ..models import KobanRow, OfficerRow
 from ..schemas import KobanOut, OfficerOut
 
@@ -17,13 +17,24 @@ def _out(k: KobanRow) -> KobanOut:
     )
 
 
+#: The columns of a koban in lists, as :class:`KobanOut` names them.
+KOBAN_COLUMNS = (
+    KobanRow.koban_id,
+    KobanRow.name,
+    KobanRow.kind,
+    KobanRow.station,
+    KobanRow.lon,
+    KobanRow.lat,
+)
+
+
 @router.get("/koban", response_model=list[KobanOut])
-def list_koban(who: AnyUser, session: ReadSession) -> list[KobanOut]:
+def list_koban(who: AnyUser, session: ReadSession) -> Response:
     """Koban and 駐在所 in the caller's scope."""
-    stmt = select(KobanRow).order_by(KobanRow.koban_id)
+    stmt = select(*KOBAN_COLUMNS).order_by(KobanRow.koban_id)
     if who.koban_ids is not None:
         stmt = stmt.where(KobanRow.koban_id.in_(who.koban_ids))
-    return [_out(k) for k in session.scalars(stmt)]
+    return json_response([row._asdict() for row in session.execute(stmt)])
 
 
 @router.get("/koban/{koban_id}", response_model=KobanOut)

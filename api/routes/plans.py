@@ -6,25 +6,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response, status
-from shapely import wkb
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from junkai_geo.errors import JunkaiGeoError
 from junkai_geo.projection import in_japan
-from junkai_geo.settings import ISHIKAWA_CRS
 
-from ..auth import Principal, Role, current_version
+from ..auth import Principal, Role
+from ..db import Database
 from ..deps import DB, AnyUser, Settings, forbidden, not_found
-from ..models import (
-    BeatRow,
-    KobanRow,
-    NightApproval,
-    OfficerRow,
-)
-from ..planner import PlanFailed, plan_day_in_pool
+from ..models import OfficerRow
+from ..planner import PlanFailed, PlanRequest, plan_in_pool
 from ..schemas import PlanOut, ReplanIn
-from ..store import buildings_of_households, households_of_beats, visits_of_beats
+from .households import to_metric
 
 router = APIRouter(prefix="/plans", tags=["plans"])
 
@@ -47,44 +39,8 @@ def _officer_in_scope(session: Session, who: Principal, officer_id: str) -> Offi
     return officer
 
 
-def _frames(session: Session, officer: OfficerRow) -> dict[str, Any]:
-    """The planning inputs of one officer, from the database."""
-    if officer.beat_id:
-        beat_ids = [officer.beat_id]
-    else:  # a specialist (専従員): the beats of the koban
-        version = current_version(session)
-        beat_ids = list(
-            session.scalars(
-                select(BeatRow.beat_id).where(
-                    BeatRow.version == version, BeatRow.koban_id == officer.koban_id
-                )
-            )
-        )
-    households = households_of_beats(session, beat_ids)
-    buildings = buildings_of_households(session, households)
-    visits = visits_of_beats(session, beat_ids)
-    koban = session.get(KobanRow, officer.koban_id)
-    if koban is None:
-        raise not_found("koban of the officer")
-    beat_geom = None
-    if officer.beat_id:
-        g = session.scalar(
-            select(BeatRow.geom_wkb).where(
-                BeatRow.version == current_version(session), BeatRow.beat_id == officer.beat_id
-            )
-        )
-        beat_geom = wkb.loads(g) if g else None
-    return {
-        "households": households,
-        "buildings": buildings,
-        "visits": visits,
-        "koban": koban,
-        "beat_geometry": beat_geom,
-    }
-
-
 def _plan(
-    session: Session,
+    db: Database,
     who: Principal,
     officer_id: str,
     on: date,
@@ -92,61 +48,32 @@ def _plan(
     seed: int,
     time_limit_s: float,
     processes: int = 0,
-) -> tuple[Any, dict[str, Any]]:
-    from junkai_geo.cards import card_table
-    from junkai_geo.routing import NightApproval as Approval
+    replan: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], Any]:
+    """The officer's day plan, computed in the planner pool (api/planner.py).
+
+    The caller's scope is checked here; the planner process reads the
+    planning inputs from the database itself. Returns ``DayPlan.to_dict()``
+    and the officer's beat polygon (None for a specialist).
+    """
+    import re
 
     for w in windows or []:
-        import re
-
         if not re.match(WINDOW, w):
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT,
                 detail=f"window: found {w!r}; expected HH:MM-HH:MM",
             )
-    officer = _officer_in_scope(session, who, officer_id)
-    f = _frames(session, officer)
-    approval_row = session.scalar(
-        select(NightApproval)
-        .where(
-            NightApproval.officer_id == officer_id,
-            NightApproval.on_date == on,
-            NightApproval.revoked_at.is_(None),
-        )
-        .order_by(NightApproval.start)
-    )
-    # Plans use night windows only with an approval on record for that date.
-    approval = (
-        Approval(officer_id, on, f"{approval_row.start}-{approval_row.end}")
-        if approval_row is not None
-        else None
-    )
-    cards = card_table(f["households"], f["visits"], today=on)
-    koban = f["koban"]
+    with db.read_session() as session:
+        _officer_in_scope(session, who, officer_id)
+    request = PlanRequest(officer_id, on, windows, seed, time_limit_s, replan)
     try:
-        plan = plan_day_in_pool(
-            processes,
-            officer={
-                "officer_id": officer.officer_id,
-                "koban_id": officer.koban_id,
-                "beat_id": officer.beat_id,
-                "mode": officer.mode,
-            },
-            on=on,
-            windows=windows,
-            households=f["households"],
-            buildings=f["buildings"],
-            cards=cards,
-            visits=f["visits"],
-            start_xy=(koban.x, koban.y),
-            night_approval=approval,
-            time_limit_s=time_limit_s,
-            seed=seed,
-            start_label=koban.name,
-        )
+        result = plan_in_pool(processes, db, request)
     except PlanFailed as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)[:500]) from exc
-    return plan, f
+    if result.plan is None:
+        raise not_found("officer or koban of the officer")
+    return result.plan, result.beat_geometry
 
 
 @router.get("/{officer_id}/{on}", response_model=PlanOut)
@@ -160,18 +87,10 @@ def get_plan(
     seed: Seed = 0,
 ) -> Any:
     """The day's route of an officer (JSON, docs/plan_format.md)."""
-    with db.read_session() as session:
-        plan, _ = _plan(
-            session,
-            who,
-            officer_id,
-            on,
-            window,
-            seed,
-            settings.plan_time_limit_s,
-            settings.plan_processes,
-        )
-    return plan.to_dict()
+    plan, _ = _plan(
+        db, who, officer_id, on, window, seed, settings.plan_time_limit_s, settings.plan_processes
+    )
+    return plan
 
 
 @router.get(
@@ -191,18 +110,10 @@ def get_plan_map(
     """The day's route as an HTML map (self-contained, no personal field)."""
     from junkai_geo.render import route_map
 
-    with db.read_session() as session:
-        plan, f = _plan(
-            session,
-            who,
-            officer_id,
-            on,
-            window,
-            seed,
-            settings.plan_time_limit_s,
-            settings.plan_processes,
-        )
-    m = route_map(plan.to_dict(), beat_geometry=f["beat_geometry"], offline=True)
+    plan, beat_geometry = _plan(
+        db, who, officer_id, on, window, seed, settings.plan_time_limit_s, settings.plan_processes
+    )
+    m = route_map(plan, beat_geometry=beat_geometry, offline=True)
     return Response(m.get_root().render(), media_type="text/html; charset=utf-8")
 
 
@@ -223,21 +134,11 @@ def get_plan_sheet(
     """The day's route as a printable A4 route sheet (PDF)."""
     from junkai_geo.sheet import route_sheet_pdf
 
-    with db.read_session() as session:
-        plan, f = _plan(
-            session,
-            who,
-            officer_id,
-            on,
-            window,
-            seed,
-            settings.plan_time_limit_s,
-            settings.plan_processes,
-        )
+    plan, beat_geometry = _plan(
+        db, who, officer_id, on, window, seed, settings.plan_time_limit_s, settings.plan_processes
+    )
     with tempfile.TemporaryDirectory(prefix="junkai_sheet_") as tmp:
-        path = route_sheet_pdf(
-            plan.to_dict(), Path(tmp) / "sheet.pdf", beat_geometry=f["beat_geometry"]
-        )
+        path = route_sheet_pdf(plan, Path(tmp) / "sheet.pdf", beat_geometry=beat_geometry)
         data = Path(path).read_bytes()
     name = f"route_{officer_id}_{on.isoformat()}.pdf"
     return Response(
@@ -262,37 +163,21 @@ def replan_day(
     For when an incident interrupted the round: the households in ``done``
     stay done, the rest is planned again in the time left.
     """
-    from pyproj import Transformer
-
-    from junkai_geo.routing import replan
-
     if not in_japan(body.lon, body.lat):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, detail="lon/lat: expected a point in Japan"
         )
-    with db.read_session() as session:
-        plan, _ = _plan(
-            session,
-            who,
-            officer_id,
-            on,
-            body.windows,
-            seed,
-            settings.plan_time_limit_s / 2,
-            settings.plan_processes,
-        )
-    x, y = Transformer.from_crs("EPSG:4326", ISHIKAWA_CRS, always_xy=True).transform(
-        body.lon, body.lat
+    x, y = to_metric().transform(body.lon, body.lat)
+    half = settings.plan_time_limit_s / 2
+    plan, _ = _plan(
+        db,
+        who,
+        officer_id,
+        on,
+        body.windows,
+        seed,
+        half,
+        settings.plan_processes,
+        replan={"now": body.now, "position_xy": (x, y), "done": body.done, "time_limit_s": half},
     )
-    try:
-        fresh = replan(
-            plan,
-            now=body.now,
-            position_xy=(x, y),
-            done=body.done,
-            time_limit_s=settings.plan_time_limit_s / 2,
-            seed=seed,
-        )
-    except JunkaiGeoError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)[:500]) from exc
-    return fresh.to_dict()
+    return plan

@@ -4,7 +4,7 @@ import hashlib
 import json
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from sqlalchemy import select
@@ -25,7 +25,8 @@ from .reports import invalidate_survey_cache
 router = APIRouter(prefix="/visits", tags=["visits"])
 
 
-def _out(v: VisitRow, h: HouseholdRow, *, replayed: bool = False) -> VisitOut:
+def _out(v: VisitRow, h: Any, *, replayed: bool = False) -> VisitOut:
+    """``h``: the household, or a row with its ``last_contact`` and ``occupancy``."""
     return VisitOut(
         visit_id=v.visit_id,
         household_id=v.household_id,
@@ -173,7 +174,9 @@ def list_visits(
     offset: int = Query(default=0, ge=0, le=MAX_INT),
 ) -> list[VisitOut]:
     """Visits of households in the caller's scope, newest first."""
-    stmt = select(VisitRow, HouseholdRow).join(
+    # The household's card columns only: the whole row would decode its
+    # personal JSON for every visit listed.
+    stmt = select(VisitRow, HouseholdRow.last_contact, HouseholdRow.occupancy).join(
         HouseholdRow, HouseholdRow.household_id == VisitRow.household_id
     )
     if who.beat_ids is not None:
@@ -188,7 +191,7 @@ def list_visits(
         stmt = stmt.where(VisitRow.visited_on <= date_to)
     stmt = stmt.order_by(VisitRow.visited_on.desc(), VisitRow.time.desc(), VisitRow.visit_id)
     stmt = stmt.limit(min(limit, settings.max_page_size)).offset(offset)
-    return [_out(v, h) for v, h in session.execute(stmt).all()]
+    return [_out(row[0], row) for row in session.execute(stmt).all()]
 
 
 @router.get("/{visit_id}", response_model=VisitOut)
