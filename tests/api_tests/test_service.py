@@ -500,3 +500,31 @@ def test_near_is_the_nearest_unvisited_in_scope(
     ranked = sorted((math.hypot(r.x - x, r.y - y), r.household_id) for r in rows)
     expected = [(hid, round(d, 1)) for d, hid in ranked if d <= radius_m][:limit]
     assert [(n["household_id"], n["distance_m"]) for n in got.json()] == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "model"),
+    [
+        ("/households", {"beat_id": "BEAT-NAKA1"}, "HouseholdOut"),
+        ("/households", {"beat_id": "BEAT-NAKA1", "status": "none"}, "HouseholdOut"),
+        ("/households/near", {"lon": 136.655, "lat": 36.562, "radius_m": 20000}, "NearHousehold"),
+        ("/koban", {}, "KobanOut"),
+        ("/beats", {}, "BeatOut"),
+    ],
+)
+def test_fast_lists_have_exactly_their_model_fields(
+    api_env: ApiEnv, path: str, params: dict, model: str
+) -> None:
+    # These lists skip pydantic on the way out (api.deps.json_response):
+    # every item must still be what the OpenAPI schema promises, no more.
+    from api import schemas
+
+    cls = getattr(schemas, model)
+    r = api_env.client.get(path, params=params, headers=api_env.auth("mgr_naka"))
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/json"
+    items = r.json()
+    assert items
+    for item in items:
+        assert set(item) == set(cls.model_fields)
+        assert cls.model_validate(item).model_dump(mode="json") == item
