@@ -8,9 +8,9 @@ explicitly before they answer, so an acknowledged write is durable.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, HTTPException, Request, Response, status
@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from .auth import Principal, Role, principal_for, sha256_hex, user_for_secret
 from .db import Database
 from .settings import ApiSettings
+
+T = TypeVar("T")
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
@@ -159,3 +161,22 @@ def json_response(content: Any) -> Response:
     ``response_model`` for the OpenAPI schema.
     """
     return Response(orjson.dumps(content), media_type="application/json")
+
+
+async def on_db(db: Database, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``: inline on SQLite, in the thread pool on PostgreSQL.
+
+    For short, bounded reads (a page of a list). SQLite answers them in the
+    process in a fraction of a millisecond, less than handing the call to a
+    pool thread and back, which under load took a sixth of a worker's GIL
+    time; PostgreSQL's answer crosses a socket, during which the worker
+    should serve others.
+    """
+    if db.is_sqlite:
+        return fn(*args)
+    return await run_in_threadpool(fn, *args)
+
+
+def rows_as_dicts(session: Session, stmt: Any) -> list[dict[str, Any]]:
+    """The rows of a column select as dicts keyed by column name."""
+    return [row._asdict() for row in session.execute(stmt)]

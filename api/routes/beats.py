@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from shapely import wkb
 from shapely.geometry import mapping
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from ..auth import current_version
-from ..deps import MAX_INT, AnyUser, ReadSession, json_response, not_found
+from ..auth import Principal, current_version
+from ..deps import DB, MAX_INT, AnyUser, ReadSession, json_response, not_found, on_db, rows_as_dicts
 from ..models import BeatRow, BeatVersion
 from ..schemas import BeatDetail, BeatOut, BeatVersionOut
 
@@ -59,8 +60,14 @@ BEAT_COLUMNS = (
 
 
 @router.get("", response_model=list[BeatOut])
-def list_beats(who: AnyUser, session: ReadSession, version: Version = None) -> Response:
+async def list_beats(
+    who: AnyUser, db: DB, session: ReadSession, version: Version = None
+) -> Response:
     """Beats of a version in the caller's scope."""
+    return json_response(await on_db(db, _beat_rows, session, who, version))
+
+
+def _beat_rows(session: Session, who: Principal, version: int | None) -> list[dict[str, Any]]:
     v = version or current_version(session)
     stmt = select(*BEAT_COLUMNS).where(BeatRow.version == v).order_by(BeatRow.beat_id)
     if who.koban_ids is not None:
@@ -68,7 +75,7 @@ def list_beats(who: AnyUser, session: ReadSession, version: Version = None) -> R
         stmt = stmt.where(BeatRow.koban_id.in_(who.koban_ids))
         if who.beat_ids is not None and who.role.value == "officer":
             stmt = stmt.where(BeatRow.beat_id.in_(who.beat_ids))
-    return json_response([row._asdict() for row in session.execute(stmt)])
+    return rows_as_dicts(session, stmt)
 
 
 @router.get("/{beat_id}", response_model=BeatDetail)

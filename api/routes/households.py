@@ -23,6 +23,7 @@ from ..deps import (
     forbidden,
     json_response,
     not_found,
+    on_db,
 )
 from ..models import HouseholdRow
 from ..schemas import HouseholdDetail, HouseholdOut, NearHousehold
@@ -138,8 +139,9 @@ def get_household_in_scope(session: Session, who: Principal, household_id: str) 
 
 
 @router.get("", response_model=list[HouseholdOut])
-def list_households(
+async def list_households(
     who: AnyUser,
+    db: DB,
     session: ReadSession,
     settings: Settings,
     beat_id: str | None = Query(default=None, max_length=64),
@@ -149,7 +151,6 @@ def list_households(
     offset: int = Query(default=0, ge=0, le=MAX_INT),
 ) -> Response:
     """Households by beat, bbox and card status; no personal field."""
-    today = today_local()
     stmt = scoped(select(*LIST_COLUMNS), who).order_by(HouseholdRow.household_id)
     if beat_id is not None:
         if not who.can_beat(beat_id):
@@ -157,14 +158,19 @@ def list_households(
         stmt = stmt.where(HouseholdRow.beat_id == beat_id)
     if bbox is not None:
         stmt = stmt.where(bbox_filter(parse_bbox(bbox)))
+    today = today_local()
     if card_status is not None:
         stmt = stmt.where(status_filter(card_status, today))
     stmt = stmt.limit(min(limit, settings.max_page_size)).offset(offset)
-    return json_response([household_row(h, today) for h in session.execute(stmt)])
+    return json_response(await on_db(db, _household_rows, session, stmt, today))
+
+
+def _household_rows(session: Session, stmt: Any, today: date) -> list[dict[str, Any]]:
+    return [household_row(h, today) for h in session.execute(stmt)]
 
 
 @router.get("/near", response_model=list[NearHousehold])
-def near(
+async def near(
     who: AnyUser,
     db: DB,
     session: ReadSession,
@@ -187,7 +193,7 @@ def near(
     base = scoped(select(*LIST_COLUMNS), who).where(
         HouseholdRow.last_contact.is_(None), text("households.occupancy = 'occupied'")
     )
-    found = _nearest(session, base, x, y, limit, radius_m, postgis=not db.is_sqlite)
+    found = await on_db(db, _nearest, session, base, x, y, limit, radius_m, not db.is_sqlite)
     today = today_local()
     return json_response([{**household_row(h, today), "distance_m": round(d, 1)} for d, h in found])
 
@@ -199,7 +205,6 @@ def _nearest(
     y: float,
     limit: int,
     radius_m: float,
-    *,
     postgis: bool,
 ) -> list[tuple[float, Any]]:
     """The ``limit`` nearest rows of ``base`` within ``radius_m`` of (x, y), nearest first.

@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from ..auth import Role
-from ..deps import AnyUser, ReadSession, json_response, not_found
+from ..deps import DB, AnyUser, ReadSession, json_response, not_found, on_db, rows_as_dicts
 from ..models import KobanRow, OfficerRow
 from ..schemas import KobanOut, OfficerOut
 
@@ -29,12 +29,12 @@ KOBAN_COLUMNS = (
 
 
 @router.get("/koban", response_model=list[KobanOut])
-def list_koban(who: AnyUser, session: ReadSession) -> Response:
+async def list_koban(who: AnyUser, db: DB, session: ReadSession) -> Response:
     """Koban and 駐在所 in the caller's scope."""
     stmt = select(*KOBAN_COLUMNS).order_by(KobanRow.koban_id)
     if who.koban_ids is not None:
         stmt = stmt.where(KobanRow.koban_id.in_(who.koban_ids))
-    return json_response([row._asdict() for row in session.execute(stmt)])
+    return json_response(await on_db(db, rows_as_dicts, session, stmt))
 
 
 @router.get("/koban/{koban_id}", response_model=KobanOut)
