@@ -7,7 +7,7 @@ the worker serves meanwhile waits for it: under load the reads' latency was
 mostly that wait. So each server worker hands its plans to a small process
 pool of its own (``JUNKAI_PLAN_PROCESSES``, default 1), started on the
 first plan, whose processes run at a lower scheduling priority
-(``PLAN_NICE``) and read the planning inputs from the database themselves
+(``JUNKAI_PLAN_NICE``) and read the planning inputs from the database themselves
 (an engine per process): the worker only checks the caller's scope and
 passes ids, and gets the plan back. A read wins the CPU over a plan, and a
 plan still finishes within its wall-clock limit plus the wait.
@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-#: Added to the planner processes' niceness (Linux: 0 normal, 19 lowest).
+#: Default added to the planner processes' niceness (Linux: 0 normal, 19
+#: lowest); the setting ``plan_nice`` (``JUNKAI_PLAN_NICE``) overrides it.
 PLAN_NICE = 5
 
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
-_pool_size = 0
+_pool_key = (0, 0)
 
 
 class PlanFailed(Exception):
@@ -59,10 +60,10 @@ class PlanResult:
     beat_geometry: Any  # shapely geometry of the officer's beat, or None
 
 
-def _init() -> None:
+def _init(nice: int) -> None:
     # Where raising the niceness is not allowed, plan at normal priority.
     with contextlib.suppress(OSError):
-        os.nice(PLAN_NICE)
+        os.nice(nice)
     import junkai_geo.routing  # noqa: F401  (imported once, not per plan)
 
 
@@ -175,16 +176,19 @@ def plan_request(db: Any, request: PlanRequest) -> PlanResult:
     return PlanResult(plan.to_dict(), beat_geom)
 
 
-def _get_pool(size: int) -> ProcessPoolExecutor:
-    global _pool, _pool_size
+def _get_pool(size: int, nice: int) -> ProcessPoolExecutor:
+    global _pool, _pool_key
     with _lock:
-        if _pool is None or _pool_size != size:
+        if _pool is None or _pool_key != (size, nice):
             if _pool is not None:
                 _pool.shutdown(wait=False, cancel_futures=True)
             _pool = ProcessPoolExecutor(
-                max_workers=size, mp_context=multiprocessing.get_context("spawn"), initializer=_init
+                max_workers=size,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init,
+                initargs=(nice,),
             )
-            _pool_size = size
+            _pool_key = (size, nice)
         return _pool
 
 
@@ -196,7 +200,9 @@ def _drop(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def plan_in_pool(processes: int, db: Any, request: PlanRequest) -> PlanResult:
+def plan_in_pool(
+    processes: int, db: Any, request: PlanRequest, nice: int = PLAN_NICE
+) -> PlanResult:
     """:func:`plan_request` in the planner pool.
 
     ``processes`` 0, or an in-memory SQLite database (which another process
@@ -210,7 +216,7 @@ def plan_in_pool(processes: int, db: Any, request: PlanRequest) -> PlanResult:
         status, value = _compute(db, request)
     else:
         for attempt in (1, 2):
-            pool = _get_pool(processes)
+            pool = _get_pool(processes, nice)
             try:
                 status, value = pool.submit(
                     _run, url.render_as_string(hide_password=False), request

@@ -33,7 +33,10 @@ class ApiSettings(BaseSettings):
     plan_time_limit_s: float = 1.0
     #: Planner processes per server worker (api/planner.py); 0 plans in the
     #: request's thread.
-    plan_processes: int = 1
+    plan_processes: int = 2
+    #: Niceness added to the planner processes: higher favours reads over
+    #: plans (Linux: 0 as the server, 19 lowest). benchmarks/results/load.md.
+    plan_nice: int = Field(default=2, ge=0, le=19)
     #: Rebalancing jobs queued or running at once (each is a process).
     max_rebalance_jobs: int = 2
     #: Calendar jobs queued or running at once (each is a process).

@@ -85,18 +85,14 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "uvicorn",
-            "api.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
+            "junkai_geo.cli",
+            "serve",
+            "--database-url",
+            url,
             "--port",
             str(port),
             "--workers",
             str(workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
         ],
         cwd=ROOT,
         env=env,
@@ -336,7 +332,7 @@ def main() -> int:
     head = (
         f"# Load benchmark\n\n{args.clients} concurrent clients ({args.plan_clients} "
         f"fetching day plans, the others reading in their own scope) for "
-        f"{args.seconds:.0f} s against `uvicorn --workers {args.workers}` on 127.0.0.1, "
+        f"{args.seconds:.0f} s against `junkai-geo serve --workers {args.workers}` on 127.0.0.1, "
         "bundled Kanazawa data (216,536 households, 397,522 visits). Machine: 2 cores "
         "shared with the load generator and with other jobs. `think 0` is saturation "
         "(each client sends its next request at once, so the latency is mostly queueing); "

@@ -16,6 +16,7 @@ from ..deps import DB, AnyUser, Settings, forbidden, not_found
 from ..models import OfficerRow
 from ..planner import PlanFailed, PlanRequest, plan_in_pool
 from ..schemas import PlanOut, ReplanIn
+from ..settings import ApiSettings
 from .households import to_metric
 
 router = APIRouter(prefix="/plans", tags=["plans"])
@@ -41,13 +42,13 @@ def _officer_in_scope(session: Session, who: Principal, officer_id: str) -> Offi
 
 def _plan(
     db: Database,
+    settings: ApiSettings,
     who: Principal,
     officer_id: str,
     on: date,
     windows: list[str] | None,
     seed: int,
     time_limit_s: float,
-    processes: int = 0,
     replan: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], Any]:
     """The officer's day plan, computed in the planner pool (api/planner.py).
@@ -68,7 +69,7 @@ def _plan(
         _officer_in_scope(session, who, officer_id)
     request = PlanRequest(officer_id, on, windows, seed, time_limit_s, replan)
     try:
-        result = plan_in_pool(processes, db, request)
+        result = plan_in_pool(settings.plan_processes, db, request, settings.plan_nice)
     except PlanFailed as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)[:500]) from exc
     if result.plan is None:
@@ -87,9 +88,7 @@ def get_plan(
     seed: Seed = 0,
 ) -> Any:
     """The day's route of an officer (JSON, docs/plan_format.md)."""
-    plan, _ = _plan(
-        db, who, officer_id, on, window, seed, settings.plan_time_limit_s, settings.plan_processes
-    )
+    plan, _ = _plan(db, settings, who, officer_id, on, window, seed, settings.plan_time_limit_s)
     return plan
 
 
@@ -111,7 +110,7 @@ def get_plan_map(
     from junkai_geo.render import route_map
 
     plan, beat_geometry = _plan(
-        db, who, officer_id, on, window, seed, settings.plan_time_limit_s, settings.plan_processes
+        db, settings, who, officer_id, on, window, seed, settings.plan_time_limit_s
     )
     m = route_map(plan, beat_geometry=beat_geometry, offline=True)
     return Response(m.get_root().render(), media_type="text/html; charset=utf-8")
@@ -135,7 +134,7 @@ def get_plan_sheet(
     from junkai_geo.sheet import route_sheet_pdf
 
     plan, beat_geometry = _plan(
-        db, who, officer_id, on, window, seed, settings.plan_time_limit_s, settings.plan_processes
+        db, settings, who, officer_id, on, window, seed, settings.plan_time_limit_s
     )
     with tempfile.TemporaryDirectory(prefix="junkai_sheet_") as tmp:
         path = route_sheet_pdf(plan, Path(tmp) / "sheet.pdf", beat_geometry=beat_geometry)
@@ -171,13 +170,13 @@ def replan_day(
     half = settings.plan_time_limit_s / 2
     plan, _ = _plan(
         db,
+        settings,
         who,
         officer_id,
         on,
         body.windows,
         seed,
         half,
-        settings.plan_processes,
         replan={"now": body.now, "position_xy": (x, y), "done": body.done, "time_limit_s": half},
     )
     return plan

@@ -31,14 +31,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="load the bundled Kanazawa data when the database is empty",
     )
     parser.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes (SQLite: keep 1)"
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes, each with its own listening socket (SO_REUSEPORT); "
+        "SQLite too: readers run side by side, writers take turns",
     )
     parser.add_argument("--log-level", default="warning")
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
-
     if args.database_url:
         os.environ["JUNKAI_DATABASE_URL"] = args.database_url
     if args.sqlite_path:
@@ -58,14 +60,9 @@ def run(args: argparse.Namespace) -> int:
         f"{db.engine.url.render_as_string(hide_password=True)})",
         flush=True,
     )
-    uvicorn.run(
-        "api.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-    )
+    from api.server import serve
+
+    serve(args.host, args.port, args.workers, args.log_level)
     return 0
 
 
