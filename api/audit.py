@@ -8,6 +8,7 @@ updates or deletes these rows, and triggers on both databases refuse it.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from typing import Any
@@ -78,7 +79,37 @@ class ReadAuditWriter:
         detail: dict[str, Any] | None = None,
     ) -> None:
         """Add one row and return once it is committed (raises if it was not)."""
-        entry = AuditEntry(
+        waiter = _Waiter()
+        self._submit(self._entry(who, action, resource, resource_id, detail), waiter)
+        waiter.event.wait()
+        if waiter.error is not None:
+            raise waiter.error
+
+    async def record_async(
+        self,
+        who: Principal,
+        action: str,
+        resource: str,
+        resource_id: str = "",
+        *,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """:meth:`record` for a coroutine: waits for the commit without a thread."""
+        loop = asyncio.get_running_loop()
+        waiter = _Waiter(loop, loop.create_future())
+        self._submit(self._entry(who, action, resource, resource_id, detail), waiter)
+        assert waiter.future is not None
+        await waiter.future
+
+    @staticmethod
+    def _entry(
+        who: Principal,
+        action: str,
+        resource: str,
+        resource_id: str,
+        detail: dict[str, Any] | None,
+    ) -> AuditEntry:
+        return AuditEntry(
             at=utcnow(),
             user_id=who.user_id,
             username=who.username[:64],
@@ -89,12 +120,10 @@ class ReadAuditWriter:
             client_ip=who.client_ip[:64],
             detail=detail,
         )
-        waiter = _Waiter()
+
+    def _submit(self, entry: AuditEntry, waiter: _Waiter) -> None:
         self._ensure_thread()
         self._queue.put((entry, waiter))
-        waiter.event.wait()
-        if waiter.error is not None:
-            raise waiter.error
 
     def close(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -129,16 +158,38 @@ class ReadAuditWriter:
             except BaseException as exc:  # every waiter of the batch must hear of it
                 error = exc
             for _, waiter in batch:
-                waiter.error = error
-                waiter.event.set()
+                waiter.done(error)
 
 
 class _Waiter:
-    __slots__ = ("error", "event")
+    """A reader waiting for its row's commit: a thread (event) or a coroutine (future)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("error", "event", "future", "loop")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop | None = None,
+        future: asyncio.Future[None] | None = None,
+    ) -> None:
         self.event = threading.Event()
         self.error: BaseException | None = None
+        self.loop, self.future = loop, future
+
+    def done(self, error: BaseException | None) -> None:
+        self.error = error
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._resolve)
+        else:
+            self.event.set()
+
+    def _resolve(self) -> None:
+        assert self.future is not None
+        if self.future.done():  # the request was cancelled (client gone)
+            return
+        if self.error is not None:
+            self.future.set_exception(self.error)
+        else:
+            self.future.set_result(None)
 
 
 _WRITERS_LOCK = threading.Lock()

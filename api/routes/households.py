@@ -14,6 +14,7 @@ from junkai_geo.projection import in_japan
 
 from .. import audit
 from ..auth import Principal
+from ..db import Database
 from ..deps import (
     DB,
     MAX_INT,
@@ -247,23 +248,30 @@ def _nearest(
 
 
 @router.get("/{household_id}", response_model=HouseholdDetail)
-def get_household(household_id: str, who: AnyUser, db: DB) -> HouseholdDetail:
+async def get_household(household_id: str, who: AnyUser, db: DB) -> HouseholdDetail:
     """One household with its card; personal fields only for the allowed roles.
 
     Every call is written to the audit trail before the data is returned.
     """
-    with db.read_session() as session:
-        h = session.get(HouseholdRow, household_id)
+    h = await on_db(db, _household, db, household_id)
     writer = audit.read_writer(db)
     if h is None or not who.can_beat(h.beat_id):
         # Denied and missing look the same to the caller; the trail tells them apart.
-        writer.record(
+        await writer.record_async(
             who, "read_denied", "household", household_id, detail={"exists": h is not None}
         )
         raise not_found("household")
     personal = h.personal if who.sees_personal else None
-    # Committed (grouped with other readers' rows) before the data is returned.
-    writer.record(who, "read", "household", household_id, detail={"personal": personal is not None})
+    # Committed (grouped with other readers' rows) before the data is returned;
+    # the request waits for it without holding a thread.
+    await writer.record_async(
+        who, "read", "household", household_id, detail={"personal": personal is not None}
+    )
     return HouseholdDetail(
         **household_out(h).model_dump(), registered_on=h.registered_on, personal=personal
     )
+
+
+def _household(db: Database, household_id: str) -> HouseholdRow | None:
+    with db.read_session() as session:
+        return session.get(HouseholdRow, household_id)

@@ -16,7 +16,7 @@ from junkai_geo.model import Outcome
 from .. import audit
 from ..auth import Principal, Role
 from ..db import utcnow
-from ..deps import DB, MAX_INT, AnyUser, ReadSession, Settings, forbidden, not_found
+from ..deps import DB, MAX_INT, AnyUser, ReadSession, Settings, forbidden, not_found, on_db
 from ..models import HouseholdRow, OfficerRow, VisitRow
 from ..schemas import VisitIn, VisitOut
 from ..store import card_status_of, refresh_card, today_local
@@ -162,8 +162,9 @@ def register_visit(
 
 
 @router.get("", response_model=list[VisitOut])
-def list_visits(
+async def list_visits(
     who: AnyUser,
+    db: DB,
     session: ReadSession,
     settings: Settings,
     household_id: str | None = Query(default=None, max_length=64),
@@ -191,6 +192,10 @@ def list_visits(
         stmt = stmt.where(VisitRow.visited_on <= date_to)
     stmt = stmt.order_by(VisitRow.visited_on.desc(), VisitRow.time.desc(), VisitRow.visit_id)
     stmt = stmt.limit(min(limit, settings.max_page_size)).offset(offset)
+    return await on_db(db, _visit_rows, session, stmt)
+
+
+def _visit_rows(session: Session, stmt: Any) -> list[VisitOut]:
     return [_out(row[0], row) for row in session.execute(stmt).all()]
 
 
