@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..auth import Principal, current_version
-from ..deps import AnyUser, ReadSession, Settings, forbidden
+from ..db import Database
+from ..deps import DB, AnyUser, ReadSession, Settings, forbidden
 from ..models import BeatRow, HouseholdRow, KobanRow
 from ..schemas import SurveyOut, SurveyRow
 from ..store import status_case, today_local
@@ -40,12 +41,18 @@ CSV_COLUMNS: list[tuple[str, str]] = [
 ]
 
 
-#: Survey answers kept this long per (scope, koban, day, version). The survey
-#: groups every household of the scope (a station: tens of thousands), the
-#: slowest read by far; writes in this process (visits, imports) clear the
-#: cache at once, writes through another worker process show within this time.
+#: Survey answers are fresh this long per (scope, koban, day, version). The
+#: survey groups every household of the scope (a station: tens of
+#: thousands), the slowest read by far. Writes in this process (visits,
+#: imports) clear the cache at once; writes through another worker process
+#: show within this time plus one refresh.
 SURVEY_CACHE_S = 10.0
+#: A survey older than fresh but younger than this is answered at once while
+#: a background thread computes the next one, so that a manager does not
+#: wait for the aggregate every ten seconds; older answers are never given.
+SURVEY_STALE_S = 60.0
 _SURVEYS: dict[tuple[object, ...], tuple[float, SurveyOut]] = {}
+_REFRESHING: set[tuple[object, ...]] = set()
 _SURVEYS_LOCK = threading.Lock()
 
 
@@ -56,12 +63,17 @@ def invalidate_survey_cache() -> None:
 
 
 def cached_beat_survey(
-    session: Session, who: Principal, *, cards_per_book: int, koban_id: str | None = None
+    db: Database,
+    session: Session,
+    who: Principal,
+    *,
+    cards_per_book: int,
+    koban_id: str | None = None,
 ) -> SurveyOut:
-    """:func:`beat_survey`, answered from the cache while it is fresh."""
+    """:func:`beat_survey`, answered from the cache while it is fresh or being refreshed."""
     today = today_local()
     key = (
-        id(session.get_bind()),
+        id(db),
         who.beat_ids,
         who.koban_ids,
         koban_id,
@@ -72,14 +84,55 @@ def cached_beat_survey(
     now = time.monotonic()
     with _SURVEYS_LOCK:
         hit = _SURVEYS.get(key)
+        stale_ok = hit is not None and now < hit[0] - SURVEY_CACHE_S + SURVEY_STALE_S
+        refresh = stale_ok and hit is not None and hit[0] <= now and key not in _REFRESHING
+        if refresh:
+            _REFRESHING.add(key)
     if hit is not None and hit[0] > now:
         return hit[1]
+    if hit is not None and stale_ok:
+        if refresh:
+            threading.Thread(
+                target=_refresh,
+                args=(db, key, who, cards_per_book, koban_id, today),
+                name="survey-refresh",
+                daemon=True,
+            ).start()
+        return hit[1]
     out = beat_survey(session, who, cards_per_book=cards_per_book, koban_id=koban_id, today=today)
+    _store_survey(key, out, now)
+    return out
+
+
+def _store_survey(key: tuple[object, ...], out: SurveyOut, computed_at: float) -> None:
     with _SURVEYS_LOCK:
         if len(_SURVEYS) > 1000:
             _SURVEYS.clear()
-        _SURVEYS[key] = (now + SURVEY_CACHE_S, out)
-    return out
+        _SURVEYS[key] = (computed_at + SURVEY_CACHE_S, out)
+
+
+def _refresh(
+    db: Database,
+    key: tuple[object, ...],
+    who: Principal,
+    cards_per_book: int,
+    koban_id: str | None,
+    today: date,
+) -> None:
+    try:
+        started = time.monotonic()
+        with db.read_session() as session:
+            out = beat_survey(
+                session, who, cards_per_book=cards_per_book, koban_id=koban_id, today=today
+            )
+        with _SURVEYS_LOCK:
+            # A write cleared the cache meanwhile: this answer may predate it.
+            stale = key not in _SURVEYS
+        if not stale:
+            _store_survey(key, out, started)
+    finally:
+        with _SURVEYS_LOCK:
+            _REFRESHING.discard(key)
 
 
 def beat_survey(
@@ -165,13 +218,14 @@ def beat_survey(
 @router.get("/beat-survey", response_model=SurveyOut)
 def get_beat_survey(
     who: AnyUser,
+    db: DB,
     session: ReadSession,
     settings: Settings,
     koban_id: str | None = Query(default=None, max_length=64),
 ) -> SurveyOut:
     """Per beat: households, buildings, books (簿冊) and make-up by kind and card."""
     return cached_beat_survey(
-        session, who, cards_per_book=settings.cards_per_book, koban_id=koban_id
+        db, session, who, cards_per_book=settings.cards_per_book, koban_id=koban_id
     )
 
 
@@ -187,13 +241,14 @@ def get_beat_survey(
 )
 def get_beat_survey_csv(
     who: AnyUser,
+    db: DB,
     session: ReadSession,
     settings: Settings,
     koban_id: str | None = Query(default=None, max_length=64),
 ) -> Response:
     """The beat survey as CSV for Excel: UTF-8 with a BOM, CRLF line ends."""
     survey = cached_beat_survey(
-        session, who, cards_per_book=settings.cards_per_book, koban_id=koban_id
+        db, session, who, cards_per_book=settings.cards_per_book, koban_id=koban_id
     )
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\r\n")

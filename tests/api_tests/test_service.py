@@ -528,3 +528,41 @@ def test_fast_lists_have_exactly_their_model_fields(
     for item in items:
         assert set(item) == set(cls.model_fields)
         assert cls.model_validate(item).model_dump(mode="json") == item
+
+
+def test_stale_survey_is_answered_while_a_fresh_one_is_computed(
+    api_env: ApiEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A write by another worker process does not clear this process's cache:
+    # once the answer is past fresh, the stale one is given at once and the
+    # next request gets the one computed meanwhile.
+    from api.routes import reports
+
+    hid = household_ids("BEAT-NAKA2")[7]
+
+    def survey() -> dict:
+        r = api_env.client.get("/reports/beat-survey", headers=api_env.auth("mgr_naka"))
+        assert r.status_code == 200, r.text
+        return r.json()["totals"]
+
+    reports.invalidate_survey_cache()
+    monkeypatch.setattr(reports, "SURVEY_CACHE_S", 0.0)  # every answer is past fresh
+    before = survey()
+    with api_env.db.writing() as s:  # as another worker would
+        old = s.get(HouseholdRow, hid).occupancy
+        s.get(HouseholdRow, hid).occupancy = "vacant"
+    try:
+        assert survey() == before  # stale, answered at once; a refresh starts
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            after = survey()
+            if after != before:
+                break
+            time.sleep(0.05)
+        assert after["vacant"] == before["vacant"] + 1
+        monkeypatch.setattr(reports, "SURVEY_STALE_S", 0.0)
+        assert survey()["vacant"] == before["vacant"] + 1  # too old: computed now
+    finally:
+        with api_env.db.writing() as s:
+            s.get(HouseholdRow, hid).occupancy = old
+        reports.invalidate_survey_cache()
