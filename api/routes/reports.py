@@ -9,12 +9,13 @@ from collections import defaultdict
 from datetime import date
 
 from fastapi import APIRouter, Query, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..auth import Principal, current_version
 from ..db import Database
-from ..deps import DB, AnyUser, ReadSession, Settings, forbidden
+from ..deps import DB, AnyUser, ReadSession, Settings, forbidden, on_db
 from ..models import BeatRow, HouseholdRow, KobanRow
 from ..schemas import SurveyOut, SurveyRow
 from ..store import status_case, today_local
@@ -62,7 +63,7 @@ def invalidate_survey_cache() -> None:
         _SURVEYS.clear()
 
 
-def cached_beat_survey(
+async def cached_beat_survey(
     db: Database,
     session: Session,
     who: Principal,
@@ -70,7 +71,12 @@ def cached_beat_survey(
     cards_per_book: int,
     koban_id: str | None = None,
 ) -> SurveyOut:
-    """:func:`beat_survey`, answered from the cache while it is fresh or being refreshed."""
+    """:func:`beat_survey`, answered from the cache while it is fresh or being refreshed.
+
+    A cached answer costs one short query (the beat version), run like the
+    other short reads (:func:`api.deps.on_db`); computing one runs in the
+    thread pool.
+    """
     today = today_local()
     key = (
         id(db),
@@ -79,7 +85,7 @@ def cached_beat_survey(
         koban_id,
         cards_per_book,
         today,
-        current_version(session),
+        await on_db(db, current_version, session),
     )
     now = time.monotonic()
     with _SURVEYS_LOCK:
@@ -99,7 +105,11 @@ def cached_beat_survey(
                 daemon=True,
             ).start()
         return hit[1]
-    out = beat_survey(session, who, cards_per_book=cards_per_book, koban_id=koban_id, today=today)
+    out = await run_in_threadpool(
+        lambda: beat_survey(
+            session, who, cards_per_book=cards_per_book, koban_id=koban_id, today=today
+        )
+    )
     _store_survey(key, out, now)
     return out
 
@@ -216,7 +226,7 @@ def beat_survey(
 
 
 @router.get("/beat-survey", response_model=SurveyOut)
-def get_beat_survey(
+async def get_beat_survey(
     who: AnyUser,
     db: DB,
     session: ReadSession,
@@ -224,7 +234,7 @@ def get_beat_survey(
     koban_id: str | None = Query(default=None, max_length=64),
 ) -> SurveyOut:
     """Per beat: households, buildings, books (簿冊) and make-up by kind and card."""
-    return cached_beat_survey(
+    return await cached_beat_survey(
         db, session, who, cards_per_book=settings.cards_per_book, koban_id=koban_id
     )
 
@@ -239,7 +249,7 @@ def get_beat_survey(
         }
     },
 )
-def get_beat_survey_csv(
+async def get_beat_survey_csv(
     who: AnyUser,
     db: DB,
     session: ReadSession,
@@ -247,7 +257,7 @@ def get_beat_survey_csv(
     koban_id: str | None = Query(default=None, max_length=64),
 ) -> Response:
     """The beat survey as CSV for Excel: UTF-8 with a BOM, CRLF line ends."""
-    survey = cached_beat_survey(
+    survey = await cached_beat_survey(
         db, session, who, cards_per_book=settings.cards_per_book, koban_id=koban_id
     )
     buf = io.StringIO()
