@@ -36,7 +36,7 @@ class ApiSettings(BaseSettings):
     plan_processes: int = 2
     #: Niceness added to the planner processes: higher favours reads over
     #: plans (Linux: 0 as the server, 19 lowest). benchmarks/results/load.md.
-    plan_nice: int = Field(default=2, ge=0, le=19)
+    plan_nice: int = Field(default=0, ge=0, le=19)
     #: Rebalancing jobs queued or running at once (each is a process).
     max_rebalance_jobs: int = 2
     #: Calendar jobs queued or running at once (each is a process).
