@@ -57,7 +57,13 @@ def make_engine(
             )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+    # No pre-ping: it is a round trip to the server at every checkout, half
+    # the statements of a short read (without it, 418 -> 655 reads/s under
+    # load). A connection the server dropped (a restart) fails the one
+    # request that holds it; SQLAlchemy then discards every older pooled
+    # connection, so the next requests reconnect. Connections are renewed
+    # after half an hour, before firewalls and server timeouts drop them.
+    return create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800)
 
 
 def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:

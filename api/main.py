@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 
 from . import audit, planner
 from .db import Database
@@ -95,6 +95,19 @@ def create_app(settings: ApiSettings | None = None, *, db: Database | None = Non
     app.state.settings = settings
     for router in ROUTERS:
         app.include_router(router)
+
+    @app.exception_handler(DBAPIError)
+    async def connection_lost(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A connection the database server dropped (a restart): the pool has
+        # discarded it and its elders, so a retry reconnects. Anything else
+        # is a server error as before.
+        if not exc.connection_invalidated:
+            raise exc
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "the database connection was reset; retry"},
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError) -> JSONResponse:

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
+from api.db import Database
 from api.models import AuditEntry, HouseholdRow, VisitRow
 
 from .conftest import PASSWORD, ApiEnv, household_ids
@@ -566,3 +567,29 @@ def test_stale_survey_is_answered_while_a_fresh_one_is_computed(
         with api_env.db.writing() as s:
             s.get(HouseholdRow, hid).occupancy = old
         reports.invalidate_survey_cache()
+
+
+def test_service_recovers_after_postgres_drops_its_connections(api_env: ApiEnv) -> None:
+    # Without pool pre-ping a dropped connection fails the one request that
+    # holds it; the pool then discards the rest and the service goes on.
+    if api_env.backend != "postgres":
+        pytest.skip("SQLite has no server that can drop connections")
+    h = api_env.auth("admin")
+    for _ in range(3):
+        assert api_env.client.get("/koban", headers=h).status_code == 200
+    other = Database(api_env.url)  # not the service's pool
+    try:
+        with other.engine.connect() as conn:
+            dropped = conn.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar()
+    finally:
+        other.dispose()
+    assert dropped
+    codes = [api_env.client.get("/koban", headers=h).status_code for _ in range(6)]
+    # The request on the dropped connection is told to retry; none after it.
+    assert codes in ([200] * 6, [503] + [200] * 5)
+    assert api_env.client.get("/koban", headers=h).status_code == 200
