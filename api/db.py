@@ -104,9 +104,23 @@ class Database:
             read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._read = sessionmaker(read_engine, expire_on_commit=False)
         self._write = sessionmaker(write_engine, expire_on_commit=False)
+        self._try_write: Engine | None = None
 
     def read_session(self) -> Session:
         return self._read()
+
+    def try_write_engine(self) -> Engine:
+        """SQLite: an engine whose writers never wait for the write lock.
+
+        ``BEGIN IMMEDIATE`` fails at once ("database is locked") when another
+        writer holds the lock, so a caller on the event loop can try a short
+        write there and hand it to a thread when the lock is taken. One
+        connection; use it from one thread (the event loop's).
+        """
+        if self._try_write is None:
+            engine = make_engine(self.url, busy_timeout_ms=0, pool_size=1, max_overflow=0)
+            self._try_write = engine.execution_options(**{WRITE_OPTION: True})
+        return self._try_write
 
     def write_session(self) -> Session:
         return self._write()
@@ -123,6 +137,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._try_write is not None:
+            self._try_write.engine.dispose()
 
 
 def alembic_config() -> Config:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from sqlalchemy import func, select, text
 
 from api.audit import ReadAuditWriter
 from api.auth import Principal, Role
-from api.db import Database
+from api.db import WRITE_OPTION, Database
 from api.models import AuditEntry
 
 
@@ -69,3 +70,22 @@ def test_a_failed_commit_fails_its_readers(db: Database) -> None:
     with pytest.raises(Exception, match="audit_log"):
         writer.record(reader(2), "read", "household", "H2")
     writer.close()
+
+
+def test_inline_audit_commits_when_the_lock_is_free_and_never_waits_for_it(db: Database) -> None:
+    from api.audit import try_record_inline
+
+    assert try_record_inline(db, reader(1), "read", "household", "H1")
+    assert count(db) == 1
+    holder = db.engine.execution_options(**{WRITE_OPTION: True}).connect()
+    holder.exec_driver_sql("SELECT 1")  # BEGIN IMMEDIATE: another writer holds the lock
+    try:
+        started = time.perf_counter()
+        assert not try_record_inline(db, reader(2), "read", "household", "H2")
+        assert time.perf_counter() - started < 1.0  # busy timeout 0: no wait
+    finally:
+        holder.rollback()
+        holder.close()
+    assert count(db) == 1  # the caller hands that row to the group commit
+    assert try_record_inline(db, reader(3), "read", "household", "H3")
+    assert count(db) == 2
