@@ -89,3 +89,17 @@ def test_inline_audit_commits_when_the_lock_is_free_and_never_waits_for_it(db: D
     assert count(db) == 1  # the caller hands that row to the group commit
     assert try_record_inline(db, reader(3), "read", "household", "H3")
     assert count(db) == 2
+
+
+def test_inline_audit_stops_on_slow_commits_but_keeps_probing(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from api import audit
+
+    monkeypatch.setattr(audit, "INLINE_COMMIT_MAX_MS", -1.0)  # every commit is "slow"
+    done = [
+        audit.try_record_inline(db, reader(i), "read", "household", f"H{i}") for i in range(101)
+    ]
+    # The first commit, then one probe in INLINE_PROBE calls; the rest go to the group commit.
+    assert done[0] and sum(done) == 1 + 100 // audit.INLINE_PROBE
+    assert count(db) == sum(done)
