@@ -246,7 +246,7 @@ def try_record_inline(
 
     On the event loop, a read waiting for the group commit thread waits for
     the loop's next turn too, which under load was most of its time. When
-    the write lock is free (``BEGIN IMMEDIATE`` does not wait, see
+    the write lock is free within a few milliseconds (see
     :meth:`api.db.Database.try_write_engine`) and commits have been fast
     (a running mean under ``INLINE_COMMIT_MAX_MS``), the row is committed
     inline (1.5 ms at the median under load). Otherwise the caller hands the row

@@ -72,7 +72,7 @@ def test_a_failed_commit_fails_its_readers(db: Database) -> None:
     writer.close()
 
 
-def test_inline_audit_commits_when_the_lock_is_free_and_never_waits_for_it(db: Database) -> None:
+def test_inline_audit_commits_when_the_lock_is_free_and_barely_waits_for_it(db: Database) -> None:
     from api.audit import try_record_inline
 
     assert try_record_inline(db, reader(1), "read", "household", "H1")
@@ -82,7 +82,7 @@ def test_inline_audit_commits_when_the_lock_is_free_and_never_waits_for_it(db: D
     try:
         started = time.perf_counter()
         assert not try_record_inline(db, reader(2), "read", "household", "H2")
-        assert time.perf_counter() - started < 1.0  # busy timeout 0: no wait
+        assert time.perf_counter() - started < 1.0  # a few ms, not the 30 s of writers
     finally:
         holder.rollback()
         holder.close()
