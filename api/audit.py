@@ -23,6 +23,30 @@ from .db import utcnow
 from .models import AuditEntry
 
 
+def audit_row(
+    who: Principal | None,
+    action: str,
+    resource: str,
+    resource_id: str = "",
+    *,
+    client_ip: str | None = None,
+    detail: dict[str, Any] | None = None,
+    username: str | None = None,
+) -> dict[str, Any]:
+    """The columns of one audit row (fields cut to their column sizes)."""
+    return {
+        "at": utcnow(),
+        "user_id": who.user_id if who else None,
+        "username": (who.username if who else username or "")[:64],
+        "role": who.role.value if who else "",
+        "action": action,
+        "resource": resource,
+        "resource_id": str(resource_id)[:128],
+        "client_ip": (client_ip if client_ip is not None else who.client_ip if who else "")[:64],
+        "detail": detail,
+    }
+
+
 def record(
     session: Session,
     who: Principal | None,
@@ -37,15 +61,15 @@ def record(
     """Add one audit row to ``session``'s transaction."""
     session.add(
         AuditEntry(
-            at=utcnow(),
-            user_id=who.user_id if who else None,
-            username=(who.username if who else username or "")[:64],
-            role=who.role.value if who else "",
-            action=action,
-            resource=resource,
-            resource_id=str(resource_id)[:128],
-            client_ip=(client_ip if client_ip is not None else who.client_ip if who else "")[:64],
-            detail=detail,
+            **audit_row(
+                who,
+                action,
+                resource,
+                resource_id,
+                client_ip=client_ip,
+                detail=detail,
+                username=username,
+            )
         )
     )
 
@@ -68,11 +92,11 @@ class ReadAuditWriter:
 
     def __init__(self, db: Any) -> None:
         self.db = db
-        self._queue: queue.SimpleQueue[tuple[AuditEntry, _Waiter] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[dict[str, Any], _Waiter] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def record(
+    async def record(
         self,
         who: Principal,
         action: str,
@@ -81,52 +105,15 @@ class ReadAuditWriter:
         *,
         detail: dict[str, Any] | None = None,
     ) -> None:
-        """Add one row and return once it is committed (raises if it was not)."""
-        waiter = _Waiter()
-        self._submit(self._entry(who, action, resource, resource_id, detail), waiter)
-        waiter.event.wait()
-        if waiter.error is not None:
-            raise waiter.error
+        """Add one row and return once it is committed (raises if it was not).
 
-    async def record_async(
-        self,
-        who: Principal,
-        action: str,
-        resource: str,
-        resource_id: str = "",
-        *,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        """:meth:`record` for a coroutine: waits for the commit without a thread."""
+        The coroutine waits for the commit without holding a thread.
+        """
         loop = asyncio.get_running_loop()
         waiter = _Waiter(loop, loop.create_future())
-        self._submit(self._entry(who, action, resource, resource_id, detail), waiter)
-        assert waiter.future is not None
-        await waiter.future
-
-    @staticmethod
-    def _entry(
-        who: Principal,
-        action: str,
-        resource: str,
-        resource_id: str,
-        detail: dict[str, Any] | None,
-    ) -> AuditEntry:
-        return AuditEntry(
-            at=utcnow(),
-            user_id=who.user_id,
-            username=who.username[:64],
-            role=who.role.value,
-            action=action,
-            resource=resource,
-            resource_id=str(resource_id)[:128],
-            client_ip=who.client_ip[:64],
-            detail=detail,
-        )
-
-    def _submit(self, entry: AuditEntry, waiter: _Waiter) -> None:
         self._ensure_thread()
-        self._queue.put((entry, waiter))
+        self._queue.put((audit_row(who, action, resource, resource_id, detail=detail), waiter))
+        await waiter.future
 
     def close(self) -> None:
         if self._thread is not None and self._thread.is_alive():
@@ -159,50 +146,27 @@ class ReadAuditWriter:
                 # One INSERT of many rows (Core, not the ORM's unit of work,
                 # which under load took the writer longer than the commit).
                 with self.db.writing() as session:
-                    session.execute(insert(AuditEntry), [_row(e) for e, _ in batch])
+                    session.execute(insert(AuditEntry), [row for row, _ in batch])
             except BaseException as exc:  # every waiter of the batch must hear of it
                 error = exc
             for _, waiter in batch:
                 waiter.done(error)
 
 
-def _row(e: AuditEntry) -> dict[str, Any]:
-    return {
-        "at": e.at,
-        "user_id": e.user_id,
-        "username": e.username,
-        "role": e.role,
-        "action": e.action,
-        "resource": e.resource,
-        "resource_id": e.resource_id,
-        "client_ip": e.client_ip,
-        "detail": e.detail,
-    }
-
-
 class _Waiter:
-    """A reader waiting for its row's commit: a thread (event) or a coroutine (future)."""
+    """A coroutine waiting for its row's commit, woken from the writer thread."""
 
-    __slots__ = ("error", "event", "future", "loop")
+    __slots__ = ("error", "future", "loop")
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop | None = None,
-        future: asyncio.Future[None] | None = None,
-    ) -> None:
-        self.event = threading.Event()
-        self.error: BaseException | None = None
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[None]) -> None:
         self.loop, self.future = loop, future
+        self.error: BaseException | None = None
 
     def done(self, error: BaseException | None) -> None:
         self.error = error
-        if self.loop is not None:
-            self.loop.call_soon_threadsafe(self._resolve)
-        else:
-            self.event.set()
+        self.loop.call_soon_threadsafe(self._resolve)
 
     def _resolve(self) -> None:
-        assert self.future is not None
         if self.future.done():  # the request was cancelled (client gone)
             return
         if self.error is not None:
@@ -266,8 +230,7 @@ def try_record_inline(
     try:
         with db.try_write_engine().begin() as conn:
             conn.execute(
-                insert(AuditEntry),
-                [_row(ReadAuditWriter._entry(who, action, resource, resource_id, detail))],
+                insert(AuditEntry), [audit_row(who, action, resource, resource_id, detail=detail)]
             )
     except OperationalError:  # the write lock is taken: the group commit will do
         return False

@@ -106,24 +106,9 @@ def household_row(h: Any, today: date) -> dict[str, Any]:
     }
 
 
-def household_out(h: Any, today: object = None) -> HouseholdOut:
-    """A household (ORM row, or a row of ``LIST_COLUMNS``) as returned in lists."""
-    d = today or today_local()
-    return HouseholdOut(
-        household_id=h.household_id,
-        kind=h.kind,
-        beat_id=h.beat_id,
-        building_id=h.building_id,
-        floor=h.floor,
-        address=h.address,
-        lon=h.lon,
-        lat=h.lat,
-        card_status=card_status_of(h.last_contact, d),  # type: ignore[arg-type]
-        occupancy=h.occupancy,
-        last_contact=h.last_contact,
-        absences=h.absences,
-        visits=h.visit_count,
-    )
+def household_out(h: Any, today: date | None = None) -> HouseholdOut:
+    """A household (ORM row, or a row of ``LIST_COLUMNS``) as a model."""
+    return HouseholdOut(**household_row(h, today or today_local()))
 
 
 def scoped(stmt: Any, who: Principal) -> Any:
@@ -260,7 +245,7 @@ async def get_household(household_id: str, who: AnyUser, db: DB) -> HouseholdDet
         h = _household(db, household_id)
         action, detail = _audit_of(h, who)
         if not audit.try_record_inline(db, who, action, "household", household_id, detail=detail):
-            await audit.read_writer(db).record_async(
+            await audit.read_writer(db).record(
                 who, action, "household", household_id, detail=detail
             )
     else:

@@ -569,11 +569,11 @@ def test_stale_survey_is_answered_while_a_fresh_one_is_computed(
         reports.invalidate_survey_cache()
 
 
+# PostgreSQL only: SQLite has no server that could drop a connection.
+@pytest.mark.parametrize("api_env", ["postgres"], indirect=True)
 def test_service_recovers_after_postgres_drops_its_connections(api_env: ApiEnv) -> None:
     # Without pool pre-ping a dropped connection fails the one request that
     # holds it; the pool then discards the rest and the service goes on.
-    if api_env.backend != "postgres":
-        pytest.skip("SQLite has no server that can drop connections")
     h = api_env.auth("admin")
     for _ in range(3):
         assert api_env.client.get("/koban", headers=h).status_code == 200
