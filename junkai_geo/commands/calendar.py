@@ -92,7 +92,14 @@ def largest_koban(dataset: Any) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from ..bundled import as_of, load_kanazawa
-    from ..calendar import CalendarParams, NewOfficerParams, plan_calendar, plan_new_officer
+    from ..calendar import (
+        CalendarParams,
+        CalendarRequest,
+        NewOfficerParams,
+        build_calendar_problem,
+        plan_calendar,
+        plan_new_officer,
+    )
     from ..cards import card_table
     from ..forecast import ForecastParams, forecast_coverage
     from ..priorities import PriorityParams
@@ -136,19 +143,18 @@ def run(args: argparse.Namespace) -> int:
         data: dict[str, Any] = {"new_officer": plan.to_dict(full=args.full)}
     else:
         koban_id = args.koban or largest_koban(ds)
-        cal = plan_calendar(
-            ds,
-            cards,
+        request = CalendarRequest(
             koban_id=koban_id,
             start=start,
             weeks=args.weeks,
             focus_days={koban_id: args.focus_day} if args.focus_day else None,
-            night_approvals=approvals,
+            night_approvals=tuple(approvals),
             params=cparams,
             route_params=rparams,
             priority_params=pparams,
             roster_params=roster_params,
         )
+        cal = plan_calendar(build_calendar_problem(ds, request, cards=cards))
         summary = cal.summary()
         data = {"calendar": cal.to_dict(compact=not args.full)}
         if args.forecast_runs > 0:
