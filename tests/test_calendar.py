@@ -395,23 +395,6 @@ def test_focus_day_goes_to_households_rarely_home_on_weekdays(koban) -> None:
 # the problem object
 
 
-@pytest.fixture
-def slow_clock(monkeypatch):
-    """Slow the solvers' clocks 50x (``time.perf_counter`` and OR-Tools' time
-    limits): every search then stops on its work budget, never on the wall
-    clock of a loaded machine, so equal inputs must give equal plans."""
-    import time
-
-    from google.protobuf import duration_pb2
-
-    real, from_ms = time.perf_counter, duration_pb2.Duration.FromMilliseconds
-    t0 = real()
-    monkeypatch.setattr(time, "perf_counter", lambda: t0 + (real() - t0) / 50.0)
-    monkeypatch.setattr(
-        duration_pb2.Duration, "FromMilliseconds", lambda self, ms: from_ms(self, int(ms) * 50)
-    )
-
-
 def test_calendar_problem_json_round_trip(koban, approvals, slow_clock) -> None:
     import pickle
 

@@ -259,7 +259,7 @@ def test_plan_json_follows_the_format(grid_plan):
     assert d["totals"]["households"] == sum(len(s["households"]) for s in d["stops"])
 
 
-def test_same_seed_same_plan():
+def test_same_seed_same_plan(slow_clock):
     # A small instance and a generous limit: the solver stops on its work
     # budget, not on the wall clock, even on a busy machine.
     hh, b, cards = grid_instance(n_buildings=15, seed=4)
@@ -776,23 +776,6 @@ def small_problem() -> DayProblem:
         night_approval=NightApproval("O1", ON, "18:00-19:00"),
         windows=["10:00-12:00", "18:00-19:00"],
         focus_days=(ON,),
-    )
-
-
-@pytest.fixture
-def slow_clock(monkeypatch):
-    """Slow the solvers' clocks 50x (``time.perf_counter`` and OR-Tools' time
-    limits): every search then stops on its work budget, never on the wall
-    clock of a loaded machine, so equal inputs must give equal plans."""
-    import time
-
-    from google.protobuf import duration_pb2
-
-    real, from_ms = time.perf_counter, duration_pb2.Duration.FromMilliseconds
-    t0 = real()
-    monkeypatch.setattr(time, "perf_counter", lambda: t0 + (real() - t0) / 50.0)
-    monkeypatch.setattr(
-        duration_pb2.Duration, "FromMilliseconds", lambda self, ms: from_ms(self, int(ms) * 50)
     )
 
 
