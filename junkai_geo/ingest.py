@@ -405,9 +405,9 @@ def _read_national(
     report.encoding = read.encoding
     frame = read.frame
     if frame.crs is None:
-        return None if read.problems else _Raw(pd.DataFrame(frame), None, None, False, False)
+        return None if read.problems else _Raw(pd.DataFrame(frame), None, None, False, read.table)
     attrs = pd.DataFrame(frame.drop(columns=frame.geometry.name))
-    return _Raw(attrs, frame.geometry.to_numpy(), frame.crs, False, table=False)
+    return _Raw(attrs, frame.geometry.to_numpy(), frame.crs, False, read.table, read.reported)
 
 
 # Errors that libraries raise for a file they cannot parse (only the reading

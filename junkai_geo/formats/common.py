@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
@@ -30,6 +31,10 @@ class NationalRead:
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     encoding: str | None = None
+    #: Problems name rows by their 1-based data row (tables kept whole) rather than ids.
+    table: bool = False
+    #: Rows of ``frame`` whose missing geometry is already a problem here.
+    reported: np.ndarray | None = None
 
     @property
     def ok(self) -> bool:
