@@ -44,7 +44,8 @@ WATER_HCODE = 8154
 #: Fields that must agree between the parts of one KEY_CODE.
 IDENTITY_FIELDS = ("MOJI", "HCODE", "KEN", "CITY", "KEN_NAME", "GST_NAME", "CSS_NAME")
 _SUMMED = ("AREA", "JINKO", "SETAI")
-_SHAPE_SUFFIXES = {".shp", ".dbf", ".gpkg", ".geojson", ".json", ".zip"}
+# GeoJSON is not looked into: GDAL parses a whole GeoJSON file to list its fields.
+_SHAPE_SUFFIXES = {".shp", ".dbf", ".gpkg", ".zip"}
 
 
 def _fields(path: Path) -> list[str]:
