@@ -102,6 +102,25 @@ def test_estat_missing_prj() -> None:
     assert sorted(units["unit_id"]) == ["172010780", "17201134003", "172016810"]
 
 
+def test_estat_zip_as_downloaded(tmp_path: Path) -> None:
+    """e-Stat serves a .zip of the Shapefile (no .cpg): read as it is."""
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "A002005212015DDSWC17201.zip", "w") as z:
+        for suffix in (".shp", ".shx", ".dbf", ".prj"):
+            z.write(F / f"estat_ok{suffix}", f"h27ka17201{suffix}")
+    units = read_layer(tmp_path / "A002005212015DDSWC17201.zip", "units", today=TODAY)
+    assert len(units) == 6 and "増泉3丁目" in set(units["name"])
+    with zipfile.ZipFile(tmp_path / "no_prj.zip", "w") as z:
+        for suffix in (".shp", ".shx", ".dbf"):
+            z.write(F / f"estat_ok{suffix}", f"h27ka17201{suffix}")
+    (p,) = validate_layer(tmp_path / "no_prj.zip", "units", today=TODAY)
+    assert (p.code, p.found) == (
+        "missing_crs",
+        "no .prj file (no_prj.zip:h27ka17201.prj is missing)",
+    )
+
+
 def test_estat_duplicate_key_code_with_different_attributes() -> None:
     assert problems("estat_duplicate_key_code.shp", "units") == [
         Problem(

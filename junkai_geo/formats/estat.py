@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +74,27 @@ def _text(v: object) -> str:
     return unicodedata.normalize("NFC", str(v)).strip()
 
 
+def _sidecars(path: Path) -> tuple[bool, bool, str]:
+    """Whether a Shapefile (or a .zip of one) has its .prj and .cpg; the .prj's name."""
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = [n.lower() for n in z.namelist()]
+        except (OSError, zipfile.BadZipFile):
+            return True, True, ""  # let the reader report the file
+        shp = next((n for n in names if n.endswith(".shp")), path.stem + ".shp")
+        prj = shp[:-4] + ".prj"
+        return prj in names, shp[:-4] + ".cpg" in names, f"{path.name}:{prj}"
+    if suffix in (".shp", ".dbf"):
+        return (
+            path.with_suffix(".prj").exists(),
+            path.with_suffix(".cpg").exists(),
+            path.with_suffix(".prj").name,
+        )
+    return True, True, ""  # GeoPackage: CRS and encoding are in the file
+
+
 def _merge(parts: list[Any]) -> Any:
     """The parts of one KEY_CODE as one MultiPolygon (dissolved where they overlap)."""
     polys: list[Any] = []
@@ -114,20 +136,21 @@ def read_estat_boundaries(
     empty = gpd.GeoDataFrame(
         {c: pd.Series(dtype=object) for c in columns}, geometry=gpd.GeoSeries([])
     )
-    if path.suffix.lower() == ".shp" and crs is None and not path.with_suffix(".prj").exists():
+    has_prj, has_cpg, prj_name = _sidecars(path)
+    if crs is None and not has_prj:
         problems.append(
             Problem(
                 file,
                 None,
                 "crs",
-                f"no .prj file ({path.with_suffix('.prj').name} is missing)",
+                f"no .prj file ({prj_name} is missing)",
                 "the .prj published with the e-Stat boundary data (JGD2000 / JGD2011 "
                 "longitude / latitude) beside the .shp, or an explicit CRS (--crs EPSG:4612)",
                 "missing_crs",
             )
         )
         return NationalRead(FORMAT, "units", empty, problems, notes, None)
-    if encoding is None and path.suffix.lower() == ".shp" and not path.with_suffix(".cpg").exists():
+    if encoding is None and not has_cpg:
         encoding = "cp932"
     try:
         gdf = (
