@@ -262,3 +262,10 @@ def test_mlit_file_with_another_header() -> None:
         "the published header of the 位置参照情報 大字・町丁目 level (都道府県コード, 都道府県名, "
     )
     assert p.code == "missing_column"
+
+
+def test_bad_reference_reported_by_the_import() -> None:
+    """A reference file in another layout is a problem of the import, not a crash."""
+    opts = NationalOptions(reference=F / "mlit_wrong_header.csv")  # one path, not a tuple
+    (p,) = validate_layer(F / "households_by_address.csv", "households", national=opts)
+    assert (p.file, p.code) == ("mlit_wrong_header.csv", "missing_column")

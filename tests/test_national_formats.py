@@ -280,3 +280,15 @@ def test_national_layers_in_one_dataset() -> None:
     assert ds.units is not None and ds.koban is not None
     assert len(ds.units) == 6 and len(ds.koban) == 4
     assert np.isfinite(shapely.get_x(ds.koban.geometry.to_numpy())).all()
+
+
+def test_options_take_one_name_or_several() -> None:
+    assert NationalOptions(prefecture="石川県").prefecture == ("石川県",)
+    assert NationalOptions(station=["金沢中", "金沢東"]).station == ("金沢中", "金沢東")
+    koban = read_layer(
+        F / "koban_police_list.csv",
+        "koban",
+        today=TODAY,
+        national=NationalOptions(prefecture="石川県", station="金沢東"),
+    )
+    assert list(koban["name"]) == ["金沢駅前交番"]

@@ -18,16 +18,36 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import ParameterError
+import geopandas as gpd
+
+from ..errors import InputError, ParameterError
+from .addresses import (
+    LEVEL_BLOCK,
+    LEVEL_NONE,
+    LEVEL_TOWN,
+    AddressReference,
+    Located,
+    geocode_households,
+    is_address_list,
+    normalize_address,
+)
 from .common import NationalRead
 from .estat import is_estat_boundary, read_estat_boundaries
 from .police import is_police_list, koban_id, read_police_boxes
 
 __all__ = [
+    "FORMAT_LAYERS",
+    "LEVEL_BLOCK",
+    "LEVEL_NONE",
+    "LEVEL_TOWN",
+    "AddressReference",
+    "Located",
     "NationalOptions",
     "NationalRead",
     "detect_format",
+    "geocode_households",
     "koban_id",
+    "normalize_address",
     "read_estat_boundaries",
     "read_national",
     "read_police_boxes",
@@ -55,7 +75,16 @@ class NationalOptions:
     prefecture: tuple[str, ...] | None = None
     station: tuple[str, ...] | None = None
     skip_unlocated: bool = False
-    reference: tuple[str, ...] = field(default_factory=tuple)
+    reference: tuple[str | os.PathLike[str], ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        # One name or path given alone is one item, not a sequence of characters.
+        for name in ("prefecture", "station", "reference"):
+            value = getattr(self, name)
+            if isinstance(value, str | os.PathLike):
+                object.__setattr__(self, name, (value,))
+            elif value is not None:
+                object.__setattr__(self, name, tuple(value))
 
 
 def detect_format(path: str | os.PathLike[str], layer: str | None = None) -> str | None:
@@ -67,7 +96,7 @@ def detect_format(path: str | os.PathLike[str], layer: str | None = None) -> str
     checks = (
         ("estat_boundary", is_estat_boundary),
         ("police_koban", is_police_list),
-        ("address_households", _is_address_list),
+        ("address_households", is_address_list),
     )
     for name, test in checks:
         if layer is not None and FORMAT_LAYERS[name] != layer:
@@ -75,12 +104,6 @@ def detect_format(path: str | os.PathLike[str], layer: str | None = None) -> str
         if test(p):
             return name
     return None
-
-
-def _is_address_list(path: Path) -> bool:
-    from .addresses import is_address_list
-
-    return is_address_list(path)
 
 
 def read_national(
@@ -109,11 +132,12 @@ def read_national(
             skip_unlocated=options.skip_unlocated,
             encoding=encoding,
         )
-    from .addresses import AddressReference, geocode_households
-
-    reference = (
-        AddressReference.from_mlit(options.reference)
-        if options.reference
-        else AddressReference.bundled()
-    )
+    if options.reference:
+        try:
+            reference = AddressReference.from_mlit(options.reference)
+        except InputError as exc:
+            empty = gpd.GeoDataFrame({"household_id": []}, geometry=gpd.GeoSeries([]))
+            return NationalRead(fmt, "households", empty, list(exc.problems), table=True)
+    else:
+        reference = AddressReference.bundled()
     return geocode_households(path, reference, encoding=encoding)
