@@ -14,6 +14,8 @@ from pathlib import Path
 import jaconv
 import kanjize
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from junkai_geo.errors import InputError, Problem
 from junkai_geo.formats import NationalOptions, detect_format
@@ -269,3 +271,53 @@ def test_bad_reference_reported_by_the_import() -> None:
     opts = NationalOptions(reference=F / "mlit_wrong_header.csv")  # one path, not a tuple
     (p,) = validate_layer(F / "households_by_address.csv", "households", national=opts)
     assert (p.file, p.code) == ("mlit_wrong_header.csv", "missing_column")
+
+
+_TOWNS = sorted(
+    (c, n)
+    for p, c, n in AddressReference.bundled().town_names()
+    if " " not in n and n not in ("いなほ三丁目", "金石上越前町")
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    town=st.sampled_from(_TOWNS),
+    # From 11: no town of Ishikawa has an 十一丁目, so a block is never read as a 丁目.
+    block=st.integers(min_value=11, max_value=99),
+    go=st.integers(min_value=1, max_value=40),
+    prefecture=st.booleans(),
+    numerals=st.sampled_from(["half", "full", "kanji"]),
+    separator=st.sampled_from(["番号", "番地", "hyphen", "の"]),
+    room=st.sampled_from(["", " 101号室", "　ハイツ広坂２０３"]),
+)
+def test_any_mix_of_spellings_finds_the_town(
+    town: tuple[str, str],
+    block: int,
+    go: int,
+    prefecture: bool,
+    numerals: str,
+    separator: str,
+    room: str,
+) -> None:
+    city, name = town
+    num = {
+        "half": str,
+        "full": lambda v: jaconv.h2z(str(v), digit=True),
+        "kanji": kanjize.number2kanji,
+    }[numerals]
+    m = re.match(r"^(.*?)([一二三四五六七八九十]+)丁目$", name)
+    if m:
+        chome = kanjize.kanji2number(m.group(2))
+        head = f"{m.group(1)}{num(chome)}丁目" if separator != "hyphen" else f"{m.group(1)}{chome}-"
+    else:
+        head = name
+    tail = {
+        "番号": f"{num(block)}番{num(go)}号",
+        "番地": f"{num(block)}番地{num(go)}",
+        "hyphen": f"{block}-{go}",
+        "の": f"{num(block)}番地の{num(go)}",
+    }[separator]
+    address = ("石川県" if prefecture else "") + city + head + tail + room
+    found = AddressReference.bundled().locate(address)
+    assert found.match == f"石川県{city}{name}", (address, found)
