@@ -162,7 +162,9 @@ def test_bundled_reference_is_derived_from_shared(tmp_path: Path, shared_dir: Pa
 # --- household lists ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["households_by_address.csv", "households_by_address_cp932.csv"])
+@pytest.mark.parametrize(
+    "name", ["households_by_address_ok.csv", "households_by_address_ok_cp932.csv"]
+)
 def test_household_list_by_address(name: str) -> None:
     assert detect_format(F / name) == "address_households"
     assert detect_format(F / "households_ok.csv") is None  # has coordinates
@@ -236,13 +238,13 @@ def test_mlit_reference_block_and_town_levels() -> None:
 
 def test_households_against_a_mlit_reference() -> None:
     opts = NationalOptions(reference=tuple(str(p) for p in MLIT))
-    found = problems("households_by_address.csv", national=opts)
+    found = problems("households_by_address_ok.csv", national=opts)
     assert [(p.row, p.code) for p in found] == [(6, "address_not_found")]
     assert found[0].found == (
         "'かほく市内日角3番地' (tried: no prefecture; no municipality of the reference; "
         "no 町字 of the reference begins 'かほく市内日角3番地')"
     )
-    read = geocode_households(F / "households_by_address.csv", AddressReference.from_mlit(MLIT))
+    read = geocode_households(F / "households_by_address_ok.csv", AddressReference.from_mlit(MLIT))
     assert list(read.frame["geocode_level"]) == [
         LEVEL_BLOCK,
         LEVEL_BLOCK,
@@ -269,7 +271,7 @@ def test_mlit_file_with_another_header() -> None:
 def test_bad_reference_reported_by_the_import() -> None:
     """A reference file in another layout is a problem of the import, not a crash."""
     opts = NationalOptions(reference=F / "mlit_wrong_header.csv")  # one path, not a tuple
-    (p,) = validate_layer(F / "households_by_address.csv", "households", national=opts)
+    (p,) = validate_layer(F / "households_by_address_ok.csv", "households", national=opts)
     assert (p.file, p.code) == ("mlit_wrong_header.csv", "missing_column")
 
 

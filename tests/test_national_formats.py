@@ -194,7 +194,7 @@ def test_koban_id_is_stable_and_documented() -> None:
     assert koban_id("石川県 ", "金沢中警察署", "暁町交番") == expected
 
 
-@pytest.mark.parametrize("name", ["koban_police_list.csv", "koban_police_list_cp932.csv"])
+@pytest.mark.parametrize("name", ["koban_police_list_ok.csv", "koban_police_list_ok_cp932.csv"])
 def test_police_list_as_koban_layer(name: str) -> None:
     assert detect_format(F / name) == "police_koban"
     report = inspect_layer(F / name, "koban", today=TODAY)
@@ -231,9 +231,9 @@ def test_koban_row_without_coordinates() -> None:
 
 
 def test_police_filter_that_keeps_nothing() -> None:
-    read = read_police_boxes(F / "koban_police_list.csv", station="金沢西")
+    read = read_police_boxes(F / "koban_police_list_ok.csv", station="金沢西")
     assert [str(p) for p in read.problems] == [
-        "koban_police_list.csv, field '警察署名称': found no row of station 金沢西; "
+        "koban_police_list_ok.csv, field '警察署名称': found no row of station 金沢西; "
         "expected a station named in the file (e.g. 金沢中警察署) [filter_empty]"
     ]
 
@@ -272,7 +272,7 @@ def test_police_list_of_japan_filtered(shared_dir: Path) -> None:
 
 def test_national_layers_in_one_dataset() -> None:
     ds = read_dataset(
-        {"units": F / "estat_ok.shp", "koban": F / "koban_police_list.csv"},
+        {"units": F / "estat_ok.shp", "koban": F / "koban_police_list_ok.csv"},
         today=TODAY,
         validate=False,
     )
@@ -286,7 +286,7 @@ def test_options_take_one_name_or_several() -> None:
     assert NationalOptions(prefecture="石川県").prefecture == ("石川県",)
     assert NationalOptions(station=["金沢中", "金沢東"]).station == ("金沢中", "金沢東")
     koban = read_layer(
-        F / "koban_police_list.csv",
+        F / "koban_police_list_ok.csv",
         "koban",
         today=TODAY,
         national=NationalOptions(prefecture="石川県", station="金沢東"),
