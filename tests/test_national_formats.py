@@ -271,15 +271,20 @@ def test_police_list_of_japan_filtered(shared_dir: Path) -> None:
 
 
 def test_national_layers_in_one_dataset() -> None:
+    """The three national formats as one dataset, with the cross-layer checks."""
     ds = read_dataset(
-        {"units": F / "estat_ok.shp", "koban": F / "koban_police_list_ok.csv"},
+        {
+            "units": F / "estat_ok.shp",
+            "koban": F / "koban_police_list_ok.csv",
+            "households": F / "households_by_address_ok.csv",
+        },
         today=TODAY,
-        validate=False,
     )
     assert ds.crs == "EPSG:6675"
-    assert ds.units is not None and ds.koban is not None
-    assert len(ds.units) == 6 and len(ds.koban) == 4
+    assert ds.units is not None and ds.koban is not None and ds.households is not None
+    assert (len(ds.units), len(ds.koban), len(ds.households)) == (6, 4, 6)
     assert np.isfinite(shapely.get_x(ds.koban.geometry.to_numpy())).all()
+    assert "koban_police_list_ok.csv: read as police_koban" in ds.notes
 
 
 def test_options_take_one_name_or_several() -> None:
