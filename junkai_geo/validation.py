@@ -66,6 +66,12 @@ PROBLEM_CODES: dict[str, str] = {
     "beats_overlap": "two beats overlapping by more than the tolerance",
     "unknown_reference": "a reference to an id missing from the other layer",
     "before_registered": "a visit dated before its household was registered",
+    # National formats (junkai_geo.formats).
+    "unlocated": "a police-list row without a location (no coordinates, or iLvl 0)",
+    "filter_empty": "a prefecture / station filter that keeps no row",
+    "duplicate_key_different": "parts of one e-Stat KEY_CODE with different attributes",
+    "address_not_found": "an address whose 町字 is not in the reference",
+    "address_ambiguous": "an address that matches more than one town",
 }
 
 
