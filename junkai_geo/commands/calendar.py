@@ -1,4 +1,5 @@
-"""``junkai-geo calendar``: a koban's multi-week visit calendar on the bundled data."""
+"""``junkai-geo calendar``: a koban's multi-week visit calendar on the workspace
+(default the bundled data); with a street network in the workspace, along the streets."""
 
 from __future__ import annotations
 
@@ -90,8 +91,19 @@ def largest_koban(dataset: Any) -> str:
     return str(counts.index[0])
 
 
+def koban_network(source: Any, ds: Any, koban_id: str) -> Any:
+    """The street network of the travel mode most of the koban's officers use, or None.
+
+    A calendar plans with one travel source; a koban whose officers ride
+    bicycles gets the bicycle network.
+    """
+    officers = ds.officers
+    modes = officers.loc[officers["koban_id"].astype(str) == koban_id, "mode"].astype(str)
+    mode = modes.mode().iloc[0] if len(modes) else "walk"
+    return source.network(mode if mode in ("walk", "bicycle") else "walk")
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..bundled import as_of, load_kanazawa
     from ..calendar import CalendarParams, NewOfficerParams, plan_calendar, plan_new_officer
     from ..cards import card_table
     from ..forecast import ForecastParams, forecast_coverage
@@ -99,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     from ..roster import RosterParams
     from ..routing import RouteParams
     from ..settings import load_params
+    from ..source import source_of
 
     if args.weeks <= 0:
         raise ParameterError(f"--weeks: found {args.weeks}; expected a number of weeks > 0")
@@ -112,10 +125,11 @@ def run(args: argparse.Namespace) -> int:
     rparams = load_params(RouteParams, args.params, table="routing")
     pparams = load_params(PriorityParams, args.params, table="priorities")
     approvals = [parse_night(t) for t in args.night]
-    ds = load_kanazawa(validate=False)
+    source = source_of(args)
+    ds = source.dataset()
     if ds.households is None:
-        raise ParameterError("bundled data: the households layer is missing")
-    today = as_of()
+        raise ParameterError(f"{source.label}: the households layer is missing")
+    today = source.as_of()
     start = args.start or today + timedelta(days=1)
     cards = card_table(
         ds.households, ds.visits, today=start, stale_after_months=pparams.stale_after_months
@@ -140,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
             ds,
             cards,
             koban_id=koban_id,
+            travel=koban_network(source, ds, koban_id),
             start=start,
             weeks=args.weeks,
             focus_days={koban_id: args.focus_day} if args.focus_day else None,

@@ -1,4 +1,7 @@
-"""``junkai-geo plan``: one officer's day on the bundled Kanazawa data."""
+"""``junkai-geo plan``: one officer's day on the workspace (default the bundled data).
+
+With a street network in the workspace the route follows the streets
+(``travel_source`` in the plan says which travel was used)."""
 
 from __future__ import annotations
 
@@ -73,18 +76,20 @@ def _officer_row(dataset: Any, officer_id: str) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bundled import as_of, load_kanazawa
     from ..cards import card_table
     from ..priorities import PriorityParams
     from ..routing import NightApproval, RouteParams, plan_day
     from ..settings import load_params
+    from ..source import source_of
+    from ..status import empty_plan_note
 
     pparams = load_params(PriorityParams, args.params, table="priorities")
     rparams = load_params(RouteParams, args.params, table="routing")
-    ds = load_kanazawa(validate=False)
+    source = source_of(args)
+    ds = source.dataset()
     if ds.households is None or ds.officers is None or ds.koban is None:
-        raise ParameterError("bundled data: households, officers or koban layer missing")
-    on = args.date or date.fromordinal(as_of().toordinal() + 1)
+        raise ParameterError(f"{source.label}: households, officers or koban layer missing")
+    on = args.date or date.fromordinal(source.as_of().toordinal() + 1)
     officer = _officer_row(ds, args.officer)
     hh = ds.households
     if officer.get("beat_id") and str(officer["beat_id"]) != "nan":
@@ -112,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
         visits = visits[visits["household_id"].isin(hh["household_id"])]
     cards = card_table(hh, visits, today=on, stale_after_months=pparams.stale_after_months)
     approval = NightApproval(args.officer, on, args.night_approved) if args.night_approved else None
+    mode = str(officer.get("mode") or "walk")
+    travel = source.network(mode if mode in ("walk", "bicycle") else "walk")
     plan = plan_day(
         officer,
         on,
@@ -121,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         cards=cards,
         visits=visits,
         start_xy=(point.x, point.y),
+        travel=travel,
         breaks=args.breaks,
         night_approval=approval,
         params=rparams,
@@ -130,6 +138,9 @@ def run(args: argparse.Namespace) -> int:
         max_candidates=args.max_candidates,
         start_label=label,
     )
+    note = empty_plan_note(officer, hh, cards, plan)
+    if note:
+        plan.notes.append(note)
     print(plan.summary())
     text = json.dumps(plan.to_dict(), ensure_ascii=False, indent=1)
     if args.out:
