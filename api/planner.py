@@ -102,9 +102,12 @@ def plan_request(db: Any, request: PlanRequest) -> PlanResult:
     from junkai_geo.routing import NightApproval as Approval
     from junkai_geo.routing import plan_day, replan
 
+    from junkai_geo.status import empty_plan_note
+
     from .auth import current_version
     from .models import BeatRow, KobanRow, NightApproval, OfficerRow
     from .store import buildings_of_households, households_of_beats, visits_of_beats
+    from .workspace import load_network
 
     with db.read_session() as session:
         officer = session.get(OfficerRow, request.officer_id)
@@ -149,6 +152,11 @@ def plan_request(db: Any, request: PlanRequest) -> PlanResult:
             "mode": officer.mode,
         }
         start = None if koban is None else ((koban.x, koban.y), koban.name)
+        # The workspace's street network of the officer's mode, when imported
+        # (decoded once per planner process).
+        travel = load_network(
+            session, officer.mode if officer.mode in ("walk", "bicycle") else "walk"
+        )
     if start is None:
         return PlanResult(None, None)
     # Plans use night windows only with an approval on record for that date.
@@ -157,15 +165,17 @@ def plan_request(db: Any, request: PlanRequest) -> PlanResult:
         if approval_row is not None
         else None
     )
+    cards = card_table(households, visits, today=request.on)
     plan = plan_day(
         officer=officer_d,
         on=request.on,
         windows=request.windows,
         households=households,
         buildings=buildings,
-        cards=card_table(households, visits, today=request.on),
+        cards=cards,
         visits=visits,
         start_xy=start[0],
+        travel=travel,
         night_approval=approval,
         time_limit_s=request.time_limit_s,
         seed=request.seed,
@@ -173,6 +183,9 @@ def plan_request(db: Any, request: PlanRequest) -> PlanResult:
     )
     if request.replan is not None:
         plan = replan(plan, seed=request.seed, **request.replan)
+    note = empty_plan_note(officer_d, households, cards, plan)
+    if note:
+        plan.notes.append(note)
     return PlanResult(plan.to_dict(), beat_geom)
 
 
