@@ -101,7 +101,6 @@ def plan_request(db: Any, request: PlanRequest) -> PlanResult:
     from junkai_geo.cards import card_table
     from junkai_geo.routing import NightApproval as Approval
     from junkai_geo.routing import plan_day, replan
-
     from junkai_geo.status import empty_plan_note
 
     from .auth import current_version

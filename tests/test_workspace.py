@@ -233,7 +233,10 @@ def test_beats_by_location_match_an_independent_point_in_polygon() -> None:
         expected = min(holders) if holders else None  # the shared-edge rule
         assert beat[k] == expected, (x, y, holders)
         if expected is None:
-            d = {bid: poly.distance(shapely.Point(x, y)) for bid, poly in zip(ids, polys)}
+            d = {
+                bid: poly.distance(shapely.Point(x, y))
+                for bid, poly in zip(ids, polys, strict=True)
+            }
             assert dist[k] == pytest.approx(min(d.values()))
             assert d[nearest[k]] == pytest.approx(min(d.values()))
     assert sum(b is None for b in beat) > 20  # the test exercises both cases
