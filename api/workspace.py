@@ -123,7 +123,8 @@ def check_workspace_database(db: Database) -> None:
     """A PostgreSQL (or other) database with tables but not ours is refused too."""
     from sqlalchemy import inspect
 
-    tables = set(inspect(db.engine).get_table_names())
+    # PostGIS puts its own table in every database made from its template.
+    tables = set(inspect(db.engine).get_table_names()) - {"spatial_ref_sys"}
     if tables and not tables >= _OWN_TABLES:
         shown = ", ".join(sorted(tables)[:6])
         raise InputError(
