@@ -84,7 +84,13 @@ def main(argv: list[str] | None = None) -> int:
 
             source = source_for(args.workspace, args.database_url)
             args.source = source
-        return int(args._run(args))
+        if args.command in API_COMMANDS:  # they show their own progress (serve must stop it)
+            return int(args._run(args))
+        from junkai_geo.console import steps
+
+        with steps(getattr(args, "quiet", False)) as progress:
+            args.progress = progress
+            return int(args._run(args))
     except JunkaiGeoError as exc:
         print(f"junkai-geo {args.command}: error: {exc}", file=sys.stderr)
         return 1

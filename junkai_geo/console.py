@@ -29,13 +29,31 @@ class Steps:
         if self._progress is None:
             return
         if self._task is not None:
-            self._progress.update(self._task, completed=self._progress.tasks[-1].total or 1)
-            self._progress.stop_task(self._task)
+            task = next(t for t in self._progress.tasks if t.id == self._task)
+            if task.description == "…":
+                self._progress.remove_task(self._task)
+            else:
+                self._progress.update(self._task, completed=task.total or 1)
+                self._progress.stop_task(self._task)
         self._task = self._progress.add_task(description, total=total)
 
     def advance(self, n: float = 1) -> None:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, n)
+
+    def done(self, description: str) -> None:
+        """A finished step (shown complete), then a spinner for what comes next."""
+        if self._progress is None:
+            return
+        self.step(description, total=1)
+        self.advance(1)
+        self.step("…")
+
+
+def progress_of(args: Any) -> Steps:
+    """The progress display the console script opened for this command (``args.progress``)."""
+    progress = getattr(args, "progress", None)
+    return progress if isinstance(progress, Steps) else Steps(None)
 
 
 def wants_progress(quiet: bool = False, stream: Any = None) -> bool:

@@ -5,8 +5,10 @@ location, status, templates, and the layering (``junkai_geo`` never imports
 from __future__ import annotations
 
 import ast
+import io
 import re
 import sqlite3
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -348,3 +350,22 @@ def test_users_add_needs_an_officer_of_the_workspace(
         capsys, "users", "add", "taro", "--officer-id", "O1", "--workspace", str(workspace)
     )
     assert code == 0 and out.strip() == "added officer taro"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_long_commands_show_progress_on_a_terminal_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, quiet: bool
+) -> None:
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    argv = ["import", "koban", str(FIXTURES / "koban_ok.geojson")]
+    argv += ["--workspace", str(tmp_path / "w.sqlite3")] + (["--quiet"] if quiet else [])
+    assert main(argv) == 0
+    shown = terminal.getvalue()
+    assert ("reading and checking 1 koban file(s)" in shown) is not quiet
+    assert ("reading and checking" in shown) is not quiet

@@ -125,7 +125,11 @@ def run(args: argparse.Namespace) -> int:
     rparams = load_params(RouteParams, args.params, table="routing")
     pparams = load_params(PriorityParams, args.params, table="priorities")
     approvals = [parse_night(t) for t in args.night]
+    from ..console import progress_of
+
+    progress = progress_of(args)
     source = source_of(args)
+    progress.step(f"reading the {source.label}")
     ds = source.dataset()
     if ds.households is None:
         raise ParameterError(f"{source.label}: the households layer is missing")
@@ -135,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
         ds.households, ds.visits, today=start, stale_after_months=pparams.stale_after_months
     )
     if args.new_officer:
+        progress.step(f"planning the beat {args.new_officer} for a new officer")
         nparams = load_params(NewOfficerParams, args.params, table="new_officer")
         plan = plan_new_officer(
             ds,
@@ -150,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
         data: dict[str, Any] = {"new_officer": plan.to_dict(full=args.full)}
     else:
         koban_id = args.koban or largest_koban(ds)
+        progress.step(f"planning {args.weeks} week(s) of koban {koban_id}")
         cal = plan_calendar(
             ds,
             cards,
@@ -170,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
             fparams = load_params(
                 ForecastParams, args.params, table="forecast", runs=args.forecast_runs
             )
+            progress.step(f"coverage forecast ({args.forecast_runs} runs)")
             forecast = forecast_coverage(cal, params=fparams)
             summary += "\n" + forecast.summary()
             data["forecast"] = forecast.to_dict()

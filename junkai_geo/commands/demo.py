@@ -39,14 +39,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class _Clock:
-    def __init__(self) -> None:
+    def __init__(self, progress: Any = None) -> None:
         self.t0 = time.perf_counter()
         self.steps: list[tuple[str, float]] = []
+        self.progress = progress
 
     def lap(self, name: str) -> None:
         now = time.perf_counter()
         self.steps.append((name, now - self.t0))
         self.t0 = now
+        if self.progress is not None:
+            self.progress.done(f"{name} ({self.steps[-1][1]:.1f} s)")
 
 
 def beat_summary(ds: Any, cards: pd.DataFrame, workload_h: pd.Series) -> pd.DataFrame:
@@ -110,11 +113,13 @@ def first_weekday_after(day: date) -> date:
 def run(args: argparse.Namespace) -> int:
     from ..bundled import load_kanazawa
     from ..cards import card_table
+    from ..console import progress_of
     from ..render import beats_map, route_map, save_map
     from ..source import BundledSource, source_of
     from ..workload import beat_workload_h
 
-    clock = _Clock()
+    clock = _Clock(progress_of(args))
+    clock.progress.step("…")
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     source = source_of(args)

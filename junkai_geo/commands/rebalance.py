@@ -232,8 +232,12 @@ def run(args: argparse.Namespace) -> int:
         )
         if value is not None
     }
+    from ..console import progress_of
+
+    progress = progress_of(args)
     params = load_params(RebalanceParams, args.params, table="rebalance", **overrides)
     path = Path(args.units_file)
+    progress.step(f"reading {path.name}")
     units = _read_units(path, args.id_column)
     koban = _read_koban(Path(args.koban)) if args.koban else None
     if args.beats is not None and args.beats < 1:
@@ -256,10 +260,12 @@ def run(args: argparse.Namespace) -> int:
             )
         build["weight_column"] = args.weight
     else:
+        progress.step("workload of the units from the household model")
         bundled_weights(units, str(path), source_of(args))  # checks the ids
         units = refined_units(units, args, params.split_unit_share)
         build["weight_column"] = "workload_h"
     problem = BeatProblem.from_geodataframe(units, **build)
+    progress.step(f"rebalancing {len(units):,} units (up to {params.time_limit_s:g} s)")
     result = rebalance_beats(problem, params=params)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
