@@ -109,11 +109,12 @@ def own_data_sequence(files: tuple[Path, str], out: Path, where: list[str]) -> t
     return json.loads(plan_path.read_text(encoding="utf-8")), sheet
 
 
-def assert_sheet(path: Path, plan: dict) -> None:
+def assert_sheet(path: Path, plan: dict, travel: str = "直線距離") -> None:
     from pypdf import PdfReader
 
     text = "".join(page.extract_text() or "" for page in PdfReader(path).pages)
     assert plan["officer_id"] in text
+    assert travel in text  # the sheet says which travel it used
 
 
 def service_plan(url: str, officer: str, on: date) -> dict:
@@ -150,6 +151,17 @@ def test_own_data_from_an_empty_workspace_to_a_route_sheet(
     assert plan["travel_source"] == "straight_line"
     assert sheet.read_bytes().startswith(b"%PDF")
     assert_sheet(sheet, plan)
+    if backend == "sqlite":
+        # The other commands read the same workspace.
+        where = ["--workspace", str(tmp_path / "workspace.sqlite3")]
+        koban = str(plan["koban_id"])
+        cal = tmp_path / "calendar.json"
+        cli("calendar", "--koban", koban, "--start", ON.isoformat(), "--weeks", "1", "--forecast-runs", "0", "--time-limit", "0.3", "--out", str(cal), *where)  # fmt: skip
+        assert json.loads(cal.read_text(encoding="utf-8"))["calendar"]
+        prog = tmp_path / "progress.json"
+        cli("progress", "--koban", koban, "--to", "2026-10-31", "--out", str(prog), *where)
+        assert json.loads(prog.read_text(encoding="utf-8"))
+        cli("specialists", "--top", "1", "--round-days", "0", "--date", ON.isoformat(), *where)
 
 
 def helsinki_files(out: Path) -> None:
@@ -211,7 +223,7 @@ def test_a_workspace_with_streets_plans_along_them(tmp_path: Path) -> None:
         assert max(len(s["path"]) for s in plan["stops"]) > 2
         sheet = tmp_path / f"{officer}.pdf"
         cli("sheet", str(out), "--out", str(sheet))
-        assert_sheet(sheet, plan)
+        assert_sheet(sheet, plan, "道路網")
     served = service_plan(f"sqlite:///{ws}", "HO1", ON)
     assert served["travel_source"] == "network" and served["stops"]
     assert max(len(s["path"]) for s in served["stops"]) > 2
