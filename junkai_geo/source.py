@@ -76,3 +76,14 @@ def source_of(args: Any) -> DataSource:
                 args.source = source
     assert isinstance(source, DataSource)
     return source
+
+
+def officer_network(source: DataSource, dataset: Dataset, officer_id: str) -> Any:
+    """The source's street network of the officer's travel mode, or None."""
+    officers = dataset.officers
+    mode = "walk"
+    if officers is not None:
+        rows = officers.loc[officers["officer_id"].astype(str) == str(officer_id), "mode"]
+        if len(rows) and str(rows.iloc[0]) in ("walk", "bicycle"):
+            mode = str(rows.iloc[0])
+    return source.network(mode)

@@ -123,24 +123,3 @@ def _ids(ids: list[str], n: int) -> str:
 
 
 __all__ = ["data_status", "format_status"]
-
-
-def empty_plan_note(officer: Any, households: Any, cards: Any, plan: Any) -> str | None:
-    """Why an officer's day plan has no stop, when the data explains it.
-
-    ``households`` are the officer's candidates before planning (their beat's,
-    or their koban's beats' for a specialist), ``cards`` their card table.
-    """
-    if plan.stops:
-        return None
-    beat = officer.get("beat_id") if hasattr(officer, "get") else None
-    where = f"beat {beat!r}" if beat and str(beat) != "nan" else "the beats of the koban"
-    if households is None or len(households) == 0:
-        return (
-            f"no stop: {where} has no households in the data (import households with this "
-            "beat_id, or lying inside the beat's polygon)"
-        )
-    occupied = cards["occupancy"].reindex(households["household_id"]) == "occupied"
-    if not bool(occupied.any()):
-        return f"no stop: every household of {where} has moved out or is vacant"
-    return None
