@@ -369,3 +369,28 @@ def test_long_commands_show_progress_on_a_terminal_only(
     shown = terminal.getvalue()
     assert ("reading and checking 1 koban file(s)" in shown) is not quiet
     assert ("reading and checking" in shown) is not quiet
+
+
+def test_an_officer_whose_beat_has_no_households_gets_an_empty_plan_saying_why(
+    capsys: pytest.CaptureFixture[str], workspace: Path, tmp_path: Path
+) -> None:
+    import json
+
+    code, _, err = run(
+        capsys,
+        "import",
+        "officers",
+        str(FIXTURES / "officers_ok.csv"),
+        "--workspace",
+        str(workspace),
+    )
+    assert code == 0, err
+    out = tmp_path / "plan.json"
+    code, _, err = run(
+        capsys, "plan", "--officer", "O1", "--date", "2026-11-02", "--out", str(out),
+        "--workspace", str(workspace),
+    )  # fmt: skip
+    assert code == 0, err
+    plan = json.loads(out.read_text(encoding="utf-8"))
+    assert plan["stops"] == [] and plan["beat_id"] == "B1"
+    assert any(n.startswith("no_households: 受持区に世帯がありません") for n in plan["notes"])
