@@ -51,6 +51,18 @@ def data_status(ds: Dataset, *, today: date) -> dict[str, Any]:
     else:
         out.update(unknown=0, unknown_homes=0, households_without_beat=0)
         out["households_without_beat_ids"] = []
+    if ds.buildings is not None and len(ds.buildings) and ds.beats is not None and len(ds.beats):
+        import numpy as np
+        import shapely
+
+        points = ds.buildings.geometry.to_numpy()
+        hit, _ = shapely.STRtree(ds.beats.geometry.to_numpy()).query(points, predicate="intersects")
+        outside = np.ones(len(points), dtype=bool)
+        outside[hit] = False
+        out["buildings_outside_beats"] = int(outside.sum())
+        out["buildings_outside_beats_ids"] = sorted(
+            ds.buildings.loc[outside, "building_id"].astype(str).tolist()
+        )[:20]
     officers = ds.officers
     staffed: set[str] = set()
     if officers is not None and len(officers):
@@ -101,6 +113,11 @@ def format_status(status: dict[str, Any], label: str) -> str:
         lines.append(
             f"  beats without households: {status['beats_without_households']}"
             + _ids(status["beats_without_households_ids"], status["beats_without_households"])
+        )
+    if "buildings_outside_beats" in status:
+        lines.append(
+            f"  buildings outside every beat: {status['buildings_outside_beats']}"
+            + _ids(status["buildings_outside_beats_ids"], status["buildings_outside_beats"])
         )
     lines.append(
         f"  households without a beat: {status['households_without_beat']}"
