@@ -38,6 +38,7 @@ from .formats import NationalOptions, detect_format, read_national
 from .model import Dataset
 from .projection import JAPAN_BOUNDS, metric_crs_for
 from .validation import (
+    COLUMN_ALIASES,
     ID_COLUMN,
     LAYERS,
     SPATIAL_LAYERS,
@@ -301,7 +302,7 @@ def _load_layer(
             )
         )
     frame = frame.loc[:, ~twice]
-    frame.columns = names[~twice]
+    frame.columns = _canonical_names(names[~twice], layer, report)
     frame = frame.reset_index(drop=True)
     report.rows = len(frame)
     report.source_crs = raw.crs.to_string() if raw.crs is not None else None
@@ -342,6 +343,26 @@ def _load_layer(
     out.attrs["source"] = report.file
     out.attrs["notes"] = report.notes
     return report, out
+
+
+def _canonical_names(names: pd.Index, layer: str, report: LayerReport) -> pd.Index:
+    """Japanese column names (``COLUMN_ALIASES``) to the canonical ones.
+
+    A Japanese name is used only when the canonical column is absent, so a
+    file with both keeps the canonical one.
+    """
+    aliases = COLUMN_ALIASES.get(layer, {})
+    present = set(names)
+    out = []
+    for n in names:
+        canonical = aliases.get(n)
+        if canonical is not None and canonical not in present:
+            present.add(canonical)
+            report.notes.append(f"{report.file}: column '{n}' read as '{canonical}'")
+            out.append(canonical)
+        else:
+            out.append(n)
+    return pd.Index(out)
 
 
 def _read_raw(
