@@ -308,7 +308,18 @@ def _geojson_points(gj: dict[str, Any]) -> list[tuple[float, float]]:
 
 
 def _e(v: object) -> str:
-    return html.escape("" if v is None else str(v))
+    """``v`` as HTML text that is also inert inside a JavaScript template literal.
+
+    folium writes tooltip and popup HTML into backtick strings of its
+    script; HTML escaping alone leaves `` ` ``, ``${`` and ``\\`` live there,
+    so they become character references too (issue 17: an address ran as
+    script). Leaflet sets the string as innerHTML, which shows them as typed.
+    """
+    text = html.escape("" if v is None else str(v), quote=True)
+    return text.translate(_JS_TEMPLATE_ESCAPES)
+
+
+_JS_TEMPLATE_ESCAPES = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
 
 
 def _hhmm(t: object) -> str:
@@ -394,7 +405,12 @@ def _need_columns(gdf: Any, name: str, cols: Iterable[str]) -> None:
 
 
 def _scalar_frame(gdf: gpd.GeoDataFrame, cols: list[str]) -> gpd.GeoDataFrame:
-    """Keep ``cols`` + geometry, with values JSON can carry (lists joined, NaN blank)."""
+    """Keep ``cols`` + geometry, with values JSON can carry (lists joined, NaN blank).
+
+    Text values are HTML-escaped (:func:`_e`): the frame feeds tooltips only.
+    """
+    import pandas as pd
+
     out = gdf[cols + ["geometry"]].copy()
     for c in cols:
         out[c] = [
@@ -403,8 +419,9 @@ def _scalar_frame(gdf: gpd.GeoDataFrame, cols: list[str]) -> gpd.GeoDataFrame:
             else ("" if v is None or (isinstance(v, float) and v != v) else v)
             for v in out[c]
         ]
-        if out[c].dtype == object:
-            out[c] = out[c].astype(str)
+        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
+            # Tooltips put these into innerHTML (GeoJsonTooltip): text, never markup.
+            out[c] = [_e(v) for v in out[c]]
     return out
 
 
@@ -436,7 +453,7 @@ def route_map(
                 "fillOpacity": 0.04,
                 "dashArray": "6 4",
             },
-            tooltip=f"受持区 {plan.get('beat_id', '')}",
+            tooltip=f"受持区 {_e(plan.get('beat_id', ''))}",
         ).add_to(m)
         pts += _geojson_points(gj)
 
@@ -490,7 +507,7 @@ def route_map(
             icon_anchor=(12, 11),
             class_name="junkai-koban-icon",
         ),
-        tooltip=f"{koban_label} (出発 start {_hhmm(plan.get('windows', [['']])[0][0]) if plan.get('windows') else ''})",
+        tooltip=f"{_e(koban_label)} (出発 start {_hhmm(plan.get('windows', [['']])[0][0]) if plan.get('windows') else ''})",
         z_index_offset=500,
     ).add_to(m)
     pts.append((start["lon"], start["lat"]))
@@ -509,7 +526,7 @@ def route_map(
                 class_name="junkai-stop-icon",
             ),
             popup=folium.Popup(_stop_popup(stop), max_width=320),
-            tooltip=f"{n}. {_hhmm(stop.get('arrival'))} {stop.get('address', '')}",
+            tooltip=f"{n}. {_e(_hhmm(stop.get('arrival')))} {_e(stop.get('address', ''))}",
             z_index_offset=1000 + n,
         ).add_to(stops_group)
         pts.append((stop["lon"], stop["lat"]))
@@ -729,7 +746,7 @@ def _add_koban(m: folium.Map, koban_gdf: gpd.GeoDataFrame) -> None:
                 icon_anchor=(8, 11),
                 class_name="junkai-koban-icon",
             ),
-            tooltip=f"{name} ({row.get('koban_id', '')})",
+            tooltip=f"{_e(name)} ({_e(row.get('koban_id', ''))})",
         ).add_to(group)
 
 
@@ -924,7 +941,7 @@ def districts_map(
                 icon_anchor=(12, 12),
                 class_name="junkai-rank-icon",
             ),
-            tooltip=f"{rank}. {orig.get(name_col, '')} — {orig[hours_col]} h — {row[officers_col]}",
+            tooltip=f"{rank}. {_e(orig.get(name_col, ''))} — {_e(orig[hours_col])} h — {row[officers_col]}",
         ).add_to(group)
         pts += _geojson_points(feature)
     m.add_child(
@@ -939,7 +956,8 @@ def districts_map(
 
 
 def _district_tip(row: Any, cols: list[str], aliases: list[str]) -> str:
-    return "<br>".join(f"{_e(a)}: {_e(row[c])}" for c, a in zip(cols, aliases, strict=True))
+    # ``row`` comes from _scalar_frame: its text is escaped already.
+    return "<br>".join(f"{_e(a)}: {row[c]}" for c, a in zip(cols, aliases, strict=True))
 
 
 # ---------------------------------------------------------------- saving
