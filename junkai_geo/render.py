@@ -14,10 +14,13 @@ but no household ids either.
 
 from __future__ import annotations
 
+import copy
 import html
 import json
+import re
 import weakref
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -192,6 +195,128 @@ def _is_num(v: object) -> TypeGuard[float]:
 def _short(v: object) -> str:
     s = repr(v)
     return s if len(s) <= 60 else s[:57] + "..."
+
+
+# ---------------------------------------------------------------- building visits
+
+#: A token that ends the building part of an address: a lot number (番-号,
+#: "14-10") or a block of a housing complex ("2号棟"). What follows it is the
+#: door: "401号室", "4F-2", "1F店舗", "101".
+_BUILDING_END_RE = re.compile(r"^(\d+-\d+|\d+号棟)$")
+
+
+def split_address(address: object) -> tuple[str, str]:
+    """(building part, door label) of a household address.
+
+    ``"上柿木畠 1-1 401号室"`` -> ``("上柿木畠 1-1", "401号室")``;
+    ``"長町３丁目 長町団地 1号棟 101"`` -> ``("長町３丁目 長町団地 1号棟", "101")``;
+    a detached house's ``"暁町 21-9"`` has no door label (``""``).
+    """
+    tokens = str(address or "").split()
+    for i, tok in enumerate(tokens):
+        if _BUILDING_END_RE.match(tok):
+            return " ".join(tokens[: i + 1]), " ".join(tokens[i + 1 :])
+    return " ".join(tokens), ""
+
+
+def attach_unit_labels(plan: dict[str, Any], households: Any) -> dict[str, Any]:
+    """A copy of ``plan`` whose households carry ``unit``, their door label.
+
+    ``households``: a table with ``household_id`` and ``unit`` (taken as it
+    is) or ``address`` (the door label is what follows the building part,
+    :func:`split_address`). Households already carrying ``unit`` keep it.
+    """
+    ids = {str(h.get("household_id")) for s in plan.get("stops", []) for h in s["households"]}
+    table = households[households["household_id"].astype(str).isin(ids)]
+    if "unit" in table.columns:
+        labels = dict(zip(table["household_id"].astype(str), table["unit"].fillna(""), strict=True))
+    elif "address" in table.columns:
+        labels = {
+            str(i): split_address(a)[1]
+            for i, a in zip(table["household_id"], table["address"], strict=True)
+        }
+    else:
+        raise InputError(
+            Problem(
+                "households", None, "unit", "no unit or address column", "a column unit or address"
+            )
+        )
+    out = copy.deepcopy(plan)
+    for stop in out.get("stops", []):
+        for h in stop["households"]:
+            if not h.get("unit"):
+                h["unit"] = str(labels.get(str(h.get("household_id")), "") or "")
+    return out
+
+
+@dataclass
+class BuildingVisit:
+    """One numbered building visit: the plan's consecutive stops at one building.
+
+    The routing splits a large building into several nodes (by floor); the
+    officer walks it once, so the sheet and the map show one number, with
+    the households in walking order (ground floor up).
+    """
+
+    number: int
+    stop_orders: list[int]
+    building_id: str | None
+    address: str
+    lon: float
+    lat: float
+    arrival: str
+    departure: str
+    households: list[dict[str, Any]]
+
+
+#: How the sheet and the map walk a building.
+WALKING_ORDER_JA = "建物内は下の階から上の階へ (1階から順に)"
+
+
+def _floor_key(h: Mapping[str, Any]) -> tuple[float, str]:
+    f = h.get("floor")
+    return (float(f) if _is_num(f) else 1.0, str(h.get("unit") or ""))
+
+
+def building_visits(plan: Mapping[str, Any]) -> tuple[list[BuildingVisit], list[str]]:
+    """Merge consecutive stops of one building into numbered visits.
+
+    Returns the visits and the ids of buildings that the plan visits at
+    non-consecutive stops (kept as separate visits; the routing should not
+    do that).
+    """
+    groups: list[list[Mapping[str, Any]]] = []
+    for stop in plan.get("stops", []):
+        b = stop.get("building_id")
+        if groups and b is not None and groups[-1][0].get("building_id") == b:
+            groups[-1].append(stop)
+        else:
+            groups.append([stop])
+    seen: dict[str, int] = {}
+    split: list[str] = []
+    visits: list[BuildingVisit] = []
+    for k, group in enumerate(groups, 1):
+        b = group[0].get("building_id")
+        if b is not None:
+            if str(b) in seen and str(b) not in split:
+                split.append(str(b))
+            seen[str(b)] = k
+        hh = [h for s in group for h in s.get("households", [])]
+        address = split_address(group[0].get("address", ""))[0] or str(group[0].get("address", ""))
+        visits.append(
+            BuildingVisit(
+                number=k,
+                stop_orders=[int(s["order"]) for s in group],
+                building_id=None if b is None else str(b),
+                address=address,
+                lon=sum(float(s["lon"]) for s in group) / len(group),
+                lat=sum(float(s["lat"]) for s in group) / len(group),
+                arrival=str(group[0].get("arrival", "")),
+                departure=str(group[-1].get("departure", "")),
+                households=sorted(hh, key=_floor_key),
+            )
+        )
+    return visits, split
 
 
 # ---------------------------------------------------------------- helpers
@@ -445,7 +570,7 @@ def route_map(
         gj = _geojson_of(beat_geometry)
         folium.GeoJson(
             gj,
-            name="受持区 Beat",
+            name="受持区",
             style_function=lambda _f: {
                 "color": "#1f3c88",
                 "weight": 3,
@@ -464,7 +589,7 @@ def route_map(
     street_legs = 0
     # Straight-line plans carry two-point paths; only network paths follow streets.
     on_streets = plan.get("travel_source", "network") == "network"
-    route = folium.FeatureGroup(name="経路 Route").add_to(m)
+    route = folium.FeatureGroup(name="経路", control=False).add_to(m)
     prev = (start["lon"], start["lat"])
     for stop in stops:
         here = (stop["lon"], stop["lat"])
@@ -483,7 +608,7 @@ def route_map(
                 weight=3,
                 dash_array="7 6",
                 opacity=0.9,
-                tooltip="直線 straight line",
+                tooltip="直線 (道路経路なし)",
             ).add_to(route)
         prev = here
     if stops:
@@ -495,7 +620,7 @@ def route_map(
             weight=2,
             dash_array="2 6",
             opacity=0.8,
-            tooltip="帰所 return (straight line)",
+            tooltip="帰所 (直線)",
         ).add_to(route)
 
     koban_label = start.get("label") or plan.get("koban_id") or "交番"
@@ -507,75 +632,145 @@ def route_map(
             icon_anchor=(12, 11),
             class_name="junkai-koban-icon",
         ),
-        tooltip=f"{_e(koban_label)} (出発 start {_hhmm(plan.get('windows', [['']])[0][0]) if plan.get('windows') else ''})",
+        tooltip=f"{_e(koban_label)} (出発 {_hhmm(plan.get('windows', [['']])[0][0]) if plan.get('windows') else ''})",
         z_index_offset=500,
     ).add_to(m)
     pts.append((start["lon"], start["lat"]))
 
-    stops_group = folium.FeatureGroup(name="訪問先 Stops").add_to(m)
-    for stop in stops:
-        status = _stop_status(stop)
+    stops_group = folium.FeatureGroup(name="訪問先", control=False).add_to(m)
+    visits, _split = building_visits(plan)
+    markers: list[folium.Marker] = []
+    for visit in visits:
+        status = _stop_status({"households": visit.households})
         colour = STATUS_COLOUR.get(status, "#555")
-        n = stop["order"]
-        folium.Marker(
-            (stop["lat"], stop["lon"]),
+        n = visit.number
+        # A small dot marks the true place; the numbered badge may be moved
+        # off it (with a leader line) so that no badge hides another.
+        folium.CircleMarker(
+            (visit.lat, visit.lon), radius=3, color="#222", weight=1, fill=True, fill_opacity=1
+        ).add_to(stops_group)
+        mk = folium.Marker(
+            (visit.lat, visit.lon),
             icon=folium.DivIcon(
                 html=f'<div class="junkai-stop" data-order="{n}" style="background:{colour}">{n}</div>',
                 icon_size=(30, 30),
                 icon_anchor=(15, 15),
                 class_name="junkai-stop-icon",
             ),
-            popup=folium.Popup(_stop_popup(stop), max_width=320),
-            tooltip=f"{n}. {_e(_hhmm(stop.get('arrival')))} {_e(stop.get('address', ''))}",
+            popup=folium.Popup(_visit_popup(visit), max_width=340),
+            tooltip=f"{n}. {_e(_hhmm(visit.arrival))} {_e(visit.address)}",
             z_index_offset=1000 + n,
         ).add_to(stops_group)
-        pts.append((stop["lon"], stop["lat"]))
+        markers.append(mk)  # type: ignore[arg-type]
+        pts.append((visit.lon, visit.lat))
 
-    title = f"{_e(plan.get('date'))} 担当 officer {_e(plan.get('officer_id'))} / 受持区 {_e(plan.get('beat_id', ''))}"
+    title = (
+        f"{_e(plan.get('date'))} 担当 {_e(plan.get('officer_id'))} / 受持区 "
+        f"{_e(plan.get('beat_id', ''))}"
+    )
     rows = [
         f"<b>{title}</b>",
-        '<span class="sw" style="background:#1f3c88;border-radius:2px"></span>交番 koban',
+        '<span class="sw" style="background:#1f3c88;border-radius:2px"></span>交番',
     ]
     for code in ("none", "stale", "current"):
         rows.append(
-            f'<span class="sw" style="background:{STATUS_COLOUR[code]}"></span>{CARD_STATUS_JA[code]} ({code})'
+            f'<span class="sw" style="background:{STATUS_COLOUR[code]}"></span>{CARD_STATUS_JA[code]}'
         )
     if street_legs:
-        rows.append(
-            '<span class="ln" style="border-top:4px solid #1565c0"></span>道路経路 street path'
-        )
+        rows.append('<span class="ln" style="border-top:4px solid #1565c0"></span>道路経路')
     if straight_legs:
         rows.append(
-            '<span class="ln" style="border-top:3px dashed #555"></span>直線 straight line (道路経路なし)'
+            '<span class="ln" style="border-top:3px dashed #555"></span>直線 (道路経路なし)'
         )
     if beat_geometry is not None:
-        rows.append('<span class="ln" style="border-top:3px dashed #1f3c88"></span>受持区 beat')
-    totals = plan.get("totals") or {}
-    rows.append(
-        f"訪問先 {len(stops)} 件 stops · 世帯等 {totals.get('households', sum(len(s.get('households', [])) for s in stops))}"
-    )
+        rows.append('<span class="ln" style="border-top:3px dashed #1f3c88"></span>受持区')
+    n_hh = sum(len(v.households) for v in visits)
+    rows.append(f"訪問先 {len(visits)} 件 · 世帯等 {n_hh}")
+    rows.append("番号 = 訪問順 (1つの建物に1つの番号)")
     m.add_child(_Legend("<br>".join(rows)))
-    folium.LayerControl(collapsed=True).add_to(m)
     _fit(m, pts)
+    m.add_child(_Declutter(markers))
     return m
 
 
-def _stop_popup(stop: Mapping[str, Any]) -> str:
+class _Declutter(MacroElement):
+    """Moves numbered badges apart on every zoom so that none hides another.
+
+    Each badge keeps its place when free, else takes the nearest free place
+    on rings around it, joined to its true place by a thin leader line. The
+    script receives only the markers' variable names (folium identifiers),
+    never data.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  var markers = [{% for mk in this.markers %}{{ mk.get_name() }}{% if not loop.last %}, {% endif %}{% endfor %}];
+  var D = {{ this.spacing_px }};
+  var lines = L.layerGroup().addTo(map);
+  markers.forEach(function (mk) { mk._junkaiHome = mk.getLatLng(); });
+  function layout() {
+    lines.clearLayers();
+    var placed = [];
+    markers.forEach(function (mk) {
+      var p = map.latLngToLayerPoint(mk._junkaiHome);
+      var best = null;
+      for (var ring = 0; ring < 12 && best === null; ring++) {
+        var n = ring === 0 ? 1 : 6 * ring;
+        for (var a = 0; a < n; a++) {
+          var ang = 2 * Math.PI * a / n - Math.PI / 2;
+          var q = L.point(p.x + ring * D * Math.cos(ang), p.y + ring * D * Math.sin(ang));
+          if (placed.every(function (o) { return o.distanceTo(q) >= D; })) { best = q; break; }
+        }
+      }
+      if (best === null) { best = p; }
+      placed.push(best);
+      var ll = map.layerPointToLatLng(best);
+      mk.setLatLng(ll);
+      if (best.distanceTo(p) > 0.5) {
+        L.polyline([mk._junkaiHome, ll], {color: '#222', weight: 1.2, interactive: false}).addTo(lines);
+      }
+    });
+  }
+  map.on('zoomend viewreset', layout);
+  map.whenReady(layout);
+})();
+{% endmacro %}"""
+    )
+
+    def __init__(self, markers: list[folium.Marker], spacing_px: int = 30) -> None:
+        super().__init__()
+        self._name = "JunkaiDeclutter"
+        self.markers = markers
+        self.spacing_px = int(spacing_px)
+
+
+def _visit_popup(visit: BuildingVisit) -> str:
     rows = [
-        f"<tr><td>順番</td><td><b>{_e(stop.get('order'))}</b></td></tr>",
-        f"<tr><td>予定時刻</td><td>{_hhmm(stop.get('arrival'))}–{_hhmm(stop.get('departure'))}</td></tr>",
-        f"<tr><td>住所</td><td>{_e(stop.get('address'))}</td></tr>",
-        f"<tr><td>建物</td><td>{_e(stop.get('building_id'))}</td></tr>",
+        f"<tr><td>番号</td><td><b>{visit.number}</b></td></tr>",
+        f"<tr><td>予定時刻</td><td>{_e(_hhmm(visit.arrival))}–{_e(_hhmm(visit.departure))}</td></tr>",
+        f"<tr><td>住所</td><td>{_e(visit.address)}</td></tr>",
+        f"<tr><td>建物</td><td>{_e(visit.building_id)}</td></tr>",
     ]
-    for h in stop.get("households", []):
-        kind = KIND_JA.get(h.get("kind", ""), h.get("kind", ""))
-        floor = f" {h['floor']}階" if h.get("floor") not in (None, "") else ""
-        status = CARD_STATUS_JA.get(h.get("card_status", "none"), "")
-        reasons = "、".join(reason_label(r) for r in h.get("reasons", []))
+    for h in visit.households:
         rows.append(
-            f"<tr><td>{_e(kind)}{_e(floor)}</td><td>{_e(status)}<br><small>{_e(reasons)}</small></td></tr>"
+            f"<tr><td>{_e(household_line(h))}</td><td>{_e(CARD_STATUS_JA.get(h.get('card_status', 'none'), ''))}"
+            f"<br><small>{_e(reasons_ja(h))}</small></td></tr>"
         )
     return f'<table class="junkai-popup">{"".join(rows)}</table>'
+
+
+def household_line(h: Mapping[str, Any]) -> str:
+    """``"401号室 世帯 4階"``: door label, kind and floor of a planned household."""
+    kind = KIND_JA.get(str(h.get("kind", "")), str(h.get("kind", "")))
+    floor = f"{h['floor']}階" if _is_num(h.get("floor")) else ""
+    return " ".join(x for x in (str(h.get("unit") or ""), kind, floor) if x)
+
+
+def reasons_ja(h: Mapping[str, Any]) -> str:
+    """The household's reasons in Japanese, 、-separated."""
+    return "、".join(reason_label(str(r)) for r in h.get("reasons", []))
 
 
 # ---------------------------------------------------------------- beats map
