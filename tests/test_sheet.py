@@ -345,3 +345,19 @@ def test_door_labels_from_addresses():
         f"{k}01号室" for k in range(len(ids))
     ]
     assert "unit" not in plan["stops"][0]["households"][0]  # the input is not changed
+
+
+def test_unused_night_window_is_said_on_the_sheet(tmp_path):
+    plan = synthetic_plan(3, seed=2)
+    plan["windows"] = [["09:00:00", "12:00:00"], ["18:00:00", "20:00:00"]]
+    plan["night_windows"] = [
+        {
+            "window": "18:00-20:00",
+            "code": "no_candidate",
+            "text_ja": "夜間 18:00-20:00 は未使用: この時間帯に面接見込み 0.50 以上の候補なし (最高 0.31)",
+        }
+    ]
+    path = route_sheet_pdf(plan, tmp_path / "night.pdf")
+    text = "\n".join(_texts(path))
+    assert "夜間 18:00–20:00 の訪問予定なし" in text and "面接見込み 0.50 以上の候補なし" in text
+    assert english_words(text) == []
