@@ -45,8 +45,9 @@ SYSTEM_FONT_CANDIDATES: tuple[str, ...] = (
     "/usr/share/fonts/opentype/ipafont-gothic/ipag.ttf",
     "/usr/share/fonts/truetype/ipafont-gothic/ipag.ttf",
 )
-#: Web tiles for the optional background (OpenStreetMap standard tiles).
-OSM_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+#: Web tiles for the optional background: 地理院タイル (標準地図), credited on the map.
+GSI_TILE_URL = "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
+GSI_CREDIT = "出典: 地理院タイル"
 
 HANDLE_WITH_CARE = "取扱注意"
 #: Windows starting at or after this are evening / night windows on the sheet.
@@ -79,7 +80,8 @@ class SheetParams:
     col_widths_mm: tuple[float, ...] = (9.0, 23.0, 37.0, 22.0, 20.0, 14.0, 32.0, 27.0)
     badge_radius_mm: float = 2.4
     tile_timeout_s: float = 10.0
-    tile_url: str = OSM_TILE_URL
+    tile_url: str = GSI_TILE_URL
+    tile_credit: str = GSI_CREDIT
 
     def __post_init__(self) -> None:
         check_positive(
@@ -590,6 +592,7 @@ def _draw_tiles(
     ax: Any, bbox: tuple[float, float, float, float], width_mm: float, p: SheetParams
 ) -> None:
     """Fetch the web tiles covering ``bbox`` (Web Mercator) and draw them under the layers."""
+    from matplotlib.font_manager import FontProperties
     from PIL import Image
 
     r = 6378137.0 * math.pi
@@ -630,7 +633,8 @@ def _draw_tiles(
     ax.text(
         0.995,
         0.005,
-        "© OpenStreetMap contributors",
+        p.tile_credit,
+        fontproperties=FontProperties(fname=str(find_japanese_font())),
         transform=ax.transAxes,
         ha="right",
         va="bottom",
