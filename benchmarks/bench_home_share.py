@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         f"weekend {days['weekend'][0]}, focus day {days['focus day'][0]} (a Thursday declared "
         "巡回連絡強化日), default windows 10:00-12:00 and 14:00-16:00. Rule `on`: "
         f"`min_unknown_home_share = {PriorityParams().min_unknown_home_share}` among the top "
-        f"{PriorityParams().share_top_n} candidates by expected value (default); `off`: 0.",
+        f"{PriorityParams().share_top_n} candidates by expected value per second of service (default); `off`: 0.",
         "",
         "| day | rule | planned households | homes | share of homes | 未把握 homes | share of 未把握 homes |",
         "|---|---|---:|---:|---:|---:|---:|",
