@@ -1250,7 +1250,7 @@ def _add_units(m: folium.Map, units_gdf: Any, simplify_m: float) -> None:
 
 
 class _ZoomClasses(MacroElement):
-    """Hides 町丁目 names below zoom 14 and koban names below zoom 13 (CSS classes)."""
+    """Hides 町丁目 names below zoom 14, koban names below zoom 13, and labels that collide."""
 
     _template = Template(
         """{% macro script(this, kwargs) %}
@@ -1260,9 +1260,22 @@ class _ZoomClasses(MacroElement):
     var z = map.getZoom(), c = map.getContainer().classList;
     c.toggle('junkai-hide-units', z < 14);
     c.toggle('junkai-hide-koban', z < 13);
+    // A label that would run into one already shown waits for a closer zoom.
+    var shown = [];
+    document.querySelectorAll('.junkai-label, .junkai-unit-label').forEach(function (el) {
+      el.style.visibility = '';
+      var r = el.getBoundingClientRect();
+      if (r.width === 0) { return; }
+      var hit = shown.some(function (o) {
+        return !(r.right < o.left || o.right < r.left || r.bottom < o.top || o.bottom < r.top);
+      });
+      if (hit) { el.style.visibility = 'hidden'; } else { shown.push(r); }
+    });
   }
-  map.on('zoomend', apply);
-  map.whenReady(apply);
+  // After every handler: Leaflet moves markers on 'viewreset', fired after 'zoomend'.
+  function later() { setTimeout(apply, 0); }
+  map.on('zoomend viewreset', later);
+  map.whenReady(later);
 })();
 {% endmacro %}"""
     )

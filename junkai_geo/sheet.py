@@ -447,10 +447,21 @@ def _draw_context(
                 )
             )
             name_col = "name" if "name" in near.columns else None
+            taken: list[tuple[float, float, float, float]] = []
             if name_col is not None:
                 for name, geom in zip(near[name_col], near.geometry, strict=True):
                     pt = geom.representative_point()
                     x, y = _merc(pt.x, pt.y)
+                    # A name that would run into another is left out (mm on the page).
+                    cx, cy = frame.to_mm(pt.x, pt.y)
+                    half_w, half_h = len(str(name)) * 1.4, 1.8
+                    mine = (cx - half_w, cy - half_h, cx + half_w, cy + half_h)
+                    if any(
+                        not (mine[2] < o[0] or o[2] < mine[0] or mine[3] < o[1] or o[3] < mine[1])
+                        for o in taken
+                    ):
+                        continue
+                    taken.append(mine)
                     if inside(x, y) and str(name):
                         named.add(str(name))
                         ax.text(
@@ -536,21 +547,17 @@ def _draw_badges_mpl(ax: Any, frame: MapFrame, visits: list[BuildingVisit], p: S
         )
 
     r_data = p.badge_radius_mm / frame.width_mm * frame.w
-    for v, (t, b) in zip(visits, _badge_layout(frame, visits, p), strict=True):
+    layout = _badge_layout(frame, visits, p)
+    for t, b in layout:
         tx, ty = to_data(t)
         bx, by = to_data(b)
+        ax.plot([tx], [ty], marker="o", ms=2, color="#222", zorder=6)
         if math.dist(t, b) > 0.1:
             ax.plot([tx, bx], [ty, by], color="#222", lw=0.6, zorder=6)
-        ax.add_patch(
-            plt.Circle(
-                (bx, by),
-                r_data,
-                color=STATUS_COLOUR.get(_stop_status({"households": v.households}), "#555"),
-                ec="white",
-                lw=0.8,
-                zorder=7,
-            )
-        )
+    for v, (_t, b) in zip(visits, layout, strict=True):
+        bx, by = to_data(b)
+        colour = STATUS_COLOUR.get(_stop_status({"households": v.households}), "#555")
+        ax.add_patch(plt.Circle((bx, by), r_data, color=colour, ec="white", lw=0.8, zorder=7))
         ax.text(
             bx,
             by,
@@ -728,14 +735,18 @@ def _draw_badges_pdf(
     """Numbered badges as vector shapes and text over the map (never overlapping)."""
     r = p.badge_radius_mm
     pdf.set_font("jp", size=7)
-    for v, (t, b) in zip(visits, _badge_layout(frame, visits, p), strict=True):
+    layout = _badge_layout(frame, visits, p)
+    # Dots and leader lines first, badges on top: nothing covers a number.
+    pdf.set_draw_color(34, 34, 34)
+    pdf.set_fill_color(34, 34, 34)
+    pdf.set_line_width(0.2)
+    for t, b in layout:
         tx, ty, bx, by = x0 + t[0], y0 + t[1], x0 + b[0], y0 + b[1]
-        pdf.set_draw_color(34, 34, 34)
-        pdf.set_fill_color(34, 34, 34)
         pdf.circle(tx, ty, 0.55, style="F")
         if math.dist(t, b) > 0.1:
-            pdf.set_line_width(0.2)
             pdf.line(tx, ty, bx, by)
+    for v, (_t, b) in zip(visits, layout, strict=True):
+        bx, by = x0 + b[0], y0 + b[1]
         colour = STATUS_COLOUR.get(_stop_status({"households": v.households}), "#555555")
         pdf.set_fill_color(*_rgb(colour))
         pdf.set_draw_color(255, 255, 255)
