@@ -128,7 +128,9 @@ def _page1_png(pdf_path: Path) -> bytes:
 
         exe = shutil.which("pdftoppm")
         if exe is None:
-            raise SystemExit("rasterising the sheet needs pypdfium2 or pdftoppm (poppler-utils)")
+            raise SystemExit(
+                "rasterising the sheet needs pypdfium2 or pdftoppm (poppler-utils)"
+            ) from None
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run(
                 [exe, "-r", "90", "-png", "-f", "1", "-l", "1", str(pdf_path), f"{tmp}/p"],
