@@ -50,10 +50,14 @@ BENCH = ROOT.parent / "shared" / "bench"
 RESULTS = ROOT / "benchmarks" / "results" / "optw.md"
 #: Published best scores for the OPTW 1-series with m = 1 (Labadie et al. 2012).
 PUBLISHED = {"c101": 320, "r101": 198, "rc101": 219}
-FAMILIES = ("top2", "top3", "top4", "optw", "pr")
+FAMILIES = ("top2", "top3", "top4", "optw", "pr", "danchi")
+#: The Kanazawa 団地 case: 3 officers sharing the largest 団地 of the bundled data.
+DANCHI = "kanazawa-danchi-3"
 
 
 def family_of(name: str) -> str:
+    if name == DANCHI:
+        return "danchi"
     if name.startswith("p4."):
         return f"top{name.split('.')[1]}"
     return "pr" if name.startswith("pr") else "optw"
@@ -62,6 +66,7 @@ def family_of(name: str) -> str:
 def instance_names(families: list[str]) -> list[str]:
     names = [p.stem for p in sorted((BENCH / "top").glob("p4.*.txt"))]
     names += [p.stem for p in sorted((BENCH / "optw").glob("*.txt"))]
+    names.append(DANCHI)
     return [n for n in names if family_of(n) in families]
 
 
@@ -136,7 +141,73 @@ def read_top(path: Path, scale: int) -> dict:
     return {"durations": _matrix(pts[:, :2], scale), "visits": visits, "officers": officers}
 
 
+_DANCHI_CACHE: dict[str, dict] = {}
+
+
+def read_danchi(officers: int = 3) -> dict:
+    """3 officers sharing the largest 団地 of the bundled Kanazawa data (複数指定, §9-2).
+
+    The 団地 with the most households (buildings of kind ``danchi`` grouped by
+    ``complex_id``); one visit per household, 5 minutes each; value 3 for a
+    household never met (未把握), 2 when last met more than a year before
+    the data's as-of day, 1 otherwise. Travel on foot: straight line x 1.3
+    at 1.2 m/s between buildings, 15 s per floor up or down (to the ground
+    floor and back up between buildings). The officers start and end at
+    the beat's koban, with a 3-hour shift, no windows.
+    """
+    if DANCHI in _DANCHI_CACHE:
+        return _DANCHI_CACHE[DANCHI]
+    import pandas as pd
+
+    from junkai_geo.bundled import as_of, load_kanazawa
+
+    ds = load_kanazawa(validate=False)
+    assert ds.buildings is not None and ds.households is not None
+    assert ds.officers is not None and ds.koban is not None
+    b = ds.buildings[ds.buildings["kind"] == "danchi"]
+    hh = ds.households.merge(b[["building_id", "complex_id"]], on="building_id")
+    complex_id = hh.groupby("complex_id").size().idxmax()
+    hh = hh[hh["complex_id"] == complex_id].sort_values("household_id")
+    beat = hh["beat_id"].mode().iloc[0]
+    koban_id = ds.officers[ds.officers["beat_id"] == beat]["koban_id"].iloc[0]
+    koban = ds.koban[ds.koban["koban_id"] == koban_id].geometry.iloc[0]
+    met = ds.visits[ds.visits["outcome"] == "met"]
+    last_met = pd.to_datetime(met.groupby("household_id")["visited_on"].max())
+    day = pd.Timestamp(as_of())
+    xy = np.concatenate([[[koban.x, koban.y]], np.c_[hh.geometry.x, hh.geometry.y]])
+    floor = np.concatenate([[1], hh["floor"].fillna(1).astype(int).to_numpy()])
+    building = np.concatenate([["koban"], hh["building_id"].to_numpy()])
+    flat = np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1)) * 1.3 / 1.2
+    same = building[:, None] == building[None, :]
+    climb = np.where(
+        same, np.abs(floor[:, None] - floor[None, :]), (floor[:, None] - 1) + (floor[None, :] - 1)
+    )
+    durations = np.rint(flat + 15 * climb).astype(int)
+    visits = []
+    for i, h in enumerate(hh["household_id"], start=1):
+        seen = last_met.get(h)
+        value = 3 if seen is None else (2 if (day - seen).days > 365 else 1)
+        visits.append({"id": h, "location": i, "service": 300, "value": value})
+    problem = {
+        "durations": durations.tolist(),
+        "visits": visits,
+        "officers": [
+            {"id": f"{beat}-{k + 1}", "start": 0, "end": 0, "shift": [0, 3 * 3600]}
+            for k in range(officers)
+        ],
+        "seed": 0,
+    }
+    _DANCHI_CACHE[DANCHI] = problem
+    print(
+        f"{DANCHI}: 団地 {complex_id} of beat {beat}, {len(visits)} households, koban {koban_id}",
+        flush=True,
+    )
+    return problem
+
+
 def read_instance(name: str, scale: int) -> dict:
+    if name == DANCHI:
+        return dict(read_danchi())
     if name.startswith("p4."):
         return read_top(BENCH / "top" / f"{name}.txt", scale)
     return read_optw(BENCH / "optw" / f"{name}.txt", scale)

@@ -655,7 +655,7 @@ def iterated_local_search(
     """
     rng = np.random.default_rng(seed)
     work = Work()
-    best = fill_routes(data, routes, allowed, work=work)
+    best = fill_routes(data, routes, allowed, work=work, deadline=deadline)
     best_key = route_totals(data, best)[:2]
     current = [list(r) for r in best]
     size, pos, stale = 1, 0, 0
@@ -676,10 +676,18 @@ def iterated_local_search(
         # Refill first without what was just removed, so that the search moves
         # elsewhere instead of rebuilding the same routes, then with everything.
         current = fill_routes(
-            data, shaken, allowed & ~removed[:, None], rng=rng, noise=noise, work=work
+            data,
+            shaken,
+            allowed & ~removed[:, None],
+            rng=rng,
+            noise=noise,
+            work=work,
+            deadline=deadline,
         )
         if not (sequence or relocate or swap):
-            current = fill_routes(data, current, allowed, rng=rng, noise=noise, work=work)
+            current = fill_routes(
+                data, current, allowed, rng=rng, noise=noise, work=work, deadline=deadline
+            )
         if relocate and len(current) > 1:
             current = relocate_descent(data, current, allowed, work=work, deadline=deadline)
         if sequence:
@@ -687,7 +695,9 @@ def iterated_local_search(
         if swap:
             current = swap_visits(data, current, allowed, work=work)
         if sequence or relocate or swap:
-            current = fill_routes(data, current, allowed, rng=rng, noise=noise, work=work)
+            current = fill_routes(
+                data, current, allowed, rng=rng, noise=noise, work=work, deadline=deadline
+            )
         key = route_totals(data, current)[:2]
         # Exchanges are costly (one route refresh per stop): only near the best.
         if key[0] >= replace_within * best_key[0]:
@@ -697,7 +707,9 @@ def iterated_local_search(
                 )
                 if not changed:
                     break
-                current = fill_routes(data, current, allowed, rng=rng, noise=noise, work=work)
+                current = fill_routes(
+                    data, current, allowed, rng=rng, noise=noise, work=work, deadline=deadline
+                )
             key = route_totals(data, current)[:2]
         if better(key, best_key):
             best, best_key = [list(r) for r in current], key
