@@ -294,12 +294,24 @@ def summary(rows: list[dict], limit: float, families: list[str]) -> list[str]:
     out = [
         f"### Summary at {limit:g} s",
         "",
-        "| family | instances | ours | PyVRP | ours / PyVRP | worst instance | "
+        "| family | instances | ours | PyVRP | ours - PyVRP | ours / PyVRP | worst instance | "
         "mean gap to best known | ours ahead / level / behind |",
-        "|---|---:|---:|---:|---:|---|---:|---|",
+        "|---|---:|---:|---:|---:|---:|---|---:|---|",
     ]
-    for fam in [*families, "all"]:
-        rs = [r for r in rows if r["limit"] == limit and (fam == "all" or r["family"] == fam)]
+    groups = list(families)
+    if sum(f.startswith("top") for f in families) > 1:
+        groups.append("top (all)")
+    for fam in [*groups, "all"]:
+        rs = [
+            r
+            for r in rows
+            if r["limit"] == limit
+            and (
+                fam == "all"
+                or r["family"] == fam
+                or (fam == "top (all)" and r["family"].startswith("top"))
+            )
+        ]
         if not rs:
             continue
         ours = sum(r["ours"] for r in rs)
@@ -310,10 +322,17 @@ def summary(rows: list[dict], limit: float, families: list[str]) -> list[str]:
         ahead = sum(r["ours"] > r["pyvrp"] for r in rs)
         behind = sum(r["ours"] < r["pyvrp"] for r in rs)
         out.append(
-            f"| {fam} | {len(rs)} | {ours} | {peer} | {ours / max(1, peer):.3f} | "
+            f"| {fam} | {len(rs)} | {ours} | {peer} | {ours - peer:+d} | {ours / max(1, peer):.4f} | "
             f"{worst['instance']} {worst['ratio']:.3f} | {gap} | "
             f"{ahead} / {len(rs) - ahead - behind} / {behind} |"
         )
+    below = [r for r in rows if r["limit"] == limit and r["ratio"] < 0.98]
+    out += [
+        "",
+        f"Instances below 0.98 of PyVRP: {len(below)}"
+        + (": " + ", ".join(f"{r['instance']} {r['ratio']:.3f}" for r in below) if below else "")
+        + ".",
+    ]
     return out + [""]
 
 
@@ -327,7 +346,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scale", type=int, default=100)
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--json", type=Path, help="also write the rows as JSON")
+    ap.add_argument(
+        "--summary-from", type=Path, help="print only the per-family summary of a --json file"
+    )
     args = ap.parse_args(argv)
+    if args.summary_from:
+        rows = json.loads(args.summary_from.read_text())
+        fams = [f for f in FAMILIES if any(r["family"] == f for r in rows)]
+        for limit in sorted({r["limit"] for r in rows}):
+            print("\n".join(summary(rows, limit, fams)))
+        return 0
     names = args.instances or instance_names(args.families)
     if args.hold_out:
         keep = 1 if args.hold_out == "even" else 0
