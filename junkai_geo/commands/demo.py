@@ -289,7 +289,7 @@ def _specialists(
 def _rebalance(ds: Any, cards: pd.DataFrame, out: Path, offline: bool, save_map: Any) -> dict:
     """Even beats for the whole city, from the current ones (heavy 町丁目 split into blocks)."""
     from ..rebalance import BeatProblem, RebalanceParams, rebalance_beats
-    from ..render import rebalance_map
+    from ..rebalance.map import rebalance_map
     from ..workload import refine_units
 
     params = RebalanceParams()
@@ -310,7 +310,6 @@ def _rebalance(ds: Any, cards: pd.DataFrame, out: Path, offline: bool, save_map:
         current_column="beat_id",
         koban=ds.koban,
         n_beats=n_beats,
-        params=params,
         source="bundled units",
     )
     result = rebalance_beats(problem, params=params)
