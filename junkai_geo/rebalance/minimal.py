@@ -70,7 +70,8 @@ def check_koban_rule(problem: BeatProblem, start: np.ndarray | None = None) -> l
 
     ``start`` is the assignment the search starts from (default: the current
     beats). Checked: a locked beat away from its koban's unit; more beats of a
-    koban than free units in and around its unit; no way from the beat to the
+    koban than free units in and around its unit; several beats on a koban
+    unit inside another unit (an enclave); no way from the beat to the
     koban's unit that avoids locked units and locked beats; a koban unit that
     only a bridge (an island) joins to the rest (a note, not blocking).
     """
@@ -106,6 +107,19 @@ def check_koban_rule(problem: BeatProblem, start: np.ndarray | None = None) -> l
                     f"koban {problem.koban_ids[m]} has {len(beats)} beats ({names}) but only "
                     f"{len(free)} unit(s) hold or touch its unit {problem.unit_ids[u]} and are "
                     "free to join them: not every one of its beats can touch it",
+                )
+            )
+        if len(nb[u]) == 1 and len(beats) > 1 and (u, nb[u][0]) not in bridged:
+            names = ", ".join(problem.beat_ids[b] for b in beats)
+            issues.append(
+                KobanIssue(
+                    problem.beat_ids[beats[-1]],
+                    problem.koban_ids[m],
+                    str(problem.unit_ids[u]),
+                    f"the koban's unit {problem.unit_ids[u]} lies inside unit "
+                    f"{problem.unit_ids[nb[u][0]]}, its only neighbour: a beat holding it could "
+                    f"grow only through that unit, so one beat, not {len(beats)} ({names}), "
+                    "can be anchored there",
                 )
             )
         if nb[u] and all((u, v) in bridged for v in nb[u]):
