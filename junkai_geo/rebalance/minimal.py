@@ -345,3 +345,78 @@ def give_back(s: _Search, limit: float) -> int:
             returned += 1
             changed = True
     return returned
+
+
+def flow_handover(s: _Search, passes: int = 3) -> int:
+    """Hand load from heavy to light beats along the cheapest flow, before the search.
+
+    A min-cost flow between neighbouring beats (a linear programme, HiGHS via
+    SciPy) says how much workload must cross each boundary so that every beat
+    comes within the aim with the least workload moved, counting every hop.
+    Each such crossing is then made by boundary units, those with the fewest
+    households per hour of workload first, while every beat stays connected
+    and next to its koban. Returns the units moved (0 when the flow has no
+    solution, for example when locks leave a beat out of reach).
+    """
+    from scipy.optimize import linprog
+
+    k, mean = s.k, s.mean
+    aim = s.p.tol * s.p.flow_aim_share_of_tolerance
+    if k < 2 or mean <= 0:
+        return 0
+    assign, nb = s.assign, s.nb
+    pairs = sorted(
+        {(assign[i], assign[j]) for i in range(len(assign)) for j in nb[i]}
+        - {(b, b) for b in range(k)}
+    )
+    pairs = [(u, v) for u, v in pairs if u != v]
+    if not pairs:
+        return 0
+    m = len(pairs)
+    A = np.zeros((k, m))
+    for e, (u, v) in enumerate(pairs):
+        A[u, e] -= 1.0
+        A[v, e] += 1.0
+    W = np.asarray(s.W)
+    lo = np.where(s.locked_beat, -np.inf, (1 - aim) * mean)
+    hi = np.where(s.locked_beat, np.inf, (1 + aim) * mean)
+    bounds = [(0.0, 0.0) if s.locked_beat[u] or s.locked_beat[v] else (0.0, None) for u, v in pairs]
+    keep = np.isfinite(hi)
+    res = linprog(
+        np.ones(m),
+        A_ub=np.vstack([A[keep], -A[keep]]),
+        b_ub=np.concatenate([(hi - W)[keep], (W - lo)[keep]]),
+        bounds=bounds,
+        method="highs",
+    )
+    if not res.success:
+        return 0
+    left = {pairs[e]: float(res.x[e]) for e in range(m) if res.x[e] > 1e-9}
+    cap = s.p.max_moved_share * s.total_hh + 1e-9
+    moved = 0
+    for _ in range(passes):
+        progress = False
+        for (u, v), r in sorted(left.items(), key=lambda kv: (-kv[1], kv[0])):
+            while r > 0:
+                cands = [
+                    i
+                    for i in s.members[u]
+                    if not s.locked_unit[i]
+                    and 0 < s.w[i] <= 1.5 * r
+                    and any(assign[j] == v for j in nb[i])
+                    and not (s.ref[i] == u and s.moved_hh + s.hh[i] > cap)
+                ]
+                cands.sort(key=lambda i: (s.hh[i] / s.w[i], i))
+                for i in cands[:20]:
+                    if s._can_leave(i, u):
+                        s._move(i, u, v)
+                        r -= s.w[i]
+                        moved += 1
+                        progress = True
+                        break
+                else:
+                    break
+            left[(u, v)] = r
+        if not progress:
+            break
+    return moved

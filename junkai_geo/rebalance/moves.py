@@ -38,6 +38,8 @@ class CompoundMoves:
     members: list[list[int]]
     W: list[float]
     mean: float
+    minimal: bool
+    aim: float
     moved_hh: float
     total_hh: float
     made: int
@@ -129,7 +131,11 @@ class CompoundMoves:
         path.reverse()  # s ... target
         if not over:
             path.reverse()  # load flows from target to s
-        amount = abs(W[s] - mean) * (0.5 + 0.5 * rng.random())
+        gap = abs(W[s] - mean)
+        if self.minimal:
+            # Only what lies beyond the aim needs to go: less load, fewer households.
+            gap = max(gap - self.aim * mean, 0.05 * mean)
+        amount = gap * (0.5 + 0.5 * rng.random())
         done: list[tuple[int, int, int]] = []
         marks: list[tuple[int, float]] = []
         total = 0.0
@@ -231,7 +237,11 @@ class CompoundMoves:
         log: list[tuple[int, int, int]] = []
         marks: list[tuple[int, float]] = []
         for x, y in zip(path[:-1], path[1:], strict=True):
-            done = self._resplit(x, y, mean, rng)
+            goal = mean
+            if self.minimal:
+                # The nearest edge of the aim band, not the mean: the smallest change.
+                goal = min(max(W[x], (1 - self.aim) * mean), (1 + self.aim) * mean)
+            done = self._resplit(x, y, goal, rng)
             if done is None:
                 break
             log += done

@@ -67,6 +67,8 @@ class RebalanceParams:
     change_aim_share_of_tolerance: float = 0.9
     change_start_temperature: float = 0.02
     change_end_temperature: float = 1e-6
+    flow_start: bool = True  # minimal-change: start by handing load along the cheapest flow
+    flow_aim_share_of_tolerance: float = 0.9  # the band the flow start aims at
     # Refinement before the search (junkai_geo.workload.refine_units, used by
     # the CLI and the benchmark when household points are known): units above
     # this share of the mean beat workload are split into sub-units; 0 = off.
@@ -92,6 +94,7 @@ class RebalanceParams:
             "change_aim_share_of_tolerance",
             "change_start_temperature",
             "change_end_temperature",
+            "flow_aim_share_of_tolerance",
         )
         for name in (
             "compactness_weight",
@@ -106,7 +109,12 @@ class RebalanceParams:
                 raise ParameterError(
                     f"RebalanceParams.{name}: found {value!r}; expected a number >= 0"
                 )
-        for name in ("aim_share_of_tolerance", "change_aim_share_of_tolerance", "max_moved_share"):
+        for name in (
+            "aim_share_of_tolerance",
+            "change_aim_share_of_tolerance",
+            "flow_aim_share_of_tolerance",
+            "max_moved_share",
+        ):
             value = getattr(self, name)
             if value > 1:
                 raise ParameterError(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ParameterError
-from .minimal import KobanIssue, check_koban_rule, give_back, repair_koban
+from .minimal import KobanIssue, check_koban_rule, flow_handover, give_back, repair_koban
 from .params import Mode, RebalanceParams
 from .problem import BeatProblem
 from .result import MovedUnit, RebalanceResult, dissolve_beats
@@ -103,6 +103,8 @@ def rebalance_beats(
                     )
                 )
                 warnings.append(f"koban rule: {issues[-1]}")
+    if minimal and p.flow_start:
+        flow_handover(search)
     search.run(t0)
     a = np.asarray(search.best, dtype=np.int64)
     if minimal:
