@@ -1,4 +1,4 @@
-"""Building a :class:`BeatProblem` from a unit layer: checks, adjacency, kobans.
+"""Building a :class:`BeatProblem`'s fields from a unit layer: checks, adjacency, kobans.
 
 Every bad unit is reported at once (file, feature, field, found, expected);
 nothing is built from a layer with problems. See :class:`ProblemOptions`.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,7 +17,6 @@ import shapely
 from ..errors import InputError, ParameterError, Problem
 from ..units import build_unit_graph, unit_of_points
 from .params import ProblemOptions
-from .problem import BeatProblem
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -27,15 +25,15 @@ if TYPE_CHECKING:
 KOBAN_OUTSIDE_M = 50.0
 
 
-def build_problem(
+def build_fields(
     units: gpd.GeoDataFrame,
     opts: ProblemOptions,
     *,
     weights: Sequence[float] | np.ndarray | pd.Series | None = None,
     koban: gpd.GeoDataFrame | None = None,
     beat_koban: Mapping[str, str] | None = None,
-) -> BeatProblem:
-    """Check a unit layer and build the problem from it (see :meth:`BeatProblem.from_geodataframe`)."""
+) -> dict[str, Any]:
+    """Check a unit layer; the fields of its problem (see :meth:`BeatProblem.from_geodataframe`)."""
     from ..workload import to_metric
 
     weight_column, id_column = opts.weight_column, opts.id_column
@@ -178,7 +176,7 @@ def build_problem(
             )
         lb = np.isin(np.asarray(beat_ids, dtype=object), [str(b) for b in locked_beats])
 
-    prob = BeatProblem(
+    prob = dict(
         unit_ids=id_str,
         weights=w,
         households=hh,
@@ -208,13 +206,13 @@ def build_problem(
 
 
 def _attach_koban(
-    prob: BeatProblem,
+    prob: dict[str, Any],
     koban: gpd.GeoDataFrame,
     beat_koban: Mapping[str, str] | None,
     units: gpd.GeoDataFrame,
     current_column: str | None,
-) -> BeatProblem:
-    """The problem with its kobans, each beat's koban and each koban's unit."""
+) -> dict[str, Any]:
+    """The fields with the kobans, each beat's koban and each koban's unit."""
     if "koban_id" not in koban.columns:
         raise InputError(
             _problem(
@@ -227,48 +225,48 @@ def _attach_koban(
             )
         )
     kob = koban
-    if prob.crs is not None and kob.crs is not None and kob.crs != prob.crs:
-        kob = kob.to_crs(prob.crs)
+    if prob["crs"] is not None and kob.crs is not None and kob.crs != prob["crs"]:
+        kob = kob.to_crs(prob["crs"])
     pts = shapely.point_on_surface(kob.geometry.to_numpy())
     koban_ids = kob["koban_id"].astype(str).tolist()
     koban_xy = np.column_stack([shapely.get_x(pts), shapely.get_y(pts)])
-    assert prob.geometries is not None
-    koban_unit = unit_of_points(prob.geometries, pts)
+    assert prob["geometries"] is not None
+    koban_unit = unit_of_points(prob["geometries"], pts)
     kpos = {k: m for m, k in enumerate(koban_ids)}
-    bk = np.full(len(prob.beat_ids), -1, dtype=np.int64)
+    bk = np.full(len(prob["beat_ids"]), -1, dtype=np.int64)
     if beat_koban is not None:
-        for k, b in enumerate(prob.beat_ids):
+        for k, b in enumerate(prob["beat_ids"]):
             if b in beat_koban and str(beat_koban[b]) in kpos:
                 bk[k] = kpos[str(beat_koban[b])]
     if "koban_id" in units.columns and current_column is not None:
         col = units["koban_id"].astype(str).to_numpy()
         for k in np.flatnonzero(bk < 0).tolist():
-            vals = [c for c in col[prob.reference == k] if c in kpos]
+            vals = [c for c in col[prob["reference"] == k] if c in kpos]
             if vals:
                 bk[k] = kpos[pd.Series(vals).mode().sort_values().iloc[0]]
     for k in np.flatnonzero(bk < 0).tolist():
-        members = np.flatnonzero(prob.reference == k)
-        inside = [m for m in range(len(koban_ids)) if prob.reference[koban_unit[m]] == k]
+        members = np.flatnonzero(prob["reference"] == k)
+        inside = [m for m in range(len(koban_ids)) if prob["reference"][koban_unit[m]] == k]
         if inside:
             bk[k] = inside[0]
         elif len(members):
-            cx, cy = prob.x[members].mean(), prob.y[members].mean()
+            cx, cy = prob["x"][members].mean(), prob["y"][members].mean()
             bk[k] = int(np.argmin(np.hypot(koban_xy[:, 0] - cx, koban_xy[:, 1] - cy)))
-    warnings = list(prob.warnings)
-    gap = shapely.distance(prob.geometries[koban_unit], pts)
+    warnings = list(prob["warnings"])
+    gap = shapely.distance(prob["geometries"][koban_unit], pts)
     for m in np.flatnonzero(gap > KOBAN_OUTSIDE_M).tolist():
         warnings.append(
             f"koban {koban_ids[m]} lies {gap[m]:.0f} m outside every unit; its nearest unit "
-            f"{prob.unit_ids[koban_unit[m]]} is taken as its unit"
+            f"{prob['unit_ids'][koban_unit[m]]} is taken as its unit"
         )
-    return replace(
-        prob,
-        koban_ids=koban_ids,
-        koban_xy=koban_xy,
-        koban_unit=np.asarray(koban_unit, dtype=np.int64),
-        beat_koban=bk,
-        warnings=warnings,
-    )
+    return {
+        **prob,
+        "koban_ids": koban_ids,
+        "koban_xy": koban_xy,
+        "koban_unit": np.asarray(koban_unit, dtype=np.int64),
+        "beat_koban": bk,
+        "warnings": warnings,
+    }
 
 
 def _problem(

@@ -133,7 +133,7 @@ class BeatProblem:
         """
         from dataclasses import replace
 
-        from .build import build_problem
+        from .build import build_fields
 
         opts = options or ProblemOptions()
         if option_values:
@@ -145,7 +145,8 @@ class BeatProblem:
                     f"expected some of {sorted(known)}"
                 )
             opts = replace(opts, **option_values)
-        return build_problem(units, opts, weights=weights, koban=koban, beat_koban=beat_koban)
+        fields_ = build_fields(units, opts, weights=weights, koban=koban, beat_koban=beat_koban)
+        return cls(**fields_)
 
     # ------------------------------------------------------------------ JSON
     def to_dict(self) -> dict[str, Any]:
