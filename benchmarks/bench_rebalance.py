@@ -290,7 +290,8 @@ def sweep_section(layer: gpd.GeoDataFrame, koban: gpd.GeoDataFrame, note: str) -
         f"{note} Same problem, seed 0 and moves budget for every row; no time limit hit "
         "(stopped by moves). Feasible = every beat contiguous, holding or touching its "
         "koban's unit, within the tolerance; compactness here is around the kobans. "
-        "Split beats are recounted on libpysal's queen graph of the geometry.",
+        "Split beats are recounted on the queen graph of the geometry (libpysal, or shapely "
+        "without it).",
         "",
         "| mode | tolerance | feasible | largest deviation | households moved | units moved "
         "| compactness | beats off their koban's unit | split beats (queen) | time (s) |",
