@@ -30,7 +30,6 @@ from junkai_geo.render import (  # noqa: E402
     check_plan,
     districts_map,
     read_plan,
-    rebalance_map,
     route_map,
     save_map,
 )
@@ -267,21 +266,6 @@ def test_beats_map_rejects_missing_column_and_crs():
 
 
 # ---------------------------------------------------------------- rebalancing, districts
-
-
-def test_rebalance_map_switchable_layers_and_moved_units(browser, assets, tmp_path):
-    units = _grid_beats(4).rename(columns={"beat_id": "unit_id"})
-    units["beat_before"] = [f"B{k % 3}" for k in range(len(units))]
-    units["beat_after"] = units["beat_before"]
-    units.loc[[1, 5, 9], "beat_after"] = "B0"
-    moved = int((units["beat_before"] != units["beat_after"]).sum())
-    m = rebalance_map(units, koban_gdf=_koban(), offline=True)
-    path = save_map(m, tmp_path / "rebalance.html")
-    assert SECRET not in path.read_text(encoding="utf-8")
-    report = _check_page(browser, tmp_path, "rebalance.html", tmp_path)
-    assert report.base_layers == ["調整前 Before", "調整後 After"]
-    assert f"移動 Moved units ({moved})" in report.overlays
-    assert f"moved: {moved} / {len(units)}" in report.legend
 
 
 def test_districts_map_ranks_and_officers(browser, assets, tmp_path):
