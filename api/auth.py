@@ -30,6 +30,7 @@ from .db import utcnow
 from .models import (
     AccessToken,
     ApiKey,
+    AuditEntry,
     BeatRow,
     BeatVersion,
     KobanRow,
@@ -97,35 +98,117 @@ def create_user(
     return user
 
 
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failed logins are allowed within ``window_s`` seconds.
+
+    - ``per_pair``: one username from one address (a mistyped password);
+    - ``per_address``: any usernames from one address (one password tried on
+      many accounts);
+    - ``per_account``: one username from any address (many addresses guessing
+      one account). Past it the account still opens from an address that
+      logged in to it successfully within ``known_address_days``, so an
+      attacker elsewhere cannot lock the real user out of their own tablet.
+    """
+
+    per_pair: int = 5
+    per_address: int = 20
+    per_account: int = 20
+    window_s: int = 300
+    known_address_days: int = 30
+
+
+def _failures(session: Session, since: Any, *where: Any) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(LoginFailure).where(LoginFailure.at >= since, *where)
+        )
+        or 0
+    )
+
+
+def login_block_reason(
+    session: Session, username: str, client_ip: str, limits: LoginLimits
+) -> str | None:
+    """Why a login attempt is refused before its password is checked, or None."""
+    since = utcnow() - timedelta(seconds=limits.window_s)
+    name, ip = username[:64], client_ip[:64]
+    if _failures(session, since, LoginFailure.username == name, LoginFailure.client_ip == ip) >= (
+        limits.per_pair
+    ):
+        return "account_and_address"
+    if _failures(session, since, LoginFailure.client_ip == ip) >= limits.per_address:
+        return "address"
+    if _failures(session, since, LoginFailure.username == name) >= limits.per_account:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+        known_since = utcnow() - timedelta(days=limits.known_address_days)
+        known = user_id is not None and session.scalar(
+            select(AuditEntry.id)
+            .where(
+                AuditEntry.user_id == user_id,
+                AuditEntry.action == "login",
+                AuditEntry.client_ip == ip,
+                AuditEntry.at >= known_since,
+            )
+            .limit(1)
+        )
+        if not known:
+            return "account"
+    return None
+
+
 def login_blocked(
     session: Session, username: str, client_ip: str, *, max_failures: int, window_s: int
 ) -> bool:
-    since = utcnow() - timedelta(seconds=window_s)
-    n = session.scalar(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(
-            LoginFailure.username == username,
-            LoginFailure.client_ip == client_ip,
-            LoginFailure.at >= since,
+    """True when ``username`` from ``client_ip`` has used up its failures."""
+    limits = LoginLimits(per_pair=max_failures, window_s=window_s)
+    return login_block_reason(session, username, client_ip, limits) is not None
+
+
+@dataclass(frozen=True)
+class LoginCandidate:
+    """What a password check needs, read before it (no transaction held)."""
+
+    user_id: int | None
+    password_hash: str
+    active: bool
+
+
+def login_candidate(session: Session, username: str) -> LoginCandidate:
+    row = session.execute(
+        select(User.id, User.password_hash, User.active).where(User.username == username)
+    ).first()
+    if row is None:
+        return LoginCandidate(None, _DUMMY_HASH, False)
+    return LoginCandidate(int(row[0]), str(row[1]), bool(row[2]))
+
+
+def record_login_failure(session: Session, username: str, client_ip: str) -> None:
+    session.add(LoginFailure(username=username[:64], client_ip=client_ip[:64], at=utcnow()))
+
+
+def clear_login_failures(session: Session, username: str, client_ip: str) -> None:
+    session.execute(
+        delete(LoginFailure).where(
+            LoginFailure.username == username[:64], LoginFailure.client_ip == client_ip[:64]
         )
     )
-    return bool(n and n >= max_failures)
 
 
 def authenticate(session: Session, username: str, password: str, client_ip: str) -> User | None:
-    """The active user with these credentials, recording a failure if none."""
-    user = session.scalar(select(User).where(User.username == username))
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-    if user is None or not ok or not user.active:
-        session.add(LoginFailure(username=username[:64], client_ip=client_ip[:64], at=utcnow()))
+    """The active user with these credentials, recording a failure if none.
+
+    Checks the password inside the caller's session; the HTTP login checks it
+    outside any transaction (:func:`login_candidate`) so that a flood of wrong
+    passwords never holds the write lock.
+    """
+    cand = login_candidate(session, username)
+    ok = verify_password(cand.password_hash, password)
+    if cand.user_id is None or not ok or not cand.active:
+        record_login_failure(session, username, client_ip)
         return None
-    session.execute(
-        delete(LoginFailure).where(
-            LoginFailure.username == username, LoginFailure.client_ip == client_ip
-        )
-    )
-    return user
+    clear_login_failures(session, username, client_ip)
+    return session.get(User, cand.user_id)
 
 
 def issue_token(session: Session, user: User, ttl_s: int) -> tuple[str, int]:

@@ -27,6 +27,20 @@ class ApiSettings(BaseSettings):
     #: Failed logins per (username, client IP) allowed in ``login_window_s``.
     login_max_failures: int = 5
     login_window_s: int = 300
+    #: Failed logins from one address, whatever the usernames (password spraying).
+    login_max_failures_per_address: int = 20
+    #: Failed logins of one username from any address; past it only addresses
+    #: that logged in to that account within ``login_known_address_days`` may try.
+    login_max_failures_per_account: int = 20
+    login_known_address_days: int = 30
+    #: Password checks (Argon2, ~50 ms of CPU each) running at once per worker,
+    #: and how many may wait; beyond that a login gets 429 at once.
+    login_verify_concurrency: int = 2
+    login_queue_max: int = 64
+    #: Addresses of reverse proxies whose X-Forwarded-For is believed (comma
+    #: separated, uvicorn's ``forwarded_allow_ips``); empty: none, the peer
+    #: address is the client's.
+    trusted_proxies: str = ""
     #: Wall-clock budget of one day plan (the solver's share included), seconds.
     #: 1 s gives 99.8 % of the value a 5 s plan finds (docs/api.md) at a
     #: quarter of its CPU; the solver stops on its work budget well before.

@@ -1,0 +1,158 @@
+"""Attacks on the service (issue #17), each reproduced before its fix.
+
+Every test here builds its own small service on a fresh SQLite file, so the
+failed logins and limits of one attack do not leak into the shared fixtures.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.auth import create_user
+from api.db import Database
+from api.main import create_app
+from api.models import AuditEntry
+from api.settings import ApiSettings
+
+from .test_crash import ROOT, free_port
+
+PASSWORD = "correct-horse-battery"
+
+
+class Service:
+    def __init__(self, tmp: Path, **settings: object) -> None:
+        self.settings = ApiSettings(sqlite_path=tmp / "attack.sqlite3", **settings)  # type: ignore[arg-type]
+        self.db = Database(self.settings.url())
+        self.app = create_app(self.settings, db=self.db)
+        with self.db.writing() as s:
+            for i in range(30):
+                create_user(s, f"user{i:02d}", PASSWORD, "admin")
+
+    def client(self, ip: str) -> TestClient:
+        return TestClient(self.app, client=(ip, 40000))
+
+    def login(self, ip: str, username: str, password: str) -> int:
+        with self.client(ip) as c:
+            return c.post("/auth/token", data={"username": username, "password": password}).status_code
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    svc = Service(tmp_path)
+    yield svc
+    svc.db.dispose()
+
+
+def test_one_password_sprayed_over_many_accounts_is_throttled(service: Service) -> None:
+    # Each account sees one failure only; the address is what gives it away.
+    codes = [service.login("10.9.0.1", f"user{i:02d}", "Winter2026!") for i in range(25)]
+    assert codes[:20] == [401] * 20
+    assert set(codes[20:]) == {429}
+    # Another address is not affected, and neither is the real password from it.
+    assert service.login("10.9.0.2", "user00", PASSWORD) == 200
+
+
+def test_an_account_guessed_from_many_addresses_stays_open_to_its_known_address(
+    service: Service,
+) -> None:
+    assert service.login("10.1.1.1", "user05", PASSWORD) == 200  # the officer's own tablet
+    for n in range(20):  # 20 addresses, one guess each: no (user, address) limit reached
+        assert service.login(f"10.2.0.{n}", "user05", f"guess{n}") == 401
+    # The account is now closed to new addresses ...
+    assert service.login("10.3.0.1", "user05", PASSWORD) == 429
+    # ... but the address the user logged in from before still opens it.
+    assert service.login("10.1.1.1", "user05", PASSWORD) == 200
+
+
+def test_a_wrong_password_never_holds_the_write_lock(service: Service) -> None:
+    """The password is checked before any transaction: while a check runs,
+    another writer gets the SQLite write lock at once."""
+    import threading
+
+    from api import auth as auth_mod
+
+    entered, release = threading.Event(), threading.Event()
+    real = auth_mod.verify_password
+
+    def slow_verify(password_hash: str, password: str) -> bool:
+        entered.set()
+        release.wait(10)
+        return real(password_hash, password)
+
+    import api.routes.auth as route_mod
+
+    route_mod.verify_password = slow_verify  # type: ignore[assignment]
+    try:
+        t = threading.Thread(target=service.login, args=("10.4.0.1", "user01", "wrong"))
+        t.start()
+        assert entered.wait(10)
+        started = time.monotonic()
+        with service.db.writing() as s:  # BEGIN IMMEDIATE on SQLite
+            s.execute(select(AuditEntry.id).limit(1))
+        waited = time.monotonic() - started
+        release.set()
+        t.join(10)
+    finally:
+        route_mod.verify_password = real  # type: ignore[assignment]
+        release.set()
+    assert waited < 1.0
+
+
+def test_forwarded_for_is_not_believed_unless_a_proxy_is_configured(tmp_path: Path) -> None:
+    """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; the service does not."""
+    sqlite = tmp_path / "junkai.sqlite3"
+    db = Database(f"sqlite:///{sqlite}")
+    db.migrate()
+    with db.writing() as s:
+        create_user(s, "admin1", PASSWORD, "admin")
+    db.dispose()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JUNKAI_DATABASE_URL")}
+    env.pop("JUNKAI_TRUSTED_PROXIES", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "junkai_geo.cli", "serve", "--sqlite-path", str(sqlite)]
+        + ["--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        codes = []
+        for n in range(8):  # a new forged address each time: throttled all the same
+            r = httpx.post(
+                f"http://127.0.0.1:{port}/auth/token",
+                data={"username": "admin1", "password": "wrong"},
+                headers={"X-Forwarded-For": f"203.0.113.{n}"},
+                timeout=10,
+            )
+            codes.append(r.status_code)
+        assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    db = Database(f"sqlite:///{sqlite}")
+    with db.read_session() as s:
+        ips = set(s.scalars(select(AuditEntry.client_ip)))
+    db.dispose()
+    assert ips == {"127.0.0.1"}
