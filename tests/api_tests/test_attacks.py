@@ -43,7 +43,9 @@ class Service:
 
     def login(self, ip: str, username: str, password: str) -> int:
         with self.client(ip) as c:
-            return c.post("/auth/token", data={"username": username, "password": password}).status_code
+            return c.post(
+                "/auth/token", data={"username": username, "password": password}
+            ).status_code
 
 
 @pytest.fixture
