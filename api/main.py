@@ -36,6 +36,7 @@ from .routes import (
     users,
     visits,
 )
+from .security import GuardMiddleware, HeadersMiddleware
 from .settings import ApiSettings, get_settings
 
 ROUTERS = [
@@ -93,6 +94,10 @@ def create_app(settings: ApiSettings | None = None, *, db: Database | None = Non
     )
     app.state.db = database
     app.state.settings = settings
+    # The last added is the outermost: headers on every answer, the guard's too;
+    # the guard answers before anything reads a body.
+    app.add_middleware(GuardMiddleware, settings=settings)
+    app.add_middleware(HeadersMiddleware)
     for router in ROUTERS:
         app.include_router(router)
 

@@ -61,6 +61,9 @@ class ApiSettings(BaseSettings):
     max_page_size: int = 1000
     #: Largest upload accepted by /imports, in bytes.
     max_upload_bytes: int = 50 * 1024 * 1024
+    #: Largest body of any other request (JSON, forms), in bytes; both limits
+    #: hold before authentication (api/security.py).
+    max_body_bytes: int = 2 * 1024 * 1024
     #: SQLite busy timeout: how long a writer waits for the write lock.
     sqlite_busy_timeout_ms: int = 30_000
     #: Connections kept open per worker process (the thread pool runs up to 40

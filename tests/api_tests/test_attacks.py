@@ -7,6 +7,7 @@ failed logins and limits of one attack do not leak into the shared fixtures.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -158,3 +159,107 @@ def test_forwarded_for_is_not_believed_unless_a_proxy_is_configured(tmp_path: Pa
         ips = set(s.scalars(select(AuditEntry.client_ip)))
     db.dispose()
     assert ips == {"127.0.0.1"}
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``junkai-geo serve`` on an empty SQLite file with one admin."""
+    tmp = tmp_path_factory.mktemp("live")
+    sqlite = tmp / "junkai.sqlite3"
+    db = Database(f"sqlite:///{sqlite}")
+    db.migrate()
+    with db.writing() as s:
+        create_user(s, "admin1", PASSWORD, "admin")
+    db.dispose()
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JUNKAI_DATABASE_URL")}
+    env.pop("JUNKAI_TRUSTED_PROXIES", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "junkai_geo.cli", "serve", "--sqlite-path", str(sqlite)]
+        + ["--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+class Counter:
+    """A request body of ``total`` bytes that counts what the server pulled."""
+
+    def __init__(self, total: int, chunk: int = 1 << 20) -> None:
+        self.total, self.chunk, self.sent = total, chunk, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        while self.sent < self.total:
+            self.sent += self.chunk
+            yield b"[" + b" " * (self.chunk - 1)
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/visits", {}),  # no credentials: 401 before the body
+        ("/visits", {"Authorization": "Bearer not-a-token"}),  # a bad token: the size limit
+        ("/imports", {"Authorization": "Bearer not-a-token"}),
+    ],
+)
+def test_huge_bodies_are_refused_before_they_are_read(
+    live: str, path: str, headers: dict[str, str]
+) -> None:
+    body = Counter(300 << 20)
+    started = time.monotonic()
+    try:
+        r = httpx.post(
+            f"{live}{path}",
+            content=iter(body),
+            headers={"Content-Type": "application/json", **headers},
+            timeout=30,
+        )
+        status = r.status_code
+    except httpx.HTTPError:  # the server closed the connection after answering
+        status = None
+    elapsed = time.monotonic() - started
+    assert status in (None, 401, 413)
+    assert body.sent <= 64 << 20 and elapsed < 10
+    # A declared size over the limit is refused without reading a byte.
+    host, port = live.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        sock.sendall(
+            (
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {300 << 20}\r\n{extra}\r\n"
+            ).encode()
+        )
+        answer = sock.recv(4096).decode("latin-1")
+    assert answer.split()[1] in ("401", "413")
+
+
+def test_security_headers(live: str) -> None:
+    token = httpx.post(
+        f"{live}/auth/token", data={"username": "admin1", "password": PASSWORD}, timeout=10
+    )
+    assert token.status_code == 200
+    for r in (token, httpx.get(f"{live}/health", timeout=5)):
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["cache-control"] == "no-store"
+        assert r.headers["x-frame-options"] == "DENY"
+    docs = httpx.get(f"{live}/docs", timeout=5)
+    assert "default-src 'self'" in docs.headers["content-security-policy"]
