@@ -226,10 +226,30 @@ def issue_token(session: Session, user: User, ttl_s: int) -> tuple[str, int]:
     return token, ttl_s
 
 
-def issue_api_key(session: Session, user: User, label: str = "") -> str:
+def issue_api_key(
+    session: Session, user: User, label: str = "", *, ttl_days: int = 365
+) -> tuple[ApiKey, str]:
+    """A new API key for ``user`` and its secret (shown once; only its hash is kept)."""
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiKey(user_id=user.id, key_hash=sha256_hex(key), label=label, created_at=utcnow()))
-    return key
+    now = utcnow()
+    row = ApiKey(
+        user_id=user.id,
+        key_hash=sha256_hex(key),
+        label=label,
+        created_at=now,
+        expires_at=now + timedelta(days=ttl_days),
+    )
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def revoke_tokens(session: Session, user_id: int, *, except_hash: str | None = None) -> int:
+    """End every bearer token of a user (password change, disable); keys stay listed."""
+    stmt = delete(AccessToken).where(AccessToken.user_id == user_id)
+    if except_hash is not None:
+        stmt = stmt.where(AccessToken.token_hash != except_hash)
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def user_for_secret(session: Session, secret: str, *, with_expiry: bool = False) -> Any:
@@ -241,9 +261,17 @@ def user_for_secret(session: Session, secret: str, *, with_expiry: bool = False)
     digest = sha256_hex(secret)
     expires = math.inf
     if secret.startswith(API_KEY_PREFIX):
-        user_id = session.scalar(
-            select(ApiKey.user_id).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
-        )
+        now = utcnow()
+        key_row = session.execute(
+            select(ApiKey.user_id, ApiKey.expires_at).where(
+                ApiKey.key_hash == digest,
+                ApiKey.revoked_at.is_(None),
+                (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now),
+            )
+        ).first()
+        user_id = key_row[0] if key_row else None
+        if key_row and key_row[1] is not None:
+            expires = key_row[1].timestamp()
     else:
         row = session.execute(
             select(AccessToken.user_id, AccessToken.expires_at).where(

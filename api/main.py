@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 
@@ -113,6 +114,21 @@ def create_app(settings: ApiSettings | None = None, *, db: Database | None = Non
             content={"detail": "the database connection was reset; retry"},
             headers={"Retry-After": "1"},
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer echoes each bad input back, and an input that
+        # is NaN or holds a lone surrogate cannot be written as JSON (a 500
+        # instead of the 422). Where and why is enough; the input stays out.
+        detail = [
+            {
+                "loc": [str(part) for part in err.get("loc", ())],
+                "msg": str(err.get("msg", "")).encode("utf-8", "replace").decode("utf-8"),
+                "type": str(err.get("type", "")),
+            }
+            for err in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError) -> JSONResponse:

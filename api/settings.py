@@ -24,6 +24,8 @@ class ApiSettings(BaseSettings):
     sqlite_path: Path = Path("junkai.sqlite3")
     #: Lifetime of a bearer token issued by ``/auth/token``.
     token_ttl_s: int = 8 * 3600
+    #: Lifetime of an API key (a tablet's long-lived credential), days.
+    api_key_ttl_days: int = Field(default=365, ge=1, le=3650)
     #: Failed logins per (username, client IP) allowed in ``login_window_s``.
     login_max_failures: int = 5
     login_window_s: int = 300

@@ -4,25 +4,40 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy import delete, select, update
 
 from .. import audit
 from ..auth import (
+    API_KEY_PREFIX,
     LoginCandidate,
     LoginLimits,
     clear_login_failures,
+    hash_password,
     issue_api_key,
     issue_token,
     login_block_reason,
     login_candidate,
     record_login_failure,
+    revoke_tokens,
+    sha256_hex,
     verify_password,
 )
-from ..deps import DB, AnyUser, ClientIP, Settings, WriteSession
-from ..models import AuditEntry, User
-from ..schemas import ApiKeyIn, ApiKeyOut, MeOut, TokenOut
+from ..db import utcnow
+from ..deps import (
+    DB,
+    AnyUser,
+    BearerToken,
+    ClientIP,
+    ReadSession,
+    Settings,
+    WriteSession,
+    forget_principals,
+)
+from ..models import AccessToken, ApiKey, AuditEntry, User
+from ..schemas import ApiKeyIn, ApiKeyInfo, ApiKeyOut, MeOut, PasswordChangeIn, TokenOut
 from ..settings import ApiSettings
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -164,11 +179,98 @@ def me(who: AnyUser) -> MeOut:
 
 
 @router.post("/api-keys", response_model=ApiKeyOut, status_code=201)
-def create_api_key(body: ApiKeyIn, who: AnyUser, session: WriteSession) -> ApiKeyOut:
-    """A long-lived API key for the caller, shown once; only its hash is kept."""
+def create_api_key(
+    body: ApiKeyIn, who: AnyUser, session: WriteSession, settings: Settings
+) -> ApiKeyOut:
+    """An API key for the caller, shown once; only its hash is kept. It
+    expires after ``api_key_ttl_days`` and can be revoked at any time."""
     user = session.get(User, who.user_id)
     assert user is not None
-    key = issue_api_key(session, user, body.label)
-    audit.record(session, who, "create", "api_key", detail={"label": body.label})
+    row, key = issue_api_key(session, user, body.label, ttl_days=settings.api_key_ttl_days)
+    audit.record(session, who, "create", "api_key", str(row.id), detail={"label": body.label})
     session.commit()
-    return ApiKeyOut(api_key=key, label=body.label)
+    return ApiKeyOut(api_key=key, label=body.label, id=row.id, expires_at=row.expires_at)
+
+
+@router.get("/api-keys", response_model=list[ApiKeyInfo])
+def list_api_keys(who: AnyUser, session: ReadSession) -> list[ApiKeyInfo]:
+    """The caller's API keys (never their secrets), newest first."""
+    rows = session.scalars(
+        select(ApiKey).where(ApiKey.user_id == who.user_id).order_by(ApiKey.id.desc())
+    )
+    return [
+        ApiKeyInfo(
+            id=r.id,
+            label=r.label,
+            created_at=r.created_at,
+            expires_at=r.expires_at,
+            revoked_at=r.revoked_at,
+        )
+        for r in rows
+    ]
+
+
+@router.post(
+    "/api-keys/{key_id}/revoke",
+    response_model=ApiKeyInfo,
+    responses={404: {"description": "no such key of the caller's"}},
+)
+def revoke_api_key(key_id: int, who: AnyUser, session: WriteSession) -> ApiKeyInfo:
+    """Revoke one of the caller's keys (an admin: anyone's); at once in this
+    worker, within ``PRINCIPAL_CACHE_S`` in the others."""
+    row = session.get(ApiKey, key_id)
+    if row is None or (row.user_id != who.user_id and not who.is_admin):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such API key")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        audit.record(session, who, "revoke", "api_key", str(row.id))
+    session.commit()
+    forget_principals(user_id=row.user_id)
+    return ApiKeyInfo(
+        id=row.id,
+        label=row.label,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+@router.post("/logout", status_code=204, response_class=Response)
+def logout(who: AnyUser, token: BearerToken, session: WriteSession) -> Response:
+    """End the bearer token of this request (an API key: revoke it)."""
+    assert token is not None
+    digest = sha256_hex(token)
+    if token.startswith(API_KEY_PREFIX):
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    else:
+        session.execute(delete(AccessToken).where(AccessToken.token_hash == digest))
+    audit.record(session, who, "logout", "auth", str(who.user_id))
+    session.commit()
+    forget_principals(token=token)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/password",
+    status_code=204,
+    response_class=Response,
+    responses={403: {"description": "the current password is wrong"}},
+)
+def change_password(
+    body: PasswordChangeIn, who: AnyUser, token: BearerToken, session: WriteSession
+) -> Response:
+    """Change one's own password; every other bearer token of the user ends."""
+    user = session.get(User, who.user_id)
+    assert user is not None and token is not None
+    if not verify_password(user.password_hash, body.current_password):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="the current password is wrong")
+    user.password_hash = hash_password(body.new_password)
+    revoke_tokens(session, user.id, except_hash=sha256_hex(token))
+    audit.record(session, who, "password_change", "user", str(user.id))
+    session.commit()
+    forget_principals(user_id=user.id)
+    return Response(status_code=204)

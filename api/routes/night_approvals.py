@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
@@ -12,7 +11,7 @@ from ..auth import Role
 from ..db import utcnow
 from ..deps import DB, MAX_INT, AnyUser, Manager, ReadSession, forbidden, not_found
 from ..models import NightApproval, OfficerRow
-from ..schemas import NightApprovalIn, NightApprovalOut
+from ..schemas import Day, NightApprovalIn, NightApprovalOut
 
 router = APIRouter(prefix="/night-approvals", tags=["night approvals"])
 
@@ -78,7 +77,7 @@ def list_approvals(
     who: AnyUser,
     session: ReadSession,
     officer_id: str | None = Query(default=None, max_length=64),
-    on_date: date | None = None,
+    on_date: Day | None = None,
 ) -> list[NightApprovalOut]:
     """Approvals in scope (an officer sees their own)."""
     stmt = select(NightApproval).order_by(NightApproval.on_date, NightApproval.start)

@@ -3,7 +3,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
@@ -18,7 +17,7 @@ from ..auth import Principal, Role
 from ..db import utcnow
 from ..deps import DB, MAX_INT, AnyUser, ReadSession, Settings, forbidden, not_found, on_db
 from ..models import HouseholdRow, OfficerRow, VisitRow
-from ..schemas import VisitIn, VisitOut
+from ..schemas import Day, VisitIn, VisitOut
 from ..store import card_status_of, refresh_card, today_local
 from .reports import invalidate_survey_cache
 
@@ -169,8 +168,8 @@ async def list_visits(
     settings: Settings,
     household_id: str | None = Query(default=None, max_length=64),
     officer_id: str | None = Query(default=None, max_length=64),
-    date_from: date | None = None,
-    date_to: date | None = None,
+    date_from: Day | None = None,
+    date_to: Day | None = None,
     limit: int = Query(default=500, ge=1, le=10_000),
     offset: int = Query(default=0, ge=0, le=MAX_INT),
 ) -> list[VisitOut]:

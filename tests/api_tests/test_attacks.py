@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -263,3 +264,121 @@ def test_security_headers(live: str) -> None:
         assert r.headers["x-frame-options"] == "DENY"
     docs = httpx.get(f"{live}/docs", timeout=5)
     assert "default-src 'self'" in docs.headers["content-security-policy"]
+
+
+#: Bad values that used to reach the planner or the database (500s):
+#: (method, path, user, JSON text of the body or None).
+BAD_VALUES = [
+    ("GET", "/plans/O-NAKA1/0001-01-01", "off_naka1", None),
+    ("GET", "/plans/O-NAKA1/9999-12-31", "off_naka1", None),
+    ("GET", "/progress?start=0001-01-01&end=9999-12-31", "admin", None),
+    ("GET", "/visits?date_from=0001-01-01", "admin", None),
+    ("GET", "/night-approvals?on_date=0001-01-01", "mgr_naka", None),
+    (
+        "POST",
+        "/plans/O-NAKA1/2026-11-04/replan",
+        "off_naka1",
+        '{"now": "10:00", "lon": NaN, "lat": 36.55}',
+    ),
+    (
+        "POST",
+        "/plans/O-NAKA1/2026-11-04/replan",
+        "off_naka1",
+        '{"now": "10:00", "lon": 136.6, "lat": Infinity}',
+    ),
+    ("POST", "/rebalance-jobs", "admin", '{"tolerance": NaN}'),
+    ("POST", "/rebalance-jobs", "admin", '{"time_limit_s": -Infinity}'),
+    (
+        "POST",
+        "/visits",
+        "off_naka1",
+        '{"household_id": "H-BEAT-NAKA1-01\\ud800", "visited_on": "2026-11-04",'
+        ' "time": "10:00", "outcome": "met", "idempotency_key": "k1"}',
+    ),
+    (
+        "POST",
+        "/visits",
+        "off_naka1",
+        '{"household_id": "H-BEAT-NAKA1-01", "visited_on": "0001-01-01",'
+        ' "time": "10:00", "outcome": "met", "idempotency_key": "k2"}',
+    ),
+    (
+        "POST",
+        "/night-approvals",
+        "mgr_naka",
+        '{"officer_id": "O-NAKA1", "on_date": "9999-12-31", "start": "18:00", "end": "20:00"}',
+    ),
+    ("POST", "/auth/api-keys", "off_naka1", '{"label": "\\udfff"}'),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "user", "body"), BAD_VALUES)
+def test_bad_values_get_422_not_500(
+    api_env: Any, method: str, path: str, user: str, body: str | None
+) -> None:
+    headers = api_env.auth(user)
+    if body is not None:
+        headers = {**headers, "Content-Type": "application/json"}
+    r = api_env.client.request(method, path, content=body, headers=headers)
+    assert r.status_code == 422, (r.status_code, r.text[:300])
+
+
+def test_credentials_can_be_withdrawn(service: Service) -> None:
+    """API keys expire and can be revoked; logout ends a token; a disabled user
+    and a changed password end every token at once."""
+    with service.client("10.5.0.1") as c:
+        token = c.post("/auth/token", data={"username": "user10", "password": PASSWORD}).json()
+        bearer = {"Authorization": f"Bearer {token['access_token']}"}
+        key = c.post("/auth/api-keys", json={"label": "tablet"}, headers=bearer).json()
+        assert key["expires_at"] is not None
+        by_key = {"Authorization": f"Bearer {key['api_key']}"}
+        assert c.get("/auth/me", headers=by_key).status_code == 200
+        listed = c.get("/auth/api-keys", headers=bearer).json()
+        assert [k["id"] for k in listed] == [key["id"]] and "api_key" not in listed[0]
+        assert c.post(f"/auth/api-keys/{key['id']}/revoke", headers=bearer).status_code == 200
+        assert c.get("/auth/me", headers=by_key).status_code == 401
+        # Logout ends this token only.
+        other = c.post("/auth/token", data={"username": "user10", "password": PASSWORD}).json()
+        other_bearer = {"Authorization": f"Bearer {other['access_token']}"}
+        assert c.post("/auth/logout", headers=other_bearer).status_code == 204
+        assert c.get("/auth/me", headers=other_bearer).status_code == 401
+        assert c.get("/auth/me", headers=bearer).status_code == 200
+        # A password change needs the current one and ends the other tokens.
+        third = c.post("/auth/token", data={"username": "user10", "password": PASSWORD}).json()
+        third_bearer = {"Authorization": f"Bearer {third['access_token']}"}
+        wrong = {"current_password": "nope", "new_password": "brand-new-pass"}
+        assert c.post("/auth/password", json=wrong, headers=bearer).status_code == 403
+        right = {"current_password": PASSWORD, "new_password": "brand-new-pass"}
+        assert c.post("/auth/password", json=right, headers=bearer).status_code == 204
+        assert c.get("/auth/me", headers=third_bearer).status_code == 401
+        assert c.get("/auth/me", headers=bearer).status_code == 200
+        # An admin disables the user: their last token ends too.
+        admin = c.post("/auth/token", data={"username": "user11", "password": PASSWORD}).json()
+        admin_bearer = {"Authorization": f"Bearer {admin['access_token']}"}
+        me = c.get("/auth/me", headers=bearer).json()
+        users = {u["username"]: u["id"] for u in c.get("/users", headers=admin_bearer).json()}
+        assert me["username"] == "user10"
+        r = c.post(f"/users/{users['user10']}/disable", headers=admin_bearer)
+        assert r.status_code == 200 and r.json()["active"] is False
+        assert c.get("/auth/me", headers=bearer).status_code == 401
+        login = c.post("/auth/token", data={"username": "user10", "password": "brand-new-pass"})
+        assert login.status_code == 401
+
+
+def test_an_expired_api_key_is_refused(service: Service) -> None:
+    from datetime import timedelta
+
+    from api.db import utcnow
+    from api.models import ApiKey
+
+    with service.client("10.6.0.1") as c:
+        token = c.post("/auth/token", data={"username": "user12", "password": PASSWORD}).json()
+        bearer = {"Authorization": f"Bearer {token['access_token']}"}
+        key = c.post("/auth/api-keys", json={"label": "old"}, headers=bearer).json()
+        with service.db.writing() as s:
+            s.get(ApiKey, key["id"]).expires_at = utcnow() - timedelta(seconds=1)  # type: ignore[union-attr]
+        from api.deps import forget_principals
+
+        forget_principals(token=key["api_key"])
+        r = c.get("/auth/me", headers={"Authorization": f"Bearer {key['api_key']}"})
+        assert r.status_code == 401
