@@ -382,3 +382,49 @@ def test_an_expired_api_key_is_refused(service: Service) -> None:
         forget_principals(token=key["api_key"])
         r = c.get("/auth/me", headers={"Authorization": f"Bearer {key['api_key']}"})
         assert r.status_code == 401
+
+
+CHILDREN_SCRIPT = """
+import os, sys, time
+from api import planner
+pool = planner._get_pool(2, 0)
+pids = sorted({pool.submit(os.getpid).result() for _ in range(8)})
+print(" ".join(map(str, pids)), flush=True)
+time.sleep(120)
+"""
+
+
+def test_planner_processes_die_with_their_worker() -> None:
+    """A worker killed with SIGKILL leaves no planner process behind."""
+    import signal
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILDREN_SCRIPT],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert line.strip(), proc.stderr.read()[-2000:]  # type: ignore[union-attr]
+        pids = [int(p) for p in line.split()]
+        assert pids and proc.pid not in pids
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 15
+        alive = pids
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [p for p in pids if Path(f"/proc/{p}").exists() and not _zombie(p)]
+        assert not alive, f"planner processes outlived their worker: {alive}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
