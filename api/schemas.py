@@ -327,6 +327,7 @@ class ImportRejected(BaseModel):
     detail: str
     file: str
     layer: str
+    problem_count: int = Field(description="all problems found; `problems` lists the first 1,000")
     problems: list[ProblemOut]
 
 

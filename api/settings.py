@@ -7,9 +7,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from .import_sandbox import ImportLimits
 
 
 class ApiSettings(BaseSettings):
@@ -63,6 +67,13 @@ class ApiSettings(BaseSettings):
     max_page_size: int = 1000
     #: Largest upload accepted by /imports, in bytes.
     max_upload_bytes: int = 50 * 1024 * 1024
+    #: Budgets of reading one upload (api/import_sandbox.py): memory, CPU
+    #: seconds, wall seconds, rows, vertices of one geometry.
+    import_memory_mb: int = Field(default=3072, ge=256)
+    import_cpu_s: int = Field(default=120, ge=1)
+    import_wall_s: float = Field(default=180.0, gt=0)
+    import_max_rows: int = Field(default=2_000_000, ge=1)
+    import_max_vertices_per_feature: int = Field(default=100_000, ge=4)
     #: Largest body of any other request (JSON, forms), in bytes; both limits
     #: hold before authentication (api/security.py).
     max_body_bytes: int = 2 * 1024 * 1024
@@ -72,6 +83,17 @@ class ApiSettings(BaseSettings):
     #: requests at once) and opened beyond that for a burst.
     pool_size: int = 30
     pool_max_overflow: int = 10
+
+    def import_limits(self) -> ImportLimits:
+        from .import_sandbox import ImportLimits
+
+        return ImportLimits(
+            memory_bytes=self.import_memory_mb * 1024**2,
+            cpu_s=self.import_cpu_s,
+            wall_s=self.import_wall_s,
+            max_rows=self.import_max_rows,
+            max_vertices_per_feature=self.import_max_vertices_per_feature,
+        )
 
     def url(self) -> str:
         """The effective SQLAlchemy URL."""

@@ -428,3 +428,100 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+ATTACKS = ROOT / "tests" / "fixtures" / "attacks"
+
+
+@pytest.mark.parametrize(
+    ("name", "layer", "code"),
+    [
+        ("innocent.geojson", "koban", "format_mismatch"),  # an OGR VRT reading /etc/passwd
+        ("vsicurl.geojson", "koban", "format_mismatch"),  # a VRT sending an HTTP request
+        ("spin.geojson", "koban", "format_mismatch"),  # SQLite with a recursive view
+        ("spin.gpkg", "koban", "format_mismatch"),  # a GeoPackage whose layer is that view
+        ("bomb.parquet", "koban", "too_large"),  # 3 million rows in 19 KB
+    ],
+)
+def test_hostile_uploads_are_refused_without_being_opened(
+    api_env: Any, name: str, layer: str, code: str
+) -> None:
+    path = ATTACKS / name
+    started = time.monotonic()
+    r = api_env.client.post(
+        "/imports",
+        data={"layer": layer},
+        files={"file": (name, path.read_bytes(), "application/octet-stream")},
+        headers=api_env.auth("admin"),
+    )
+    assert r.status_code == 422, r.text[:300]
+    assert [p["code"] for p in r.json()["problems"]] == [code]
+    assert "root:" not in r.text and "/bin/" not in r.text
+    assert time.monotonic() - started < 60
+
+
+def test_gdal_in_the_reader_follows_no_vrt_and_no_url(tmp_path: Path) -> None:
+    """Defence in depth: even a file that got past the format check could not
+    make GDAL read another file in the reading process."""
+    vrt = tmp_path / "layer.vrt"
+    vrt.write_text((ATTACKS / "innocent.geojson").read_text(), encoding="utf-8")
+    code = (
+        "import os, sys\n"
+        "from api.import_sandbox import GDAL_SANDBOX_ENV\n"
+        "os.environ.update(GDAL_SANDBOX_ENV)\n"
+        "import pyogrio\n"
+        "try:\n"
+        f"    df = pyogrio.read_dataframe({str(vrt)!r}, read_geometry=False)\n"
+        "    print('READ', len(df))\n"
+        "except Exception as exc:\n"
+        "    print('REFUSED', type(exc).__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.stdout.startswith("REFUSED"), out.stdout + out.stderr[-1000:]
+
+
+def test_a_polygon_with_a_million_vertices_is_refused(api_env: Any, tmp_path: Path) -> None:
+    import json
+    import math
+
+    n = 1_000_000
+    ring = [
+        [136.6 + 0.01 * math.cos(2 * math.pi * i / n), 36.55 + 0.01 * math.sin(2 * math.pi * i / n)]
+        for i in range(n)
+    ]
+    ring.append(ring[0])
+    feature = {
+        "type": "Feature",
+        "properties": {"beat_id": "B-HUGE", "koban_id": "K-NAKA1", "name": "huge"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+    path = tmp_path / "beats_million_vertices.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    r = api_env.client.post(
+        "/imports",
+        data={"layer": "beats"},
+        files={"file": (path.name, path.read_bytes(), "application/geo+json")},
+        headers=api_env.auth("admin"),
+    )
+    assert r.status_code == 422, r.text[:300]
+    assert "too_many_vertices" in {p["code"] for p in r.json()["problems"]}
+
+
+def test_a_file_with_many_problems_gets_a_bounded_answer(api_env: Any, tmp_path: Path) -> None:
+    path = tmp_path / "households_many_problems.csv"
+    rows = ["household_id,beat_id,kind,lon,lat"]
+    rows += [f"H{i},BEAT-NAKA1,castle,999,999" for i in range(3000)]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    r = api_env.client.post(
+        "/imports",
+        data={"layer": "households"},
+        files={"file": (path.name, path.read_bytes(), "text/csv")},
+        headers=api_env.auth("admin"),
+    )
+    assert r.status_code == 422
+    body = r.json()
+    assert body["problem_count"] >= 3000  # at least one problem on every row
+    assert len(body["problems"]) == 1000
+    assert f"the first 1,000 of {body['problem_count']:,}" in body["detail"]
