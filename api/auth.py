@@ -359,3 +359,36 @@ def principal_for(session: Session, user: User, client_ip: str = "") -> Principa
     return Principal(
         user.id, user.username, role, user.officer_id, user.station, beat_ids, koban_ids, client_ip
     )
+
+
+def filters_in_scope(
+    session: Session,
+    who: Principal,
+    *,
+    household_id: str | None = None,
+    officer_id: str | None = None,
+) -> bool:
+    """Whether list filters name a household / officer in the caller's scope.
+
+    A filter outside the scope is refused (403) rather than answered with an
+    empty list, and a missing id is refused the same way, so the answer does
+    not tell whether it exists.
+    """
+    from .models import HouseholdRow
+
+    if household_id is not None and who.beat_ids is not None:
+        beat = session.scalar(
+            select(HouseholdRow.beat_id).where(HouseholdRow.household_id == household_id)
+        )
+        if beat is None or beat not in who.beat_ids:
+            return False
+    if officer_id is not None:
+        if who.role is Role.OFFICER:
+            return officer_id == who.officer_id
+        if who.koban_ids is not None:
+            koban = session.scalar(
+                select(OfficerRow.koban_id).where(OfficerRow.officer_id == officer_id)
+            )
+            if koban is None or koban not in who.koban_ids:
+                return False
+    return True

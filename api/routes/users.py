@@ -55,6 +55,24 @@ def add_user(body: UserIn, who: Admin, session: WriteSession) -> UserOut:
         str(user.id),
         detail={"username": user.username, "role": user.role},
     )
+    if user.role in ("officer", "manager"):
+        # An admin does not see personal fields, but could make an account
+        # that does: every such account is an alert for the audit review
+        # (GET /audit?action=alert), naming who made it (docs/api.md).
+        audit.record(
+            session,
+            who,
+            "alert",
+            "user",
+            str(user.id),
+            detail={
+                "reason": "account that reads personal fields created by an admin",
+                "username": user.username,
+                "role": user.role,
+                "station": user.station,
+                "officer_id": user.officer_id,
+            },
+        )
     session.commit()
     return _out(user)
 

@@ -525,3 +525,40 @@ def test_a_file_with_many_problems_gets_a_bounded_answer(api_env: Any, tmp_path:
     assert body["problem_count"] >= 3000  # at least one problem on every row
     assert len(body["problems"]) == 1000
     assert f"the first 1,000 of {body['problem_count']:,}" in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("user", "path", "params"),
+    [
+        ("off_naka1", "/visits", {"household_id": "H-BEAT-NAKA2-01"}),
+        ("off_naka1", "/visits", {"officer_id": "O-NAKA2"}),
+        ("mgr_naka", "/visits", {"household_id": "H-BEAT-HIGASHI1-01"}),
+        ("mgr_naka", "/visits", {"officer_id": "O-HIGASHI1"}),
+        ("mgr_naka", "/night-approvals", {"officer_id": "O-HIGASHI1"}),
+        ("off_naka1", "/night-approvals", {"officer_id": "O-NAKA2"}),
+        ("off_naka1", "/visits", {"household_id": "no-such-household"}),
+    ],
+)
+def test_list_filters_outside_the_scope_are_403(
+    api_env: Any, user: str, path: str, params: dict[str, str]
+) -> None:
+    r = api_env.client.get(path, params=params, headers=api_env.auth(user))
+    assert r.status_code == 403, r.text[:200]
+
+
+def test_an_admin_making_an_account_that_reads_personal_fields_raises_an_alert(
+    api_env: Any,
+) -> None:
+    import uuid
+
+    name = f"mgr{uuid.uuid4().hex[:8]}"
+    r = api_env.client.post(
+        "/users",
+        json={"username": name, "password": PASSWORD, "role": "manager", "station": "金沢中"},
+        headers=api_env.auth("admin"),
+    )
+    assert r.status_code == 201
+    alerts = api_env.client.get(
+        "/audit", params={"action": "alert", "resource": "user"}, headers=api_env.auth("admin")
+    ).json()
+    assert any(a["detail"]["username"] == name and a["username"] == "admin" for a in alerts)
