@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -37,6 +38,7 @@ from .routes import (
     users,
     visits,
 )
+from .schemas import ErrorOut
 from .security import GuardMiddleware, HeadersMiddleware
 from .settings import ApiSettings, get_settings
 
@@ -59,6 +61,20 @@ ROUTERS = [
     specialists.router,
     audit_log.router,
 ]
+
+
+#: The error answers any route may give, documented on every operation so
+#: that the OpenAPI document lists every status code the service sends.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "a body that cannot be parsed"},
+    401: {"model": ErrorOut, "description": "no, an invalid or an expired credential"},
+    403: {"model": ErrorOut, "description": "a role or a scope that may not do this"},
+    404: {"model": ErrorOut, "description": "not found (or outside the scope)"},
+    409: {"model": ErrorOut, "description": "conflicts with the current state"},
+    413: {"model": ErrorOut, "description": "body larger than allowed"},
+    422: {"model": ErrorOut, "description": "a value outside what the route accepts"},
+    503: {"model": ErrorOut, "description": "the database connection was reset; retry"},
+}
 
 
 def create_app(settings: ApiSettings | None = None, *, db: Database | None = None) -> FastAPI:
@@ -100,7 +116,7 @@ def create_app(settings: ApiSettings | None = None, *, db: Database | None = Non
     app.add_middleware(GuardMiddleware, settings=settings)
     app.add_middleware(HeadersMiddleware)
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
 
     @app.exception_handler(DBAPIError)
     async def connection_lost(request: Request, exc: DBAPIError) -> JSONResponse:

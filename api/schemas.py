@@ -56,6 +56,21 @@ class InputModel(BaseModel):
         return data
 
 
+class ValidationItem(BaseModel):
+    """Where and why a request was refused (no input echoed back)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a short sentence, or for a request that does not
+    fit its schema the list of what does not."""
+
+    detail: str | list[ValidationItem]
+
+
 class Health(BaseModel):
     status: Literal["ok"]
     database: str
@@ -324,11 +339,13 @@ __all__ = ["HouseholdKind"]
 class ImportRejected(BaseModel):
     """422 of /imports: every problem found; nothing was stored."""
 
-    detail: str
-    file: str
-    layer: str
-    problem_count: int = Field(description="all problems found; `problems` lists the first 1,000")
-    problems: list[ProblemOut]
+    detail: str | list[ValidationItem]
+    file: str | None = Field(default=None, description="absent when the request itself was bad")
+    layer: str | None = None
+    problem_count: int = Field(
+        default=0, description="all problems found; `problems` lists the first 1,000"
+    )
+    problems: list[ProblemOut] = Field(default_factory=list)
 
 
 class PlanPlace(BaseModel):

@@ -4,7 +4,7 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import OAuth2PasswordRequestForm
 from sqlalchemy import delete, select, update
@@ -28,6 +28,7 @@ from ..auth import (
 from ..db import utcnow
 from ..deps import (
     DB,
+    MAX_INT,
     AnyUser,
     BearerToken,
     ClientIP,
@@ -215,7 +216,9 @@ def list_api_keys(who: AnyUser, session: ReadSession) -> list[ApiKeyInfo]:
     response_model=ApiKeyInfo,
     responses={404: {"description": "no such key of the caller's"}},
 )
-def revoke_api_key(key_id: int, who: AnyUser, session: WriteSession) -> ApiKeyInfo:
+def revoke_api_key(
+    key_id: Annotated[int, Path(ge=1, le=MAX_INT)], who: AnyUser, session: WriteSession
+) -> ApiKeyInfo:
     """Revoke one of the caller's keys (an admin: anyone's); at once in this
     worker, within ``PRINCIPAL_CACHE_S`` in the others."""
     row = session.get(ApiKey, key_id)

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Response, status
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import audit
 from ..auth import create_user, hash_password, revoke_tokens
-from ..deps import Admin, ReadSession, WriteSession, forget_principals
+from ..deps import MAX_INT, Admin, ReadSession, WriteSession, forget_principals
 from ..models import User
 from ..schemas import PasswordResetIn, UserIn, UserOut
 
@@ -87,7 +89,9 @@ def _user(session: Session, user_id: int) -> User:
 @router.post(
     "/{user_id}/disable", response_model=UserOut, responses={404: {"description": "no such user"}}
 )
-def disable_user(user_id: int, who: Admin, session: WriteSession) -> UserOut:
+def disable_user(
+    user_id: Annotated[int, Path(ge=1, le=MAX_INT)], who: Admin, session: WriteSession
+) -> UserOut:
     """Disable a user: their tokens end and their API keys stop working
     (at once in this worker, within ``PRINCIPAL_CACHE_S`` in the others)."""
     user = _user(session, user_id)
@@ -104,7 +108,9 @@ def disable_user(user_id: int, who: Admin, session: WriteSession) -> UserOut:
 @router.post(
     "/{user_id}/enable", response_model=UserOut, responses={404: {"description": "no such user"}}
 )
-def enable_user(user_id: int, who: Admin, session: WriteSession) -> UserOut:
+def enable_user(
+    user_id: Annotated[int, Path(ge=1, le=MAX_INT)], who: Admin, session: WriteSession
+) -> UserOut:
     user = _user(session, user_id)
     user.active = True
     audit.record(session, who, "enable", "user", str(user.id))
@@ -119,7 +125,10 @@ def enable_user(user_id: int, who: Admin, session: WriteSession) -> UserOut:
     responses={404: {"description": "no such user"}},
 )
 def reset_password(
-    user_id: int, body: PasswordResetIn, who: Admin, session: WriteSession
+    user_id: Annotated[int, Path(ge=1, le=MAX_INT)],
+    body: PasswordResetIn,
+    who: Admin,
+    session: WriteSession,
 ) -> Response:
     """Set a user's password (a forgotten one); their tokens end."""
     user = _user(session, user_id)
