@@ -36,7 +36,12 @@ def start_job(url: str, job_id: str, kind: str = "rebalance") -> None:
     """Run job ``job_id`` in a child process (spawned: no inherited connections)."""
     ctx = multiprocessing.get_context("spawn")
     target = run_calendar_job if kind == "calendar" else run_job
-    proc = ctx.Process(target=target, args=(url, job_id), name=f"{kind}-{job_id}", daemon=True)
+    proc = ctx.Process(
+        target=_run_child,
+        args=(target, url, job_id, os.getpid()),
+        name=f"{kind}-{job_id}",
+        daemon=True,
+    )
     proc.start()
     _children[job_id] = proc
     # Reap finished children so none lingers as a zombie.
@@ -44,6 +49,13 @@ def start_job(url: str, job_id: str, kind: str = "rebalance") -> None:
         if not p.is_alive():
             p.join(timeout=0)
             _children.pop(jid, None)
+
+
+def _run_child(target: Any, url: str, job_id: str, parent_pid: int) -> None:
+    from .children import die_with_parent
+
+    die_with_parent(parent_pid)
+    target(url, job_id)
 
 
 def fail_interrupted(db: Database) -> None:
