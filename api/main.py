@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 
-from . import audit, planner
+from . import audit, pages, planner
 from .db import Database
 from .jobs import fail_interrupted, join_children
 from .routes import (
@@ -90,11 +90,14 @@ def create_app(settings: ApiSettings | None = None, *, db: Database | None = Non
         ),
         version="0.1.0",
         lifespan=lifespan,
+        # /docs is served by api.pages from the service's own Swagger UI files.
+        docs_url=None,
     )
     app.state.db = database
     app.state.settings = settings
     for router in ROUTERS:
         app.include_router(router)
+    pages.mount(app)
 
     @app.exception_handler(DBAPIError)
     async def connection_lost(request: Request, exc: DBAPIError) -> JSONResponse:
