@@ -27,3 +27,14 @@ class PagePlan(Base):
     plan: Mapped[dict[str, Any]] = mapped_column(JSON)
     replans: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PageBeatChange(Base):
+    """A unit moved by the beat editor into a new beat version (the change map)."""
+
+    __tablename__ = "page_beat_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, index=True)
+    unit_id: Mapped[str] = mapped_column(String(64))
+    from_beat: Mapped[str] = mapped_column(String(64))
+    to_beat: Mapped[str] = mapped_column(String(64))
