@@ -73,6 +73,9 @@ class ApiSettings(BaseSettings):
     #: Folder of the pages' npm assets (Leaflet, design tokens, Swagger UI);
     #: empty: ``api.pages.assets.default_assets_dir()``.
     web_assets: Path | None = None
+    #: Compute each station's workload figures (beats map, beat editor) in a
+    #: background thread when the service starts.
+    pages_prewarm: bool = True
 
     def tile_attribution_html(self) -> str:
         """The attribution of the configured background ("" without one)."""

@@ -46,6 +46,8 @@ def mount(app: FastAPI) -> None:
     settings = app.state.settings
     for router in ROUTERS:
         app.include_router(router)
+    if settings.pages_prewarm:
+        editor.prewarm(app.state.db)
     app.mount("/static", StaticFiles(directory=str(API_DIR / "static")), name="static")
     assets = settings.web_assets or default_assets_dir()
     app.mount("/assets", StaticFiles(directory=str(assets), check_dir=False), name="assets")

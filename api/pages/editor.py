@@ -16,6 +16,7 @@ with its locked beats.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -39,28 +40,95 @@ from .web import CSRF, PageForbidden, PageUser, db_of, render, require_role, set
 
 router = APIRouter(include_in_schema=False)
 
-_cache: dict[tuple[str, int, str], dict[str, Any]] = {}
+#: (database, beat version, station) -> (computed at, data). The workload
+#: model reads every household, visit and building of the station (seconds
+#: for 金沢中's 100,000 households), so its answer is kept per beat version
+#: and refreshed in the background after ``REFRESH_S`` (cards change with
+#: visits; the figures are hours per visiting cycle, not a live count).
+_cache: dict[tuple[str, int, str], tuple[float, dict[str, Any]]] = {}
 _cache_lock = threading.Lock()
+_refreshing: set[tuple[str, int, str]] = set()
+_inflight: dict[tuple[str, int, str], threading.Event] = {}
+REFRESH_S = 3600.0
 
 
 def editor_data(db: Any, station: str, koban_ids: frozenset[str] | None) -> dict[str, Any]:
-    """Units, beats, koban, workloads and adjacency of the station's current beats.
-
-    Cached per database, beat version and station (a new version is a new key).
-    """
+    """Units, beats, koban, workloads and adjacency of the station's current beats."""
     with db.read_session() as session:
         version = current_version(session)
     key = (str(db.engine.url), int(version or 0), station)
     with _cache_lock:
         hit = _cache.get(key)
+        stale = hit is not None and time.monotonic() - hit[0] > REFRESH_S
+        if stale and key not in _refreshing:
+            _refreshing.add(key)
+            threading.Thread(
+                target=_refresh, args=(db, key, version, koban_ids), daemon=True
+            ).start()
+        running = _inflight.get(key) if hit is None else None
+        if hit is None and running is None:
+            _inflight[key] = threading.Event()
     if hit is not None:
-        return hit
-    out = _compute(db, version, koban_ids)
+        return hit[1]
+    if running is not None:
+        # Another request (or the prewarm) is computing it: wait for that one.
+        running.wait(600)
+        with _cache_lock:
+            hit = _cache.get(key)
+        if hit is not None:
+            return hit[1]
+        return _compute(db, version, koban_ids)
+    try:
+        out = _compute(db, version, koban_ids)
+        _store(key, out)
+        return out
+    finally:
+        with _cache_lock:
+            done = _inflight.pop(key, None)
+        if done is not None:
+            done.set()
+
+
+def _store(key: tuple[str, int, str], out: dict[str, Any]) -> None:
     with _cache_lock:
         if len(_cache) > 16:
             _cache.clear()
-        _cache[key] = out
-    return out
+        _cache[key] = (time.monotonic(), out)
+
+
+def _refresh(db: Any, key: tuple[str, int, str], version: Any, koban_ids: Any) -> None:
+    try:
+        _store(key, _compute(db, version, koban_ids))
+    except Exception:  # the stale answer stays; the next request tries again
+        pass
+    finally:
+        with _cache_lock:
+            _refreshing.discard(key)
+
+
+def prewarm(db: Any) -> None:
+    """Compute every station's figures once, in a background thread at start.
+
+    So the first manager to open the beats map or the editor does not wait
+    for the workload model. Skipped for an in-memory SQLite database (one
+    connection shared by the whole process).
+    """
+    url = db.engine.url
+    if db.is_sqlite and url.database in (None, "", ":memory:"):
+        return
+
+    def run() -> None:
+        try:
+            with db.read_session() as session:
+                stations: dict[str, set[str]] = {}
+                for kid, st in session.execute(select(KobanRow.koban_id, KobanRow.station)):
+                    stations.setdefault(st or "", set()).add(kid)
+            for st, kids in sorted(stations.items()):
+                editor_data(db, st, frozenset(kids))
+        except Exception:  # a database gone or empty: the pages compute on demand
+            pass
+
+    threading.Thread(target=run, name="junkai-pages-prewarm", daemon=True).start()
 
 
 def _compute(db: Any, version: int | None, koban_ids: frozenset[str] | None) -> dict[str, Any]:
@@ -140,6 +208,25 @@ def _compute(db: Any, version: int | None, koban_ids: frozenset[str] | None) -> 
     }
 
 
+def carry_over(db: Any, old: int, new: int, moved: dict[str, str], locked: set[str]) -> None:
+    """The figures of a new version from the old one's: a unit's workload does
+    not depend on its beat (its koban trip is to the unit's own koban), so
+    only the moved units' beats change."""
+    import copy
+
+    with _cache_lock:
+        for (url, version, station), (_, data) in list(_cache.items()):
+            if url != str(db.engine.url) or version != old:
+                continue
+            fresh = copy.deepcopy(data)
+            fresh["version"] = new
+            for u in fresh["units"]:
+                u["beat_id"] = moved.get(u["unit_id"], u["beat_id"])
+            for b in fresh["beats"]:
+                b["locked"] = b["locked"] or b["beat_id"] in locked
+            _cache[(url, new, station)] = (time.monotonic(), fresh)
+
+
 def _manager(who: Principal) -> str:
     require_role(who, Role.MANAGER)
     assert who.station is not None
@@ -189,8 +276,13 @@ def save_locks(request: Request, who: PageUser, body: LocksIn) -> Response:
         ):
             b.locked = b.beat_id in set(body.locked_beats)
         audit.record(session, who, "lock", "beats", detail={"locked": body.locked_beats[:50]})
+    # The cached figures stay valid: only the flags change.
+    locked = set(body.locked_beats)
     with _cache_lock:
-        _cache.clear()
+        for _, data in _cache.values():
+            for b in data["beats"]:
+                if who.can_koban(b["koban_id"]):
+                    b["locked"] = b["beat_id"] in locked
     return JSONResponse({"locked_beats": sorted(body.locked_beats)})
 
 
@@ -277,8 +369,7 @@ def accept(request: Request, who: PageUser, body: AcceptIn) -> Response:
             str(new_version),
             detail={"source": "editor", "units_moved": len(moves)},
         )
-    with _cache_lock:
-        _cache.clear()
+    carry_over(db, version, new_version, {u.unit_id: c for u, _, c in moves}, locked)
     return JSONResponse({"new_version": new_version, "units_moved": len(moves)})
 
 
@@ -313,8 +404,6 @@ def decide(request: Request, who: PageUser, job_id: str, decision: str) -> Respo
         out = rebalance_api.reject(job_id, who, db)
     else:
         raise HTTPException(404, detail="decision: expected accept or reject")
-    with _cache_lock:
-        _cache.clear()
     return JSONResponse(out.model_dump(mode="json"))
 
 

@@ -159,6 +159,8 @@ _WORDS: dict[str, tuple[str, str]] = {
     ),
     "import_ok": ("取り込みました", "Imported"),
     "history": ("履歴", "History"),
+    "problems": ("問題数", "Problems"),
+    "hh_suffix": ("世帯等", " households"),
     "add_user": ("ユーザーを追加", "Add a user"),
     "role": ("役割", "Role"),
     "station": ("警察署", "Station"),

@@ -44,7 +44,7 @@ def _manager(who: Principal) -> str:
 def beats_map_data(db: Any, who: Principal) -> dict[str, Any]:
     """Beats (polygon, workload, households, 未把握) and 未把握 per 町丁目 of the station."""
     station = who.station or ""
-    editor = editor_data(db, station, who.koban_ids)
+    editor = editor_data(db, station, who.koban_ids)  # cached per beat version
     work: dict[str, float] = {}
     for u in editor["units"]:
         work[u["beat_id"]] = work.get(u["beat_id"], 0.0) + u["workload_h"]

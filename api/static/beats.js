@@ -7,7 +7,7 @@
   d.beats.forEach(function (b) {
     if (!b.geometry) return;
     var g = L.geoJSON(b.geometry, { style: { color: "#333", weight: 1.5, fillColor: COLOURS[b.cls], fillOpacity: 0.55 } }).addTo(m);
-    g.bindTooltip(J.escapeHtml(b.name + "\n" + b.workload_h + " h / " + b.households), { permanent: true, direction: "center", className: "beat-label" });
+    g.bindTooltip(J.escapeHtml(b.name + " " + b.workload_h + " h · " + b.households + J.text.hh), { permanent: true, direction: "center", className: "beat-label" });
     all.extend(g.getBounds());
   });
   J.unitLabels(m, d.units, 15);

@@ -43,10 +43,16 @@ window.junkai = (function () {
   function unitLabels(m, units, minZoom) {
     var layer = L.layerGroup();
     (units || []).forEach(function (u) {
-      var g = L.geoJSON(u.geometry, { style: { color: "#555", weight: 0.6, fill: false, interactive: false } });
-      g.addTo(layer);
+      var c;
+      if (u.geometry.type === "Point") {
+        // A label point only: no marker.
+        c = L.latLng(u.geometry.coordinates[1], u.geometry.coordinates[0]);
+      } else {
+        var g = L.geoJSON(u.geometry, { style: { color: "#555", weight: 0.6, fill: false, interactive: false } });
+        g.addTo(layer);
+        c = g.getBounds().getCenter();
+      }
       if (u.name) {
-        var c = g.getBounds().getCenter();
         L.tooltip({ permanent: true, direction: "center", className: "unit-label", interactive: false })
           .setLatLng(c).setContent(escapeHtml(u.name)).addTo(layer);
       }

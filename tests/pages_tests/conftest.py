@@ -10,6 +10,7 @@ loopback port and drives Debian's Chromium through Playwright.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import threading
@@ -217,8 +218,12 @@ def axe_violations(page: Any, web_assets: Path) -> list[dict[str, Any]]:
 
 
 def shot(page: Any, name: str, backend: str) -> None:
-    """A screenshot for maps/gallery/ (from the SQLite run only)."""
-    if backend == "sqlite":
+    """A screenshot into maps/gallery/ when ``JUNKAI_GALLERY=1`` (SQLite run only).
+
+    ``JUNKAI_GALLERY=1 pytest tests/pages_tests -k sqlite`` remakes the
+    README's page screenshots; an ordinary run leaves the checkout alone.
+    """
+    if backend == "sqlite" and os.environ.get("JUNKAI_GALLERY") == "1":
         GALLERY.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(GALLERY / f"page_{name}.png"), full_page=False)
 
