@@ -275,6 +275,15 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|",
         *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
         "",
+        "Reading: the editor's figures are computed in the page from per-unit workloads and",
+        "neighbours sent once, so a move costs milliseconds whatever the server's load. The",
+        "route page's first open of a day is the API's plan (the peer row, same run) plus a",
+        "stored copy and the page; later opens read the stored plan. The beats map's cold",
+        "figure is the workload model over the station's 100,000 households, which the",
+        "service runs once per beat version at start (`JUNKAI_PAGES_PREWARM`), so managers",
+        "meet the warm figure. Absolute times are inflated by the machine's load (above):",
+        "compare rows of one run.",
+        "",
     ]
     args.out.write_text("\n".join(lines), encoding="utf-8")
     print("\n".join(lines))
