@@ -8,6 +8,8 @@ that forbids other hosts (plus the tile host when one is configured).
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -16,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from . import account, admin, editor, manager, officer, tiles
-from .assets import default_assets_dir
+from .assets import WebAssetsError, default_assets_dir, install_web_assets, missing_assets
 from .i18n import translator
 from .web import (
     API_DIR,
@@ -50,6 +52,13 @@ def mount(app: FastAPI) -> None:
         editor.prewarm(app.state.db)
     app.mount("/static", StaticFiles(directory=str(API_DIR / "static")), name="static")
     assets = settings.web_assets or default_assets_dir()
+    if missing_assets(assets):
+        # First start on a connected machine: fetch them once (npm registry);
+        # on a closed network, say what to do and serve the JSON API as before.
+        try:
+            install_web_assets(assets)
+        except WebAssetsError as exc:
+            logging.getLogger("api.pages").warning("pages' assets missing: %s", exc)
     app.mount("/assets", StaticFiles(directory=str(assets), check_dir=False), name="assets")
 
     @app.get("/docs", include_in_schema=False)

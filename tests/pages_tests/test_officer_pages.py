@@ -113,6 +113,20 @@ def test_near_and_progress_pages(service: Any, officer: Any, web_assets: Any) ->
     page.click("a[lang=ja]")
 
 
+def test_tablet_portrait_fits_the_screen(service: Any, officer: Any) -> None:
+    """A 10-inch tablet held upright (800 x 1280): no sideways scrolling, big buttons."""
+    page, rec = officer
+    page.set_viewport_size({"width": 800, "height": 1280})
+    try:
+        page.goto(f"{service.base}/officer/today")
+        page.wait_for_selector(".leaflet-container .stop-icon")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 800
+        box = page.locator("form.outcomes button").first.bounding_box()
+        assert box is not None and box["height"] >= 44 and box["width"] >= 44
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 800})
+
+
 def test_another_officers_route_is_refused(service: Any, officer: Any) -> None:
     page, rec = officer
     resp = page.goto(f"{service.base}/route/K39-2-O/{today_local().isoformat()}")
