@@ -275,7 +275,9 @@ def run_calendar_job(url: str, job_id: str) -> None:
     """Child process body of a calendar job: plan, forecast, store."""
     from junkai_geo.calendar import (
         CalendarParams,
+        CalendarRequest,
         NewOfficerParams,
+        build_calendar_problem,
         plan_calendar,
         plan_new_officer,
     )
@@ -311,17 +313,16 @@ def run_calendar_job(url: str, job_id: str) -> None:
                 )
                 return {"new_officer": newp.to_dict()}
             # Already a child process: the pools are planned here, one after another.
-            cal = plan_calendar(
-                ds,
-                cards,
+            request = CalendarRequest(
                 koban_id=koban_id,
                 start=start,
                 days=days,
                 focus_days={koban_id: [date.fromisoformat(d) for d in p.get("focus_days", [])]},
-                night_approvals=inputs["approvals"],
+                night_approvals=tuple(inputs["approvals"]),
                 params=CalendarParams(day_time_limit_s=float(p["day_time_limit_s"]), workers=1),
-                seed=int(p.get("seed", 0)),
             )
+            problem = build_calendar_problem(ds, request, cards=cards)
+            cal = plan_calendar(problem, seed=int(p.get("seed", 0)))
             fc = forecast_coverage(
                 cal,
                 params=ForecastParams(

@@ -2,7 +2,8 @@
 
 Geometry, portable design: every point row holds ``lon`` / ``lat`` (WGS84,
 for output and bbox queries) and ``x`` / ``y`` (metres in the project's metric
-CRS, EPSG:6675, for distances), with B-tree indexes on both pairs. Beat
+CRS of the workspace, ``workspace_meta.crs``, EPSG:6675 in Ishikawa, for
+distances), with B-tree indexes on both pairs. Beat
 polygons are WKB (WGS84) in ``geom_wkb``. On PostgreSQL the migration adds
 PostGIS ``geom`` columns (GeoAlchemy2 types, GiST indexes) kept in step with
 those columns by triggers, and the spatial queries use them; they are not
@@ -306,3 +307,28 @@ class CalendarJob(Base):
     params: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class WorkspaceMeta(Base):
+    """What the workspace keeps about itself (``crs``: the metric CRS of x / y)."""
+
+    __tablename__ = "workspace_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(512))
+
+
+class StreetNetworkRow(Base):
+    """The street network of one travel mode, built once by ``import network``.
+
+    ``data`` is :func:`junkai_geo.network_store.network_to_bytes` of the
+    graph (arrays in an npz, clipped to the workspace's beats and a margin).
+    """
+
+    __tablename__ = "street_networks"
+    mode: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source_file: Mapped[str] = mapped_column(String(256))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    crs: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

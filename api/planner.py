@@ -105,6 +105,7 @@ def plan_request(db: Any, request: PlanRequest) -> PlanResult:
     from .auth import current_version
     from .models import BeatRow, KobanRow, NightApproval, OfficerRow
     from .store import buildings_of_households, households_of_beats, visits_of_beats
+    from .workspace import load_network
 
     with db.read_session() as session:
         officer = session.get(OfficerRow, request.officer_id)
@@ -149,6 +150,11 @@ def plan_request(db: Any, request: PlanRequest) -> PlanResult:
             "mode": officer.mode,
         }
         start = None if koban is None else ((koban.x, koban.y), koban.name)
+        # The workspace's street network of the officer's mode, when imported
+        # (decoded once per planner process).
+        travel = load_network(
+            session, officer.mode if officer.mode in ("walk", "bicycle") else "walk"
+        )
     if start is None:
         return PlanResult(None, None)
     # Plans use night windows only with an approval on record for that date.
@@ -171,6 +177,7 @@ def plan_request(db: Any, request: PlanRequest) -> PlanResult:
         visits=visits,
         start_xy=start[0],
         start_label=start[1],
+        travel=travel,
     )
     plan = plan_day(problem, time_limit_s=request.time_limit_s, seed=request.seed)
     if request.replan is not None:

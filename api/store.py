@@ -38,6 +38,7 @@ from .models import (
     OfficerRow,
     UnitRow,
     VisitRow,
+    WorkspaceMeta,
 )
 
 if TYPE_CHECKING:
@@ -109,15 +110,68 @@ def refresh_card(session: Session, household: HouseholdRow, today: date) -> None
     household.visit_count = state.visits
 
 
+# --- the workspace's own settings -------------------------------------------
+
+#: (engine id, url) -> metric CRS; the CRS is set once, by the first spatial import.
+_CRS_CACHE: dict[tuple[int, str], str] = {}
+
+
+def get_meta(session: Session, key: str) -> str | None:
+    """A value of ``workspace_meta`` (None when unset)."""
+    row = session.get(WorkspaceMeta, key)
+    return None if row is None else row.value
+
+
+def set_meta(session: Session, key: str, value: str) -> None:
+    row = session.get(WorkspaceMeta, key)
+    if row is None:
+        session.add(WorkspaceMeta(key=key, value=value))
+    else:
+        row.value = value
+    session.flush()
+    _CRS_CACHE.clear()
+
+
+def workspace_crs(session: Session) -> str:
+    """The metric CRS of the workspace's ``x`` / ``y`` (EPSG:6675 until data sets one)."""
+    bind = session.get_bind()
+    key = (id(bind), str(bind.engine.url))
+    crs = _CRS_CACHE.get(key)
+    if crs is None:
+        crs = get_meta(session, "crs")
+        if crs is None:
+            return ISHIKAWA_CRS
+        _CRS_CACHE[key] = crs
+    return crs
+
+
+def ensure_crs(session: Session, frame: Any) -> str:
+    """The workspace's CRS, set from ``frame`` (a metric GeoDataFrame) when the
+    workspace holds no point or polygon yet."""
+    if get_meta(session, "crs") is None:
+        empty = not any(
+            session.scalar(select(model).limit(1)) is not None
+            for model in (HouseholdRow, KobanRow, BuildingRow, BeatRow, UnitRow)
+        )
+        crs = getattr(frame, "crs", None)
+        if empty and crs is not None and crs.is_projected:
+            set_meta(session, "crs", crs.to_string())
+        else:
+            set_meta(session, "crs", ISHIKAWA_CRS)
+    return workspace_crs(session)
+
+
 # --- loading GeoDataFrames --------------------------------------------------
 
 
-def _lonlat_xy(gdf: gpd.GeoDataFrame) -> tuple[list[float], list[float], list[float], list[float]]:
+def _lonlat_xy(
+    gdf: gpd.GeoDataFrame, crs: str = ISHIKAWA_CRS
+) -> tuple[list[float], list[float], list[float], list[float]]:
     """(lon, lat, x, y) of point geometries (a polygon gives its representative point)."""
     geom = gdf.geometry
     if not all(geom.geom_type == "Point"):
         geom = geom.representative_point()
-    metric = geom.to_crs(ISHIKAWA_CRS) if gdf.crs is not None else geom
+    metric = geom.to_crs(crs) if gdf.crs is not None else geom
     wgs = geom.to_crs("EPSG:4326") if gdf.crs is not None else geom
     return list(wgs.x), list(wgs.y), list(metric.x), list(metric.y)
 
@@ -208,7 +262,7 @@ def _records(frame: Any) -> list[dict[str, Any]]:
 
 
 def upsert_koban(session: Session, gdf: gpd.GeoDataFrame) -> int:
-    lon, lat, x, y = _lonlat_xy(gdf)
+    lon, lat, x, y = _lonlat_xy(gdf, ensure_crs(session, gdf))
     rows = [
         {
             "koban_id": str(r["koban_id"]),
@@ -234,6 +288,7 @@ def add_beat_version(
     note: str = "",
 ) -> int:
     """Store ``gdf`` as a new beat version (older versions are kept)."""
+    ensure_crs(session, gdf)
     latest = session.scalar(select(func.max(BeatVersion.version))) or 0
     version = latest + 1
     session.add(
@@ -274,6 +329,7 @@ def recount_beats(session: Session, version: int) -> None:
 
 
 def upsert_units(session: Session, gdf: gpd.GeoDataFrame) -> int:
+    ensure_crs(session, gdf)
     wgs = gdf.to_crs("EPSG:4326") if gdf.crs is not None else gdf
     rows = [
         {
@@ -306,7 +362,7 @@ def upsert_officers(session: Session, df: Any) -> int:
 
 
 def upsert_buildings(session: Session, gdf: gpd.GeoDataFrame) -> int:
-    lon, lat, x, y = _lonlat_xy(gdf)
+    lon, lat, x, y = _lonlat_xy(gdf, ensure_crs(session, gdf))
     rows = [
         {
             "building_id": str(r["building_id"]),
@@ -326,7 +382,7 @@ def upsert_buildings(session: Session, gdf: gpd.GeoDataFrame) -> int:
 
 def upsert_households(session: Session, gdf: gpd.GeoDataFrame) -> int:
     """Households added or updated by id; their card fields are left as they are."""
-    lon, lat, x, y = _lonlat_xy(gdf)
+    lon, lat, x, y = _lonlat_xy(gdf, ensure_crs(session, gdf))
     rows = []
     for i, r in enumerate(_records(gdf)):
         personal = {c: r[c] for c in PERSONAL_FIELDS if r.get(c) is not None}
@@ -492,14 +548,14 @@ VISIT_COLUMNS = ("visit_id", "household_id", "officer_id", "visited_on", "time",
 BUILDING_COLUMNS = ("building_id", "kind", "floors", "units", "complex_id")
 
 
-def _points(frame: pd.DataFrame) -> Any:
+def _points(frame: pd.DataFrame, crs: str = ISHIKAWA_CRS) -> Any:
     """A GeoDataFrame in the metric CRS from a frame with ``x`` / ``y`` columns."""
     import geopandas as gpd
 
     return gpd.GeoDataFrame(
         frame.drop(columns=["x", "y"]),
         geometry=gpd.points_from_xy(frame["x"], frame["y"]),
-        crs=ISHIKAWA_CRS,
+        crs=crs,
     )
 
 
@@ -509,7 +565,9 @@ def households_of_beats(session: Session, beats: list[str]) -> Any:
     rows = session.execute(
         select(*cols, HouseholdRow.x, HouseholdRow.y).where(HouseholdRow.beat_id.in_(beats))
     ).all()
-    return _points(pd.DataFrame(rows, columns=[*HOUSEHOLD_COLUMNS, "x", "y"]))
+    return _points(
+        pd.DataFrame(rows, columns=[*HOUSEHOLD_COLUMNS, "x", "y"]), workspace_crs(session)
+    )
 
 
 def visits_of_beats(session: Session, beats: list[str]) -> pd.DataFrame:
@@ -533,7 +591,9 @@ def buildings_of_households(session: Session, households: pd.DataFrame) -> Any:
                 BuildingRow.building_id.in_(ids[i : i + CHUNK])
             )
         ).all()
-    return _points(pd.DataFrame(rows, columns=[*BUILDING_COLUMNS, "x", "y"]))
+    return _points(
+        pd.DataFrame(rows, columns=[*BUILDING_COLUMNS, "x", "y"]), workspace_crs(session)
+    )
 
 
 def dataset_from_db(
@@ -567,7 +627,8 @@ def dataset_from_db(
     k = pd.DataFrame(
         session.execute(kstmt).all(), columns=["koban_id", "name", "kind", "station", "x", "y"]
     )
-    koban = _points(k)
+    crs = workspace_crs(session)
+    koban = _points(k, crs)
     officers = pd.DataFrame(
         session.execute(ostmt).all(),
         columns=["officer_id", "koban_id", "role", "beat_id", "mode", "shift_pattern"],
@@ -575,9 +636,7 @@ def dataset_from_db(
     beats = list(session.scalars(bstmt))
     households = households_of_beats(session, beats)
     visits = visits_of_beats(session, beats)
-    ds = Dataset(
-        crs=ISHIKAWA_CRS, koban=koban, officers=officers, households=households, visits=visits
-    )
+    ds = Dataset(crs=crs, koban=koban, officers=officers, households=households, visits=visits)
     if buildings:
         _add_buildings_and_units(session, ds, beats)
     return ds
@@ -611,7 +670,7 @@ def _add_buildings_and_units(session: Session, ds: Dataset, beats: list[str]) ->
         },
         geometry=[wkb.loads(r[6]) if r[6] else None for r in u],
         crs="EPSG:4326",
-    ).to_crs(ISHIKAWA_CRS)
+    ).to_crs(workspace_crs(session))
     area_km2 = units["area_m2"].where(units["area_m2"] > 0, units.geometry.area) / 1e6
     units["density_per_km2"] = units["households"] / area_km2.where(area_km2 > 0, 1.0)
     ds.units = units
@@ -623,3 +682,71 @@ def _add_buildings_and_units(session: Session, ds: Dataset, beats: list[str]) ->
         ).all()
     )
     ds.households["unit_id"] = ds.households["household_id"].map(unit_of)
+
+
+def workspace_dataset(session: Session) -> Dataset:
+    """Every layer of the workspace as a library Dataset (current beat version).
+
+    Households without a beat are included (``beat_id`` empty): the
+    commands report them rather than lose them.
+    """
+    import geopandas as gpd
+    from shapely import wkb
+
+    from junkai_geo.validation import STR_DTYPE
+
+    from .auth import current_version
+
+    crs = workspace_crs(session)
+
+    def frame(stmt: Any, columns: list[str]) -> pd.DataFrame:
+        out = pd.DataFrame(session.execute(stmt).all(), columns=columns)
+        # The dtypes the readers give (junkai_geo.ingest), so that a plan on
+        # the workspace is the plan on the files it was imported from.
+        for c in out.columns:
+            if out[c].dtype == object and c != "geom_wkb":
+                out[c] = out[c].astype(STR_DTYPE)
+        return out
+
+    def polygons(rows: pd.DataFrame) -> Any:
+        geoms = [wkb.loads(g) if g else None for g in rows.pop("geom_wkb")]
+        return gpd.GeoDataFrame(rows, geometry=geoms, crs="EPSG:4326").to_crs(crs)
+
+    kcols = ["koban_id", "name", "kind", "station", "x", "y"]
+    koban = _points(frame(select(*(getattr(KobanRow, c) for c in kcols)), kcols), crs)
+    version = current_version(session)
+    bcols = ["beat_id", "koban_id", "name", "locked", "households", "geom_wkb"]
+    beats = polygons(
+        frame(
+            select(*(getattr(BeatRow, c) for c in bcols))
+            .where(BeatRow.version == version)
+            .order_by(BeatRow.beat_id),
+            bcols,
+        )
+    )
+    ucols = ["unit_id", "name", "households", "area_m2", "beat_id", "koban_id", "geom_wkb"]
+    units = polygons(frame(select(*(getattr(UnitRow, c) for c in ucols)), ucols))
+    if len(units):
+        area_km2 = units["area_m2"].where(units["area_m2"] > 0, units.geometry.area) / 1e6
+        units["density_per_km2"] = units["households"] / area_km2.where(area_km2 > 0, 1.0)
+    ocols = ["officer_id", "koban_id", "role", "beat_id", "mode", "shift_pattern"]
+    officers = frame(select(*(getattr(OfficerRow, c) for c in ocols)), ocols)
+    bucols = [*BUILDING_COLUMNS, "x", "y"]
+    buildings = _points(frame(select(*(getattr(BuildingRow, c) for c in bucols)), bucols), crs)
+    hcols = [*HOUSEHOLD_COLUMNS, "unit_id", "x", "y"]
+    households = _points(frame(select(*(getattr(HouseholdRow, c) for c in hcols)), hcols), crs)
+    households["registered_on"] = pd.to_datetime(households["registered_on"]).astype(
+        "datetime64[ns]"
+    )
+    visits = frame(select(*(getattr(VisitRow, c) for c in VISIT_COLUMNS)), list(VISIT_COLUMNS))
+    visits["visited_on"] = pd.to_datetime(visits["visited_on"]).astype("datetime64[ns]")
+    return Dataset(
+        crs=crs,
+        koban=koban,
+        beats=beats,
+        units=units,
+        officers=officers,
+        buildings=buildings,
+        households=households,
+        visits=visits,
+    )

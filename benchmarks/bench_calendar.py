@@ -24,6 +24,8 @@ import numpy as np
 from junkai_geo.bundled import as_of, load_kanazawa
 from junkai_geo.calendar import (
     CalendarParams,
+    CalendarRequest,
+    build_calendar_problem,
     koban_households,
     plan_calendar,
     plan_new_officer,
@@ -87,19 +89,13 @@ def main() -> None:
     params = CalendarParams(day_time_limit_s=args.time_limit, workers=2)
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
-    cal = plan_calendar(ds, cards, koban_id=koban_id, start=start, weeks=args.weeks, params=params)
+    request = CalendarRequest(koban_id=koban_id, start=start, weeks=args.weeks, params=params)
+    cal = plan_calendar(build_calendar_problem(ds, request, cards=cards))
     t_cal = time.perf_counter() - t0
     seq_s = None
     if args.sequential:
         t0 = time.perf_counter()
-        plan_calendar(
-            ds,
-            cards,
-            koban_id=koban_id,
-            start=start,
-            weeks=args.weeks,
-            params=CalendarParams(day_time_limit_s=args.time_limit, workers=1),
-        )
+        plan_calendar(build_calendar_problem(ds, request, cards=cards), workers=1)
         seq_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     peer = greedy_peer(ds, cards, cal, koban_id)

@@ -85,7 +85,7 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         [
             sys.executable,
             "-m",
-            "junkai_geo.cli",
+            "api.cli",
             "serve",
             "--database-url",
             url,

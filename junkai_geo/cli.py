@@ -3,6 +3,12 @@
 Each sub-command lives in ``junkai_geo.commands.<name>`` with two functions,
 ``add_arguments(parser)`` and ``run(args) -> int``; they are imported only
 when used, so ``junkai-geo --help`` stays fast.
+
+These are the library's commands, on the bundled data unless a caller puts
+a :class:`junkai_geo.source.DataSource` on ``args.source``. The installed
+``junkai-geo`` script is ``api.cli:main``: the same commands plus those of
+the workspace and the service (``import``, ``serve``, ``users``), and
+``--workspace`` / ``--database-url`` on every command.
 """
 
 from __future__ import annotations
@@ -21,11 +27,11 @@ COMMANDS: dict[str, str] = {
     "plan": "Plan one officer's day on the bundled or imported data",
     "rebalance": "Rebalance beats built from a polygon layer of units",
     "sheet": "Print a day plan as an A4 route sheet (PDF) and optionally an HTML map",
-    "serve": "Run the web service (FastAPI) on the embedded SQLite or PostgreSQL",
-    "users": "Add or list users of the web service",
     "specialists": "Find 専従員 districts (団地, high-rise), recommend officers, plan their rounds",
     "calendar": "Plan a koban's multi-week visit calendar with a coverage forecast",
     "progress": "Liaison progress per officer and beat; flag lagging officers",
+    "status": "What the data holds: counts per layer, 未把握, beats without officers",
+    "template": "Write an empty file of a layer with its columns (CSV or GeoPackage)",
 }
 
 

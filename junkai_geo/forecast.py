@@ -467,19 +467,19 @@ def compare_beat_assignments(
     "table": [...]}`` where the table has one row per beat with the mean
     days to attempt 90 % of the 未把握 households under each assignment.
     """
-    from .calendar import plan_calendar
+    from .calendar import CalendarRequest, build_calendar_problem, plan_calendar
 
+    # Run options go to the planner, the rest to the request.
+    options = dict(calendar_options)
+    seed = int(options.pop("seed", 0))
+    travel = options.pop("travel", None)
     out: dict[str, Any] = {}
     for name, mapping in (("current", None), ("proposed", unit_beats)):
-        cal = plan_calendar(
-            dataset,
-            cards,
-            koban_id=koban_id,
-            start=start,
-            weeks=weeks,
-            unit_beats=mapping,
-            **calendar_options,
+        request = CalendarRequest(
+            koban_id=koban_id, start=start, weeks=weeks, unit_beats=mapping, **options
         )
+        problem = build_calendar_problem(dataset, request, cards=cards, travel=travel)
+        cal = plan_calendar(problem, seed=seed)
         out[name] = forecast_coverage(cal, params=forecast_params)
     rows = []
     for b in sorted(set(out["current"].beats) | set(out["proposed"].beats)):

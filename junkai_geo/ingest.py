@@ -34,9 +34,11 @@ import shapely
 from pyproj.exceptions import CRSError
 
 from .errors import InputError, ParameterError, Problem
+from .formats import NationalOptions, detect_format, read_national
 from .model import Dataset
 from .projection import JAPAN_BOUNDS, metric_crs_for
 from .validation import (
+    COLUMN_ALIASES,
     ID_COLUMN,
     LAYERS,
     SPATIAL_LAYERS,
@@ -115,6 +117,7 @@ def read_layer(
     encoding: str | None = None,
     repair: bool = False,
     today: date | None = None,
+    national: NationalOptions | None = None,
 ) -> gpd.GeoDataFrame | pd.DataFrame:
     """Read, check and normalise one layer file.
 
@@ -134,6 +137,9 @@ def read_layer(
         ``frame.attrs["notes"]``) instead of reporting them.
     today
         Dates after this day are errors; defaults to the current date.
+    national
+        Options of the national formats (police-list filters, address
+        reference files: :class:`junkai_geo.formats.NationalOptions`).
 
     Returns
     -------
@@ -146,7 +152,13 @@ def read_layer(
         With every problem of the file.
     """
     report, frame = _load_layer(
-        path, layer, crs=crs, encoding=encoding, repair=repair, today=today or date.today()
+        path,
+        layer,
+        crs=crs,
+        encoding=encoding,
+        repair=repair,
+        today=today or date.today(),
+        national=national,
     )
     if report.problems:
         raise InputError(report.problems)
@@ -162,10 +174,11 @@ def validate_layer(
     encoding: str | None = None,
     repair: bool = False,
     today: date | None = None,
+    national: NationalOptions | None = None,
 ) -> list[Problem]:
     """Every problem of one layer file (empty when clean); never raises for bad data."""
     return inspect_layer(
-        path, layer, crs=crs, encoding=encoding, repair=repair, today=today
+        path, layer, crs=crs, encoding=encoding, repair=repair, today=today, national=national
     ).problems
 
 
@@ -177,10 +190,17 @@ def inspect_layer(
     encoding: str | None = None,
     repair: bool = False,
     today: date | None = None,
+    national: NationalOptions | None = None,
 ) -> LayerReport:
     """Import report of one layer file: problems, repairs, CRS, encoding, rows."""
     report, _ = _load_layer(
-        path, layer, crs=crs, encoding=encoding, repair=repair, today=today or date.today()
+        path,
+        layer,
+        crs=crs,
+        encoding=encoding,
+        repair=repair,
+        today=today or date.today(),
+        national=national,
     )
     return report
 
@@ -193,6 +213,7 @@ def read_dataset(
     repair: bool = False,
     validate: bool = True,
     params: IngestParams | None = None,
+    national: NationalOptions | None = None,
 ) -> Dataset:
     """Read several layers as one dataset, all or nothing.
 
@@ -202,7 +223,8 @@ def read_dataset(
     spatial layers share the metric CRS of the first spatial layer read
     (beats, households, units, koban, buildings in that order).
     ``validate=False`` skips the cross-layer checks (for trusted data);
-    ``params`` sets their tolerances.
+    ``params`` sets their tolerances; ``national`` the options of the
+    national formats.
     """
     unknown = sorted(set(paths) - set(LAYERS))
     if unknown:
@@ -229,6 +251,7 @@ def read_dataset(
             repair=repair,
             today=None if name == "visits" else today,
             target_crs=target,
+            national=national,
         )
         problems += report.problems
         notes += report.notes
@@ -255,12 +278,13 @@ def _load_layer(
     repair: bool,
     today: date | None,
     target_crs: str | None = None,
+    national: NationalOptions | None = None,
 ) -> tuple[LayerReport, Any]:
     if layer not in LAYERS:
         raise ParameterError(f"layer: found {layer!r}; expected one of {', '.join(LAYERS)}")
     path = Path(path)
     report = LayerReport(file=path.name, layer=layer)
-    raw = _read_raw(path, layer, crs=crs, encoding=encoding, report=report)
+    raw = _read_raw(path, layer, crs=crs, encoding=encoding, report=report, national=national)
     if raw is None:
         return report, None
     frame = raw.frame
@@ -278,7 +302,7 @@ def _load_layer(
             )
         )
     frame = frame.loc[:, ~twice]
-    frame.columns = names[~twice]
+    frame.columns = _canonical_names(names[~twice], layer, report)
     frame = frame.reset_index(drop=True)
     report.rows = len(frame)
     report.source_crs = raw.crs.to_string() if raw.crs is not None else None
@@ -321,8 +345,34 @@ def _load_layer(
     return report, out
 
 
+def _canonical_names(names: pd.Index, layer: str, report: LayerReport) -> pd.Index:
+    """Japanese column names (``COLUMN_ALIASES``) to the canonical ones.
+
+    A Japanese name is used only when the canonical column is absent, so a
+    file with both keeps the canonical one.
+    """
+    aliases = COLUMN_ALIASES.get(layer, {})
+    present = set(names)
+    out = []
+    for n in names:
+        canonical = aliases.get(n)
+        if canonical is not None and canonical not in present:
+            present.add(canonical)
+            report.notes.append(f"{report.file}: column '{n}' read as '{canonical}'")
+            out.append(canonical)
+        else:
+            out.append(n)
+    return pd.Index(out)
+
+
 def _read_raw(
-    path: Path, layer: str, *, crs: str | None, encoding: str | None, report: LayerReport
+    path: Path,
+    layer: str,
+    *,
+    crs: str | None,
+    encoding: str | None,
+    report: LayerReport,
+    national: NationalOptions | None = None,
 ) -> _Raw | None:
     problems = report.problems
     given: pyproj.CRS | None = None
@@ -346,6 +396,8 @@ def _read_raw(
             Problem(report.file, None, None, f"no file at {path}", "an existing file", "unreadable")
         )
         return None
+    if detect_format(path, layer) is not None:
+        return _read_national(path, layer, crs, encoding, report, national)
     suffix = path.suffix.lower()
     spatial = layer in SPATIAL_LAYERS
     if suffix in _TABLE_SUFFIXES:
@@ -356,6 +408,27 @@ def _read_raw(
     if suffix in _PARQUET_SUFFIXES:
         return _read_parquet(path, spatial, given, report)
     return _read_ogr(path, layer, spatial, given, report)
+
+
+def _read_national(
+    path: Path,
+    layer: str,
+    crs: str | None,
+    encoding: str | None,
+    report: LayerReport,
+    national: NationalOptions | None,
+) -> _Raw | None:
+    """A file in a national format (e-Stat, police list, address list): see ``formats``."""
+    read = read_national(path, layer, options=national, crs=crs, encoding=encoding)
+    report.problems += read.problems
+    report.notes.append(f"{report.file}: read as {read.format}")
+    report.notes += read.notes
+    report.encoding = read.encoding
+    frame = read.frame
+    if frame.crs is None:
+        return None if read.problems else _Raw(pd.DataFrame(frame), None, None, False, read.table)
+    attrs = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    return _Raw(attrs, frame.geometry.to_numpy(), frame.crs, False, read.table, read.reported)
 
 
 # Errors that libraries raise for a file they cannot parse (only the reading

@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -729,6 +730,77 @@ def route_path(
         distance_m=int(distance),
         snap_m=(float(snap.snap_m[0]), float(snap.snap_m[1])),
     )
+
+
+def route_paths(
+    network: StreetNetwork,
+    points: np.ndarray,
+    *,
+    crs: str = "EPSG:4326",
+    max_snap_m: float | None = None,
+    pairs: Iterable[tuple[int, int]] | None = None,
+) -> dict[tuple[int, int], list[tuple[float, float]]]:
+    """Street paths (lon / lat polylines) between many points at once.
+
+    One snapping and one shortest-path search per origin serve every pair,
+    as :func:`network_matrix` does for the times; ``pairs`` (default every
+    ordered pair) limits the answer. Pairs with a point too far from the
+    network, or no path, are left out (draw them straight).
+    """
+    import shapely
+    from scipy.sparse.csgraph import dijkstra
+    from shapely.ops import substring
+
+    from .snapping import snap_points
+
+    pts = _check_points(np.asarray(points, dtype=float), None)
+    snap = snap_points(network, network.to_metric(pts, crs=crs), max_snap_m=max_snap_m)
+    ok = np.flatnonzero(snap.ok)
+    if ok.shape[0] == 0:
+        return {}
+    aug = _augment(network, snap, ok, "weight")
+    node_of = {int(p): int(aug.point_nodes[j]) for j, p in enumerate(ok)}
+    if pairs is None:
+        wanted = [(a, b) for a in node_of for b in node_of if a != b]
+    else:
+        wanted = [(int(a), int(b)) for a, b in pairs if a != b and a in node_of and b in node_of]
+    sources = sorted({a for a, _ in wanted})
+    if not sources:
+        return {}
+    _, pred = dijkstra(
+        aug.csr, directed=True, indices=[node_of[a] for a in sources], return_predecessors=True
+    )
+    row = {a: i for i, a in enumerate(sources)}
+    arc_of = {(int(t), int(h)): i for i, (t, h) in enumerate(zip(aug.tail, aug.head, strict=True))}
+    pieces: dict[int, np.ndarray] = {}
+
+    def piece(i: int) -> np.ndarray:
+        if i not in pieces:
+            e = int(aug.edge[i])
+            line = shapely.LineString(network.edge_coords(e))
+            cut = substring(line, float(aug.frac_from[i]), float(aug.frac_to[i]), normalized=True)
+            pieces[i] = shapely.get_coordinates(cut)
+        return pieces[i]
+
+    out: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    for a, b in wanted:
+        p_row, start, node = pred[row[a]], node_of[a], node_of[b]
+        nodes = [node]
+        while node != start and node >= 0:
+            node = int(p_row[node])
+            nodes.append(node)
+        if node != start:
+            continue  # no path
+        nodes.reverse()
+        coords = [snap.snapped_xy[a][None, :]]
+        coords += [piece(arc_of[(u, v)]) for u, v in zip(nodes[:-1], nodes[1:], strict=True)]
+        coords.append(snap.snapped_xy[b][None, :])
+        xy = np.concatenate(coords)
+        keep = np.ones(xy.shape[0], dtype=bool)
+        keep[1:] = np.any(np.abs(np.diff(xy, axis=0)) > 1e-6, axis=1)
+        lonlat = network.to_lonlat(xy[keep])
+        out[(a, b)] = [(float(x), float(y)) for x, y in lonlat]
+    return out
 
 
 def _arc_lookup(aug: _Augmented) -> Any:

@@ -66,6 +66,12 @@ PROBLEM_CODES: dict[str, str] = {
     "beats_overlap": "two beats overlapping by more than the tolerance",
     "unknown_reference": "a reference to an id missing from the other layer",
     "before_registered": "a visit dated before its household was registered",
+    # National formats (junkai_geo.formats).
+    "unlocated": "a police-list row without a location (no coordinates, or iLvl 0)",
+    "filter_empty": "a prefecture / station filter that keeps no row",
+    "duplicate_key_different": "parts of one e-Stat KEY_CODE with different attributes",
+    "address_not_found": "an address whose 町字 is not in the reference",
+    "address_ambiguous": "an address that matches more than one town",
 }
 
 
@@ -101,6 +107,13 @@ ENUM_ALIASES: dict[str, str] = {
     "世帯": "home",
     "事業所": "business",
     "公共": "public",
+    "公共施設": "public",
+    "戸建": "detached",
+    "戸建て": "detached",
+    "共同住宅": "apartment",
+    "高層住宅": "highrise",
+    "団地": "danchi",
+    "事業所ビル": "office",
     "面接": "met",
     "不在": "absent",
     "拒否": "refused",
@@ -181,6 +194,85 @@ LAYER_SPECS: dict[str, list[ColumnSpec]] = {
         ColumnSpec("time", "time", required=True),
         ColumnSpec("outcome", "enum", required=True, values=_enum(Outcome)),
     ],
+}
+
+#: Japanese column names accepted for each layer's canonical columns (as
+#: offices keep them in Excel); a file may use either. Longitude / latitude
+#: (経度 / 緯度) are read with the coordinates (:mod:`junkai_geo.ingest`).
+COLUMN_ALIASES: dict[str, dict[str, str]] = {
+    "koban": {
+        "交番id": "koban_id",
+        "交番コード": "koban_id",
+        "交番名": "name",
+        "名称": "name",
+        "種別": "kind",
+        "交番・駐在所の別": "kind",
+        "警察署": "station",
+        "警察署名": "station",
+        "警察署名称": "station",
+    },
+    "beats": {
+        "受持区id": "beat_id",
+        "受持区": "beat_id",
+        "交番id": "koban_id",
+        "交番コード": "koban_id",
+        "名称": "name",
+        "受持区名": "name",
+    },
+    "units": {
+        "町丁目コード": "unit_id",
+        "key_code": "unit_id",
+        "町丁目名": "name",
+        "名称": "name",
+        "世帯数": "households",
+        "面積": "area_m2",
+        "受持区id": "beat_id",
+        "受持区": "beat_id",
+    },
+    "officers": {
+        "警察官id": "officer_id",
+        "職員番号": "officer_id",
+        "交番id": "koban_id",
+        "交番コード": "koban_id",
+        "役割": "role",
+        "受持区id": "beat_id",
+        "受持区": "beat_id",
+        "移動手段": "mode",
+        "勤務": "shift_pattern",
+        "勤務形態": "shift_pattern",
+    },
+    "buildings": {
+        "建物id": "building_id",
+        "種別": "kind",
+        "階数": "floors",
+        "戸数": "units",
+        "団地id": "complex_id",
+        "団地": "complex_id",
+    },
+    "households": {
+        "世帯id": "household_id",
+        "家庭等id": "household_id",
+        "種別": "kind",
+        "受持区id": "beat_id",
+        "受持区": "beat_id",
+        "建物id": "building_id",
+        "階": "floor",
+        "住所": "address",
+        "所在地": "address",
+        "登録日": "registered_on",
+    },
+    "visits": {
+        "実施id": "visit_id",
+        "訪問id": "visit_id",
+        "世帯id": "household_id",
+        "家庭等id": "household_id",
+        "警察官id": "officer_id",
+        "実施日": "visited_on",
+        "訪問日": "visited_on",
+        "時刻": "time",
+        "結果": "outcome",
+        "実施結果": "outcome",
+    },
 }
 
 #: Accepted geometry types of each spatial layer. Building footprints are

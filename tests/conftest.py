@@ -26,3 +26,32 @@ def shared_dir() -> Path:
             "which only a developer's or CI's workspace has"
         )
     return SHARED
+
+
+@pytest.fixture
+def slow_clock(monkeypatch):
+    """The solvers' clocks slowed 50x (``time.perf_counter``, OR-Tools' time limit
+    and its LNS sub-search limit): every search then stops on its work budget,
+    never on the wall clock of a loaded machine, so equal inputs must give
+    equal plans. For tests that compare two plans."""
+    import time
+
+    from google.protobuf import duration_pb2
+    from ortools.constraint_solver import pywrapcp
+
+    factor = 50
+    real, from_ms = time.perf_counter, duration_pb2.Duration.FromMilliseconds
+    defaults = pywrapcp.DefaultRoutingSearchParameters
+    t0 = real()
+
+    def slow_defaults():
+        p = defaults()
+        ns = (p.lns_time_limit.seconds * 10**9 + p.lns_time_limit.nanos) * factor
+        p.lns_time_limit.seconds, p.lns_time_limit.nanos = divmod(ns, 10**9)
+        return p
+
+    monkeypatch.setattr(time, "perf_counter", lambda: t0 + (real() - t0) / factor)
+    monkeypatch.setattr(
+        duration_pb2.Duration, "FromMilliseconds", lambda self, ms: from_ms(self, int(ms) * factor)
+    )
+    monkeypatch.setattr(pywrapcp, "DefaultRoutingSearchParameters", slow_defaults)

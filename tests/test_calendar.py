@@ -13,7 +13,10 @@ import pytest
 from junkai_geo.calendar import (
     CAPACITY_REASONS,
     CalendarParams,
+    CalendarProblem,
+    CalendarRequest,
     NewOfficerParams,
+    build_calendar_problem,
     demo_calendar,
     hilbert_index,
     plan_calendar,
@@ -37,6 +40,14 @@ HOLIDAY = date(2026, 11, 23)
 FAST = CalendarParams(workers=1, day_time_limit_s=0.1, max_candidate_nodes=25)
 
 
+def calendar_of(dataset, cards, *, seed=0, travel=None, **request):
+    """Build the calendar problem (the request's fields as keywords) and plan it."""
+    problem = build_calendar_problem(
+        dataset, CalendarRequest(**request), cards=cards, travel=travel
+    )
+    return plan_calendar(problem, seed=seed)
+
+
 @pytest.fixture(scope="module")
 def koban():
     return synthetic.make_koban(seed=1, households_per_beat=40, specialist=True, beats=3)
@@ -57,7 +68,7 @@ def approvals(koban):
 @pytest.fixture(scope="module")
 def calendar(koban, approvals):
     ds, cards = koban
-    return plan_calendar(
+    return calendar_of(
         ds,
         cards,
         koban_id="KS",
@@ -195,8 +206,8 @@ def test_beat_figures_are_consistent(calendar) -> None:
 def test_parallel_plans_the_same_officer_days(koban) -> None:
     ds, cards = koban
     kw = dict(koban_id="KS", start=START, days=4)
-    one = plan_calendar(ds, cards, params=FAST, **kw)
-    two = plan_calendar(
+    one = calendar_of(ds, cards, params=FAST, **kw)
+    two = calendar_of(
         ds,
         cards,
         params=CalendarParams(workers=2, day_time_limit_s=0.1, max_candidate_nodes=25),
@@ -215,7 +226,7 @@ def test_parallel_plans_the_same_officer_days(koban) -> None:
 
 def test_other_beat_assignment_moves_households(koban) -> None:
     ds, cards = koban
-    cal = plan_calendar(
+    cal = calendar_of(
         ds, cards, koban_id="KS", start=START, days=2, params=FAST, unit_beats={"U01": "KS-2"}
     )
     moved = ds.households[ds.households["unit_id"] == "U01"]
@@ -232,15 +243,15 @@ def test_demo_calendar(koban) -> None:
 def test_bad_inputs(koban, fixtures_dir) -> None:
     ds, cards = koban
     with pytest.raises(InputError, match="unknown_koban"):
-        plan_calendar(ds, cards, koban_id="NOPE", start=START, days=2, params=FAST)
+        calendar_of(ds, cards, koban_id="NOPE", start=START, days=2, params=FAST)
     with pytest.raises(ParameterError, match="horizon"):
-        plan_calendar(ds, cards, koban_id="KS", start=START, weeks=0, params=FAST)
+        calendar_of(ds, cards, koban_id="KS", start=START, weeks=0, params=FAST)
     with pytest.raises(ParameterError, match="retry_below"):
         load_params(CalendarParams, fixtures_dir / "calendar_params_typo.toml", table="calendar")
     with pytest.raises(ParameterError, match="retry_if_p_below"):
         CalendarParams(retry_if_p_below=1.5)
     with pytest.raises(InputError, match="unit_id"):
-        plan_calendar(
+        calendar_of(
             type(ds)(**{**ds.__dict__, "households": ds.households.drop(columns="unit_id")}),
             cards,
             koban_id="KS",
@@ -305,7 +316,7 @@ def test_unknown_first_holds_card_updates_back(koban) -> None:
     params = CalendarParams(
         workers=1, day_time_limit_s=0.1, max_candidate_nodes=25, unknown_first_min=1
     )
-    cal = plan_calendar(ds, cards, koban_id="KS", start=START, days=5, params=params)
+    cal = calendar_of(ds, cards, koban_id="KS", start=START, days=5, params=params)
     before: set[str] = set()
     by_day: dict[tuple[date, str], list] = {}
     for a in cal.attempts:
@@ -350,7 +361,7 @@ def test_focus_day_goes_to_households_rarely_home_on_weekdays(koban) -> None:
     params = CalendarParams(
         workers=1, day_time_limit_s=0.1, max_candidate_nodes=25, focus_min_households=1
     )
-    cal = plan_calendar(
+    cal = calendar_of(
         ds, cards, koban_id="KS", start=START, days=8, focus_days={"KS": [HOLIDAY]}, params=params
     )
     on_focus = [(o, s) for (o, d), s in cal.roster.shifts.items() if d == HOLIDAY and s.focus]
@@ -378,3 +389,54 @@ def test_focus_day_goes_to_households_rarely_home_on_weekdays(koban) -> None:
                 assert a.household_id in rare, a
                 checked += 1
     assert checked > 0
+
+
+# ----------------------------------------------------------------------------
+# the problem object
+
+
+def test_calendar_problem_json_round_trip(koban, approvals, slow_clock) -> None:
+    import pickle
+
+    ds, cards = koban
+    request = CalendarRequest(
+        koban_id="KS",
+        start=START,
+        days=3,
+        night_approvals=tuple(approvals),
+        focus_days={"KS": [HOLIDAY]},
+        params=CalendarParams(workers=1, day_time_limit_s=0.5, max_candidate_nodes=10),
+    )
+    problem = build_calendar_problem(ds, request, cards=cards)
+    text = problem.to_json()
+    back = CalendarProblem.from_json(text)
+    assert back == problem and back.to_json() == text
+    assert pickle.loads(pickle.dumps(problem)) == problem
+    # Tables come back with their dtypes, CRS and every float bit.
+    assert back.households.crs == problem.households.crs
+    assert back.households.dtypes.equals(problem.households.dtypes)
+    assert (back.households.geometry.x.to_numpy() == problem.households.geometry.x.to_numpy()).all()
+    assert back.cards.equals(problem.cards) and back.visits.equals(problem.visits)
+    assert [p.rows for p in back.pools] == [p.rows for p in problem.pools]
+    one = plan_calendar(problem, seed=5)
+    two = plan_calendar(back, seed=5)
+    assert one.attempts and one.attempts == two.attempts
+    a, b = one.to_dict(compact=True), two.to_dict(compact=True)
+    a["totals"].pop("time_s"), b["totals"].pop("time_s")
+    assert a == b
+
+
+def test_plan_calendar_takes_a_problem(koban) -> None:
+    ds, cards = koban
+    with pytest.raises(ParameterError, match="problem: found Dataset; expected a CalendarProblem"):
+        plan_calendar(ds)  # type: ignore[arg-type]
+    problem = build_calendar_problem(
+        ds, CalendarRequest(koban_id="KS", start=START, days=1, params=FAST), cards=cards
+    )
+    d = problem.to_dict()
+    d["format"] = 7
+    with pytest.raises(ParameterError, match="CalendarProblem.format: found 7; expected 1"):
+        CalendarProblem.from_dict(d)
+    # Run options override the problem's parameters.
+    cal = plan_calendar(problem, time_limit_s=0.2, workers=1)
+    assert cal.params.day_time_limit_s == 0.2 and cal.params.workers == 1

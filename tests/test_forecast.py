@@ -11,7 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from junkai_geo.calendar import CalendarParams, plan_calendar
+from junkai_geo.calendar import (
+    CalendarParams,
+    CalendarRequest,
+    build_calendar_problem,
+    plan_calendar,
+)
 from junkai_geo.errors import ParameterError
 from junkai_geo.forecast import ForecastParams, compare_beat_assignments, forecast_coverage
 
@@ -26,6 +31,14 @@ START = date(2026, 11, 16)
 FAST = CalendarParams(workers=1, day_time_limit_s=0.1, max_candidate_nodes=25)
 
 
+def calendar_of(dataset, cards, *, seed=0, travel=None, **request):
+    """Build the calendar problem (the request's fields as keywords) and plan it."""
+    problem = build_calendar_problem(
+        dataset, CalendarRequest(**request), cards=cards, travel=travel
+    )
+    return plan_calendar(problem, seed=seed)
+
+
 @pytest.fixture(scope="module")
 def koban():
     return synthetic.make_koban(seed=2, households_per_beat=40)
@@ -34,7 +47,7 @@ def koban():
 @pytest.fixture(scope="module")
 def calendar(koban):
     ds, cards = koban
-    return plan_calendar(ds, cards, koban_id="KS", start=START, days=10, params=FAST)
+    return calendar_of(ds, cards, koban_id="KS", start=START, days=10, params=FAST)
 
 
 def _curves(runs, members, days):

@@ -434,13 +434,23 @@ def test_points_in_beats_are_the_wrong_type() -> None:
     ]
 
 
-def test_csv_without_coordinates() -> None:
-    assert problems("households_no_coordinates.csv", "households") == [
+def test_csv_without_coordinates(tmp_path: Path) -> None:
+    # Without coordinates but with an address, a household list is located by its
+    # address (junkai_geo.formats.addresses; tests/test_addresses.py): 香林坊 alone
+    # names no one 町字 (there are 香林坊一丁目 and 二丁目), so it is not found.
+    assert [p.code for p in problems("households_no_coordinates.csv", "households")] == [
+        "address_not_found"
+    ]
+    path = tmp_path / "households_no_coordinates.csv"
+    path.write_text("household_id,kind,beat_id\nH1,home,B1\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        read_layer(path, "households", today=TODAY)
+    assert info.value.problems == [
         Problem(
             "households_no_coordinates.csv",
             None,
             "geometry",
-            "no coordinate columns (columns: household_id, kind, beat_id, address)",
+            "no coordinate columns (columns: household_id, kind, beat_id)",
             "columns lon/lng/longitude and lat/latitude, or x and y, or wkt",
             "no_geometry",
         )

@@ -259,7 +259,7 @@ def test_plan_json_follows_the_format(grid_plan):
     assert d["totals"]["households"] == sum(len(s["households"]) for s in d["stops"])
 
 
-def test_same_seed_same_plan():
+def test_same_seed_same_plan(slow_clock):
     # A small instance and a generous limit: the solver stops on its work
     # budget, not on the wall clock, even on a busy machine.
     hh, b, cards = grid_instance(n_buildings=15, seed=4)
@@ -779,7 +779,7 @@ def small_problem() -> DayProblem:
     )
 
 
-def test_problem_json_round_trip_gives_the_same_plan(small_problem):
+def test_problem_json_round_trip_gives_the_same_plan(small_problem, slow_clock):
     text = small_problem.to_json()
     back = DayProblem.from_json(text)
     assert back == small_problem
@@ -787,7 +787,6 @@ def test_problem_json_round_trip_gives_the_same_plan(small_problem):
     assert back.to_json() == text
     assert back.focus_day and back.night_approval == small_problem.night_approval
     assert back.breaks == ("11:00-11:15",)
-    # A generous limit on a small instance: the work budget, not the clock, ends the search.
     a = plan_day(small_problem, time_limit_s=1.5, seed=3).to_dict()
     b = plan_day(back, time_limit_s=1.5, seed=3).to_dict()
     assert a["stops"] and a == b

@@ -22,6 +22,7 @@ from junkai_geo.travel import (
     load_matrix_npz,
     network_matrix,
     route_path,
+    route_paths,
     straight_line_matrix,
     travel_matrix,
 )
@@ -219,6 +220,23 @@ def test_route_matches_matrix_and_starts_at_the_points(nets) -> None:
         start = net.to_metric(pts[a : a + 1])[0]
         assert np.hypot(*(xy[0] - start)) <= r.snap_m[0] + 0.01
         assert r.to_geojson()["geometry"]["type"] == "LineString"
+
+
+def test_route_paths_draw_the_matrix_for_many_pairs_at_once(nets) -> None:
+    net = nets["bicycle"]
+    pts = random_points(net, 25, seed=11)
+    m = network_matrix(net, pts, cache=False)
+    paths = route_paths(net, pts)
+    ok = m.durations_s < UNREACHABLE_S
+    np.fill_diagonal(ok, False)
+    assert set(paths) == {(int(a), int(b)) for a, b in zip(*np.nonzero(ok), strict=True)}
+    for (a, b), lonlat in list(paths.items())[:40]:
+        xy = net.to_metric(np.array(lonlat))
+        drawn = np.hypot(*np.diff(xy, axis=0).T).sum()
+        assert abs(drawn - m.distances_m[a, b]) <= 2, (a, b)
+        one = route_path(net, tuple(pts[a]), tuple(pts[b]))
+        assert np.allclose(lonlat[0], one.lonlat[0]) and np.allclose(lonlat[-1], one.lonlat[-1])
+    assert route_paths(net, pts, pairs=[(0, 1), (2, 2)]).keys() <= {(0, 1)}
 
 
 def test_route_far_point_is_an_error(nets) -> None:

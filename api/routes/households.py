@@ -29,7 +29,7 @@ from ..deps import (
 )
 from ..models import HouseholdRow
 from ..schemas import HouseholdDetail, HouseholdOut, NearHousehold
-from ..store import bbox_filter, card_status_of, status_filter, today_local
+from ..store import bbox_filter, card_status_of, status_filter, today_local, workspace_crs
 
 router = APIRouter(prefix="/households", tags=["households"])
 
@@ -43,17 +43,16 @@ BBox = Annotated[
 ]
 
 
-@functools.lru_cache(maxsize=1)
-def to_metric() -> Any:
-    """WGS84 -> the metric CRS; made once (building a Transformer takes milliseconds).
+@functools.lru_cache(maxsize=8)
+def to_metric(crs: str = "EPSG:6675") -> Any:
+    """WGS84 -> the workspace's metric CRS (``store.workspace_crs``); made once
+    per CRS (building a Transformer takes milliseconds).
 
     pyproj transformers may be shared between threads since pyproj 3.1.
     """
     from pyproj import Transformer
 
-    from junkai_geo.settings import ISHIKAWA_CRS
-
-    return Transformer.from_crs("EPSG:4326", ISHIKAWA_CRS, always_xy=True)
+    return Transformer.from_crs("EPSG:4326", crs, always_xy=True)
 
 
 def parse_bbox(bbox: str) -> tuple[float, float, float, float]:
@@ -174,7 +173,7 @@ async def near(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, detail="lon/lat: expected a point in Japan"
         )
-    x, y = to_metric().transform(lon, lat)
+    x, y = to_metric(workspace_crs(session)).transform(lon, lat)
     # The occupancy as a literal, not a bound value: so each database can see
     # that the partial index of occupied 未把握 households (migration 0004) applies.
     base = scoped(select(*LIST_COLUMNS), who).where(

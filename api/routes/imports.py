@@ -14,23 +14,13 @@ from junkai_geo.errors import InputError, Problem
 from junkai_geo.ingest import read_layer
 
 from .. import audit
-from ..auth import Principal, current_version
+from ..auth import Principal
 from ..db import utcnow
 from ..deps import DB, Admin, ReadSession, Settings
-from ..models import BeatRow, BuildingRow, HouseholdRow, ImportRecord, KobanRow, VisitRow
+from ..importer import store_layer
+from ..models import ImportRecord
 from ..schemas import ImportOut, ImportRejected, ProblemOut
-from ..store import (
-    add_beat_version,
-    insert_visits,
-    recount_beats,
-    refresh_statistics,
-    today_local,
-    upsert_buildings,
-    upsert_households,
-    upsert_koban,
-    upsert_officers,
-    upsert_units,
-)
+from ..store import today_local
 from .reports import invalidate_survey_cache
 
 router = APIRouter(prefix="/imports", tags=["imports"])
@@ -49,98 +39,6 @@ def _out(r: ImportRecord) -> ImportOut:
         problems=r.problems,
         at=r.at,
     )
-
-
-def _refs(session: Session, layer: str, frame: Any, file: str) -> list[Problem]:
-    """References from the uploaded layer to what the database holds."""
-    problems: list[Problem] = []
-
-    def check(column: str, known: set[str], what: str) -> None:
-        if column not in frame.columns:
-            return
-        id_col = frame.columns[0]
-        for rid, value in zip(frame[id_col], frame[column], strict=True):
-            if value is None or (isinstance(value, float) and value != value) or value == "":
-                continue
-            if str(value) not in known:
-                problems.append(
-                    Problem(
-                        file,
-                        str(rid),
-                        column,
-                        repr(str(value)),
-                        f"the id of a {what} in the database",
-                        "unknown_ref",
-                    )
-                )
-
-    version = current_version(session)
-    beats = set(session.scalars(select(BeatRow.beat_id).where(BeatRow.version == version)))
-    koban = set(session.scalars(select(KobanRow.koban_id)))
-    if layer == "beats":
-        check("koban_id", koban, "koban")
-    elif layer == "units":
-        check("beat_id", beats, "beat (current version)")
-    elif layer == "officers":
-        check("koban_id", koban, "koban")
-        check("beat_id", beats, "beat (current version)")
-    elif layer == "households":
-        check("beat_id", beats, "beat (current version)")
-        buildings = set(session.scalars(select(BuildingRow.building_id)))
-        check("building_id", buildings, "building")
-    elif layer == "visits":
-        households = set(session.scalars(select(HouseholdRow.household_id)))
-        check("household_id", households, "household")
-        existing = set(
-            session.scalars(
-                select(VisitRow.visit_id).where(
-                    VisitRow.visit_id.in_([str(v) for v in frame["visit_id"]])
-                )
-            )
-        )
-        for vid in frame["visit_id"]:
-            if str(vid) in existing:
-                problems.append(
-                    Problem(
-                        file,
-                        str(vid),
-                        "visit_id",
-                        repr(str(vid)),
-                        "a visit id not yet in the database",
-                        "duplicate_id",
-                    )
-                )
-    return problems
-
-
-def _store(session: Session, layer: str, frame: Any, filename: str) -> int:
-    n = _store_layer(session, layer, frame, filename)
-    if layer in ("households", "buildings", "visits"):
-        refresh_statistics(session)
-    return n
-
-
-def _store_layer(session: Session, layer: str, frame: Any, filename: str) -> int:
-    if layer == "koban":
-        return upsert_koban(session, frame)
-    if layer == "beats":
-        version = add_beat_version(session, frame, source="import", note=filename)
-        recount_beats(session, version)
-        return len(frame)
-    if layer == "officers":
-        return upsert_officers(session, frame)
-    if layer == "units":
-        return upsert_units(session, frame)
-    if layer == "buildings":
-        return upsert_buildings(session, frame)
-    if layer == "households":
-        n = upsert_households(session, frame)
-        session.flush()
-        v = current_version(session)
-        if v is not None:
-            recount_beats(session, v)
-        return n
-    return insert_visits(session, frame, today_local())
 
 
 def _reject(
@@ -188,7 +86,9 @@ def import_layer(
     The file is checked completely (columns, values, geometry, CRS, location,
     references to what the database holds); any problem gives 422 with the
     full list and the database is left as it was. Rows are added or updated
-    by id; beats become a new beat version.
+    by id; beats become a new beat version. Households without ``beat_id``
+    get the beat that holds them (``docs/data_formats.md``); a household in
+    no beat is a problem.
     """
     filename = Path(file.filename or "upload").name[:200] or "upload"
     suffix = Path(filename).suffix.lower()
@@ -240,10 +140,12 @@ def import_layer(
                         )
                     ],
                 )
-        problems = _refs(session, layer, frame, filename)
-        if problems:
-            return _reject(session, who, layer, filename, problems)
-        rows = _store(session, layer, frame, filename)
+        try:
+            result = store_layer(session, layer, frame, filename)
+        except InputError as exc:
+            session.rollback()
+            return _reject(session, who, layer, filename, exc.problems)
+        rows = result.rows
         rec = ImportRecord(
             at=utcnow(),
             user_id=who.user_id,

@@ -17,6 +17,7 @@ from ..models import OfficerRow
 from ..planner import PlanFailed, PlanRequest, plan_in_pool
 from ..schemas import PlanOut, ReplanIn
 from ..settings import ApiSettings
+from ..store import workspace_crs
 from .households import to_metric
 
 router = APIRouter(prefix="/plans", tags=["plans"])
@@ -166,7 +167,9 @@ def replan_day(
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT, detail="lon/lat: expected a point in Japan"
         )
-    x, y = to_metric().transform(body.lon, body.lat)
+    with db.read_session() as session:
+        crs = workspace_crs(session)
+    x, y = to_metric(crs).transform(body.lon, body.lat)
     half = settings.plan_time_limit_s / 2
     plan, _ = _plan(
         db,

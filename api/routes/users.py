@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import audit
 from ..auth import create_user
 from ..deps import Admin, ReadSession, WriteSession
-from ..models import User
+from ..models import KobanRow, OfficerRow, User
 from ..schemas import UserIn, UserOut
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -31,7 +31,27 @@ def list_users(who: Admin, session: ReadSession) -> list[UserOut]:
 
 @router.post("", response_model=UserOut, status_code=201)
 def add_user(body: UserIn, who: Admin, session: WriteSession) -> UserOut:
-    """Create a user (admin only); passwords are stored as Argon2id hashes."""
+    """Create a user (admin only); passwords are stored as Argon2id hashes.
+
+    An officer user names an officer of the workspace, a manager a station
+    of one of its koban.
+    """
+    if body.role == "officer" and body.officer_id and not session.get(OfficerRow, body.officer_id):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"officer_id: found {body.officer_id!r}, not an officer of the workspace; "
+            "expected an officer_id of the officers layer",
+        )
+    if (
+        body.role == "manager"
+        and body.station
+        and session.scalar(select(KobanRow.koban_id).where(KobanRow.station == body.station))
+        is None
+    ):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=f"station: found {body.station!r}, the station of no koban in the workspace",
+        )
     try:
         user = create_user(
             session,

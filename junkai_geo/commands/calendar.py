@@ -1,4 +1,5 @@
-"""``junkai-geo calendar``: a koban's multi-week visit calendar on the bundled data."""
+"""``junkai-geo calendar``: a koban's multi-week visit calendar on the workspace
+(default the bundled data); with a street network in the workspace, along the streets."""
 
 from __future__ import annotations
 
@@ -90,15 +91,34 @@ def largest_koban(dataset: Any) -> str:
     return str(counts.index[0])
 
 
+def koban_network(source: Any, ds: Any, koban_id: str) -> Any:
+    """The street network of the travel mode most of the koban's officers use, or None.
+
+    A calendar plans with one travel source; a koban whose officers ride
+    bicycles gets the bicycle network.
+    """
+    officers = ds.officers
+    modes = officers.loc[officers["koban_id"].astype(str) == koban_id, "mode"].astype(str)
+    mode = modes.mode().iloc[0] if len(modes) else "walk"
+    return source.network(mode if mode in ("walk", "bicycle") else "walk")
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..bundled import as_of, load_kanazawa
-    from ..calendar import CalendarParams, NewOfficerParams, plan_calendar, plan_new_officer
+    from ..calendar import (
+        CalendarParams,
+        CalendarRequest,
+        NewOfficerParams,
+        build_calendar_problem,
+        plan_calendar,
+        plan_new_officer,
+    )
     from ..cards import card_table
     from ..forecast import ForecastParams, forecast_coverage
     from ..priorities import PriorityParams
     from ..roster import RosterParams
     from ..routing import RouteParams
     from ..settings import load_params
+    from ..source import source_of
 
     if args.weeks <= 0:
         raise ParameterError(f"--weeks: found {args.weeks}; expected a number of weeks > 0")
@@ -112,15 +132,21 @@ def run(args: argparse.Namespace) -> int:
     rparams = load_params(RouteParams, args.params, table="routing")
     pparams = load_params(PriorityParams, args.params, table="priorities")
     approvals = [parse_night(t) for t in args.night]
-    ds = load_kanazawa(validate=False)
+    from ..console import progress_of
+
+    progress = progress_of(args)
+    source = source_of(args)
+    progress.step(f"reading the {source.label}")
+    ds = source.dataset()
     if ds.households is None:
-        raise ParameterError("bundled data: the households layer is missing")
-    today = as_of()
+        raise ParameterError(f"{source.label}: the households layer is missing")
+    today = source.as_of()
     start = args.start or today + timedelta(days=1)
     cards = card_table(
         ds.households, ds.visits, today=start, stale_after_months=pparams.stale_after_months
     )
     if args.new_officer:
+        progress.step(f"planning the beat {args.new_officer} for a new officer")
         nparams = load_params(NewOfficerParams, args.params, table="new_officer")
         plan = plan_new_officer(
             ds,
@@ -136,25 +162,29 @@ def run(args: argparse.Namespace) -> int:
         data: dict[str, Any] = {"new_officer": plan.to_dict(full=args.full)}
     else:
         koban_id = args.koban or largest_koban(ds)
-        cal = plan_calendar(
-            ds,
-            cards,
+        progress.step(f"planning {args.weeks} week(s) of koban {koban_id}")
+        request = CalendarRequest(
             koban_id=koban_id,
             start=start,
             weeks=args.weeks,
             focus_days={koban_id: args.focus_day} if args.focus_day else None,
-            night_approvals=approvals,
+            night_approvals=tuple(approvals),
             params=cparams,
             route_params=rparams,
             priority_params=pparams,
             roster_params=roster_params,
         )
+        problem = build_calendar_problem(
+            ds, request, cards=cards, travel=koban_network(source, ds, koban_id)
+        )
+        cal = plan_calendar(problem)
         summary = cal.summary()
         data = {"calendar": cal.to_dict(compact=not args.full)}
         if args.forecast_runs > 0:
             fparams = load_params(
                 ForecastParams, args.params, table="forecast", runs=args.forecast_runs
             )
+            progress.step(f"coverage forecast ({args.forecast_runs} runs)")
             forecast = forecast_coverage(cal, params=fparams)
             summary += "\n" + forecast.summary()
             data["forecast"] = forecast.to_dict()

@@ -39,14 +39,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 class _Clock:
-    def __init__(self) -> None:
+    def __init__(self, progress: Any = None) -> None:
         self.t0 = time.perf_counter()
         self.steps: list[tuple[str, float]] = []
+        self.progress = progress
 
     def lap(self, name: str) -> None:
         now = time.perf_counter()
         self.steps.append((name, now - self.t0))
         self.t0 = now
+        if self.progress is not None:
+            self.progress.done(f"{name} ({self.steps[-1][1]:.1f} s)")
 
 
 def beat_summary(ds: Any, cards: pd.DataFrame, workload_h: pd.Series) -> pd.DataFrame:
@@ -108,20 +111,25 @@ def first_weekday_after(day: date) -> date:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bundled import as_of, load_kanazawa
+    from ..bundled import load_kanazawa
     from ..cards import card_table
+    from ..console import progress_of
     from ..render import beats_map, route_map, save_map
+    from ..source import BundledSource, source_of
     from ..workload import beat_workload_h
 
-    clock = _Clock()
+    clock = _Clock(progress_of(args))
+    clock.progress.step("…")
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    today = as_of()
+    source = source_of(args)
+    today = source.as_of()
 
-    loaded = load_kanazawa(validate=True)
+    # The bundle is validated as any import is; a workspace was at its import.
+    loaded = load_kanazawa(validate=True) if isinstance(source, BundledSource) else source.dataset()
     _require_layers(loaded)
     ds: Any = loaded  # every layer present, checked above
-    clock.lap("load + validate bundled data")
+    clock.lap(f"load + validate {source.label}")
     cards = card_table(ds.households, ds.visits, today=today)
     clock.lap("card status from visit histories")
     workload = beat_workload_h(ds.units, ds.households, cards, ds.buildings, ds.koban)
@@ -172,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
 
     summary = {
         "as_of": today.isoformat(),
+        "source": source.label,
         "koban": int(len(ds.koban)),
         "beats": int(len(ds.beats)),
         "units": int(len(ds.units)),
@@ -215,6 +224,7 @@ def _plan_one_day(
 ) -> tuple[dict[str, str], dict[str, Any]]:
     from ..routing import DayRequest, build_day_problem_from_frames, plan_day
     from ..sheet import FontNotFoundError, route_sheet_pdf
+    from ..source import officer_network, source_of
 
     beat_id = str(
         table.sort_values(["unknown", "beat_id"], ascending=[False, True])["beat_id"].iloc[0]
@@ -237,6 +247,7 @@ def _plan_one_day(
         visits=visits,
         start_xy=(start.x, start.y),
         start_label=str(koban["name"].iloc[0]),
+        travel=officer_network(source_of(args), ds, str(officer["officer_id"])),
     )
     plan = plan_day(problem, time_limit_s=2.0, seed=0).to_dict()
     stem = f"route_{officer['officer_id']}_{on.isoformat()}"
@@ -341,7 +352,7 @@ def _calendar_week(ds: Any, cards: pd.DataFrame, koban_id: str, start: str, out:
 
 
 def _print_text(summary: dict, by_koban: pd.DataFrame, table: pd.DataFrame) -> None:
-    print(f"junkai-geo demo — bundled Kanazawa data as of {summary['as_of']}")
+    print(f"junkai-geo demo — {summary.get('source', 'bundled data')} as of {summary['as_of']}")
     print(
         f"{summary['koban']} koban/chuzaisho, {summary['beats']} beats, {summary['units']} 町丁目, "
         f"{summary['homes']:,} homes + {summary['households'] - summary['homes']:,} businesses/public, "

@@ -1,4 +1,7 @@
-"""``junkai-geo plan``: one officer's day on the bundled Kanazawa data."""
+"""``junkai-geo plan``: one officer's day on the workspace (default the bundled data).
+
+With a street network in the workspace the route follows the streets of the
+officer's mode (``travel_source`` in the plan says which travel was used)."""
 
 from __future__ import annotations
 
@@ -52,15 +55,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bundled import as_of, load_kanazawa
     from ..priorities import PriorityParams
     from ..routing import DayRequest, NightApproval, RouteParams, build_day_problem, plan_day
     from ..settings import load_params
+    from ..source import officer_network, source_of
 
     pparams = load_params(PriorityParams, args.params, table="priorities")
     rparams = load_params(RouteParams, args.params, table="routing")
-    ds = load_kanazawa(validate=False)
-    on = args.date or date.fromordinal(as_of().toordinal() + 1)
+    source = source_of(args)
+    ds = source.dataset()
+    on = args.date or date.fromordinal(source.as_of().toordinal() + 1)
     approval = NightApproval(args.officer, on, args.night_approved) if args.night_approved else None
     request = DayRequest(
         officer_id=args.officer,
@@ -72,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         priority_params=pparams,
         max_candidates=args.max_candidates,
     )
-    problem = build_day_problem(ds, request)
+    problem = build_day_problem(ds, request, travel=officer_network(source, ds, args.officer))
     plan = plan_day(problem, time_limit_s=args.time_limit, seed=args.seed)
     print(plan.summary())
     text = json.dumps(plan.to_dict(), ensure_ascii=False, indent=1)

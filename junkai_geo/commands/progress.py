@@ -1,4 +1,5 @@
-"""``junkai-geo progress``: liaison progress per officer and lagging officers."""
+"""``junkai-geo progress``: liaison progress per officer and lagging officers
+(on the workspace, default the bundled data)."""
 
 from __future__ import annotations
 
@@ -34,20 +35,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bundled import as_of, load_kanazawa
     from ..progress import ProgressParams, progress_report
     from ..roster import RosterParams
     from ..settings import load_params
+    from ..source import source_of
 
     params = load_params(ProgressParams, args.params, table="progress")
     roster_params = load_params(RosterParams, args.params, table="roster")
-    end = args.end or as_of()
+    source = source_of(args)
+    end = args.end or source.as_of()
     start = args.start or end - timedelta(weeks=13) + timedelta(days=1)
     if start > end:
         raise ParameterError(
             f"--from {start.isoformat()} is after --to {end.isoformat()}; expected from <= to"
         )
-    ds = load_kanazawa(validate=False)
+    ds = source.dataset()
     result = progress_report(
         ds,
         start=start,

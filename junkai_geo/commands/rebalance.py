@@ -144,15 +144,17 @@ def _read_koban(path: Path) -> Any:
     return kob
 
 
-def bundled_weights(units: Any, source: str) -> Any:
-    """Workload hours per unit from the household model on the bundled data."""
-    from ..bundled import as_of, load_kanazawa
+def bundled_weights(units: Any, source: str, data: Any = None) -> Any:
+    """Workload hours per unit from the household model on the workspace's data
+    (``data``, a :class:`~junkai_geo.source.DataSource`; default the bundle)."""
     from ..cards import card_table
+    from ..source import BundledSource
     from ..workload import unit_workload_h
 
-    ds = load_kanazawa(validate=False)
+    data = data or BundledSource()
+    ds = data.dataset()
     assert ds.units is not None and ds.households is not None
-    cards = card_table(ds.households, ds.visits, today=as_of())
+    cards = card_table(ds.households, ds.visits, today=data.as_of())
     per_unit = unit_workload_h(ds.units, ds.households, cards, ds.buildings, ds.koban)
     ids = units["unit_id"].astype(str) if "unit_id" in units.columns else None
     if ids is None:
@@ -187,13 +189,14 @@ def bundled_weights(units: Any, source: str) -> Any:
 
 def refined_units(units: Any, args: argparse.Namespace, split_share: float) -> Any:
     """Units with household-model ``workload_h``, heavy ones split into sub-units."""
-    from ..bundled import as_of, load_kanazawa
     from ..cards import card_table
+    from ..source import source_of
     from ..workload import refine_units
 
-    ds = load_kanazawa(validate=False)
+    source = source_of(args)
+    ds = source.dataset()
     assert ds.households is not None
-    cards = card_table(ds.households, ds.visits, today=as_of())
+    cards = card_table(ds.households, ds.visits, today=source.as_of())
     n_beats = args.beats
     if n_beats is None and args.current and args.current in units.columns:
         n_beats = int(units[args.current].dropna().astype(str).nunique())
@@ -217,6 +220,7 @@ def refined_units(units: Any, args: argparse.Namespace, split_share: float) -> A
 def run(args: argparse.Namespace) -> int:
     from ..rebalance import BeatProblem, RebalanceParams, rebalance_beats
     from ..settings import load_params
+    from ..source import source_of
 
     overrides = {
         name: value
@@ -228,8 +232,12 @@ def run(args: argparse.Namespace) -> int:
         )
         if value is not None
     }
+    from ..console import progress_of
+
+    progress = progress_of(args)
     params = load_params(RebalanceParams, args.params, table="rebalance", **overrides)
     path = Path(args.units_file)
+    progress.step(f"reading {path.name}")
     units = _read_units(path, args.id_column)
     koban = _read_koban(Path(args.koban)) if args.koban else None
     if args.beats is not None and args.beats < 1:
@@ -252,10 +260,12 @@ def run(args: argparse.Namespace) -> int:
             )
         build["weight_column"] = args.weight
     else:
-        bundled_weights(units, str(path))  # checks the ids
+        progress.step("workload of the units from the household model")
+        bundled_weights(units, str(path), source_of(args))  # checks the ids
         units = refined_units(units, args, params.split_unit_share)
         build["weight_column"] = "workload_h"
     problem = BeatProblem.from_geodataframe(units, **build)
+    progress.step(f"rebalancing {len(units):,} units (up to {params.time_limit_s:g} s)")
     result = rebalance_beats(problem, params=params)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

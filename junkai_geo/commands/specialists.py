@@ -75,9 +75,9 @@ def parse_officers(text: str, default_days: int) -> dict[str, int]:
 
 def run(args: argparse.Namespace) -> int:
     from ..buildings import BuildingParams
-    from ..bundled import as_of, load_kanazawa
     from ..cards import card_table
     from ..settings import load_params
+    from ..source import source_of
     from ..specialists import SpecialistParams, districts_frame, recommend_for_dataset
 
     params = load_params(SpecialistParams, args.params, table="specialists")
@@ -86,10 +86,11 @@ def run(args: argparse.Namespace) -> int:
     officers = (
         parse_officers(args.officers, params.default_days_per_week) if args.officers else None
     )
-    ds = load_kanazawa(validate=False)
-    today = args.date or as_of()
+    source = source_of(args)
+    ds = source.dataset()
+    today = args.date or source.as_of()
     if ds.households is None:
-        raise InputError(Problem("bundled data", None, "households", "missing", "a layer"))
+        raise InputError(Problem(source.label, None, "households", "missing", "a layer"))
     cards = card_table(ds.households, ds.visits, today=today)
     report = recommend_for_dataset(
         ds,

@@ -799,7 +799,7 @@ def _assemble(
     notes.extend(m for m in matrix.notes if m not in notes)
     notes.extend(m for m in extra_notes if m not in notes)
     lonlat = _to_lonlat(loc_xy, crs)
-    leg_paths = _leg_paths(travel, loc_xy, lonlat, crs, matrix) if _is_network(travel) else {}
+    leg_paths = _leg_paths(travel, loc_xy, crs, matrix) if _is_network(travel) else {}
     return DayProblem(
         officer_id=off["officer_id"],
         koban_id=off["koban_id"],
@@ -1030,22 +1030,18 @@ def _straight_line_params(travel: TravelSource) -> TravelParams | None:
 
 
 def _leg_paths(
-    travel: Any, loc_xy: np.ndarray, lonlat: np.ndarray, crs: str, matrix: TravelMatrix
+    travel: Any, loc_xy: np.ndarray, crs: str, matrix: TravelMatrix
 ) -> dict[str, tuple[tuple[float, float], ...]]:
-    """Street paths between every pair of reachable locations on a network."""
-    from ..errors import NetworkError
-    from ..travel import route_path
+    """Street paths of every leg a route may use (not into the start, not out of the end)."""
+    from ..travel import route_paths
 
-    out: dict[str, tuple[tuple[float, float], ...]] = {}
     d = matrix.durations_s
     n = len(loc_xy)
-    for a in range(n):
-        for b in range(n):
-            if a == b or b == 0 or a == 1 or d[a, b] >= UNREACHABLE_S:
-                continue
-            try:
-                route = route_path(travel, tuple(loc_xy[a]), tuple(loc_xy[b]), crs=crs)
-            except NetworkError:
-                continue  # drawn as a straight segment; the matrix already flags the point
-            out[f"{a}-{b}"] = tuple((float(x), float(y)) for x, y in route.lonlat)
-    return out
+    pairs = [
+        (a, b)
+        for a in range(n)
+        for b in range(n)
+        if a != b and b != 0 and a != 1 and d[a, b] < UNREACHABLE_S
+    ]
+    paths = route_paths(travel, loc_xy, crs=crs, pairs=pairs)
+    return {f"{a}-{b}": tuple(p) for (a, b), p in sorted(paths.items())}

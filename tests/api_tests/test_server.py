@@ -42,7 +42,7 @@ def test_two_workers_share_the_port_and_stop_together(tmp_path: Path) -> None:
         [
             sys.executable,
             "-m",
-            "junkai_geo.cli",
+            "api.cli",
             "serve",
             "--sqlite-path",
             str(tmp_path / "junkai.sqlite3"),

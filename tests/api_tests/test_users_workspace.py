@@ -1,0 +1,29 @@
+"""An officer user must be an officer of the workspace (not a beat id)."""
+
+from __future__ import annotations
+
+import uuid
+
+from .conftest import PASSWORD, ApiEnv
+
+
+def test_officer_user_names_an_officer_of_the_workspace(api_env: ApiEnv) -> None:
+    def add(officer_id: str):
+        return api_env.client.post(
+            "/users",
+            headers=api_env.auth("admin"),
+            json={
+                "username": f"o{uuid.uuid4().hex[:8]}",
+                "password": PASSWORD,
+                "role": "officer",
+                "officer_id": officer_id,
+            },
+        )
+
+    r = add("BEAT-NAKA1")
+    assert r.status_code == 422
+    assert r.json()["detail"] == (
+        "officer_id: found 'BEAT-NAKA1', not an officer of the workspace; "
+        "expected an officer_id of the officers layer"
+    )
+    assert add("O-NAKA1").status_code == 201
