@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 
-from . import audit, planner
+from . import audit, pages, planner
 from .db import Database
 from .jobs import fail_interrupted, join_children
 from .routes import (
@@ -108,6 +108,8 @@ def create_app(settings: ApiSettings | None = None, *, db: Database | None = Non
         ),
         version="0.1.0",
         lifespan=lifespan,
+        # /docs is served by api.pages from the service's own Swagger UI files.
+        docs_url=None,
     )
     app.state.db = database
     app.state.settings = settings
@@ -117,6 +119,7 @@ def create_app(settings: ApiSettings | None = None, *, db: Database | None = Non
     app.add_middleware(HeadersMiddleware)
     for router in ROUTERS:
         app.include_router(router, responses=ERROR_RESPONSES)
+    pages.mount(app)
 
     @app.exception_handler(DBAPIError)
     async def connection_lost(request: Request, exc: DBAPIError) -> JSONResponse:

@@ -15,6 +15,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 if TYPE_CHECKING:
     from .import_sandbox import ImportLimits
 
+#: GSI 地理院タイル (standard map): set ``JUNKAI_TILE_URL`` to this for an
+#: online background. Terms: https://maps.gsi.go.jp/development/ichiran.html
+GSI_TILE_URL = "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
+GSI_TILE_PREFIX = "https://cyberjapandata.gsi.go.jp/"
+GSI_ATTRIBUTION = '<a href="https://maps.gsi.go.jp/development/ichiran.html">地理院タイル</a>'
+
 
 class ApiSettings(BaseSettings):
     """Everything the service reads from its environment."""
@@ -83,6 +89,31 @@ class ApiSettings(BaseSettings):
     #: requests at once) and opened beyond that for a burst.
     pool_size: int = 30
     pool_max_overflow: int = 10
+    #: Background map of the pages: an XYZ tile URL template
+    #: (``{z}/{x}/{y}``). Empty: no web tiles (closed networks). The GSI
+    #: 地理院タイル are the documented online choice: ``GSI_TILE_URL``.
+    tile_url: str = ""
+    #: Attribution shown under the map for ``tile_url`` (HTML); empty with a
+    #: GSI URL gives ``GSI_ATTRIBUTION``.
+    tile_attribution: str = ""
+    #: A local MBTiles file (raster PNG / JPEG tiles of the user's area)
+    #: served by the service itself at ``/tiles/{z}/{x}/{y}``; wins over
+    #: ``tile_url``.
+    tile_file: Path | None = None
+    #: Folder of the pages' npm assets (Leaflet, design tokens, Swagger UI);
+    #: empty: ``api.pages.assets.default_assets_dir()``.
+    web_assets: Path | None = None
+    #: Compute each station's workload figures (beats map, beat editor) in a
+    #: background thread when the service starts.
+    pages_prewarm: bool = True
+
+    def tile_attribution_html(self) -> str:
+        """The attribution of the configured background ("" without one)."""
+        if self.tile_attribution:
+            return self.tile_attribution
+        if self.tile_url.startswith(GSI_TILE_PREFIX):
+            return GSI_ATTRIBUTION
+        return ""
 
     def import_limits(self) -> ImportLimits:
         from .import_sandbox import ImportLimits
