@@ -44,7 +44,10 @@ def start_job(url: str, job_id: str, kind: str = "rebalance") -> None:
         raise ValueError(f"kind: found {kind!r}; expected one of {sorted(JOB_KINDS)}")
     ctx = multiprocessing.get_context("spawn")
     proc = ctx.Process(
-        target=run_job, args=(url, job_id, kind), name=f"{kind}-{job_id}", daemon=True
+        target=_run_child,
+        args=(url, job_id, kind, os.getpid()),
+        name=f"{kind}-{job_id}",
+        daemon=True,
     )
     proc.start()
     _children[job_id] = proc
@@ -53,6 +56,13 @@ def start_job(url: str, job_id: str, kind: str = "rebalance") -> None:
         if not p.is_alive():
             p.join(timeout=0)
             _children.pop(jid, None)
+
+
+def _run_child(url: str, job_id: str, kind: str, parent_pid: int) -> None:
+    from .children import die_with_parent
+
+    die_with_parent(parent_pid)
+    run_job(url, job_id, kind)
 
 
 def fail_interrupted(db: Database) -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -9,7 +8,7 @@ from junkai_geo.errors import JunkaiGeoError
 
 from ..auth import Role
 from ..deps import Manager, ReadSession, forbidden
-from ..schemas import ProgressOut
+from ..schemas import Day, ProgressOut
 from ..store import dataset_from_db
 
 router = APIRouter(prefix="/progress", tags=["progress"])
@@ -19,8 +18,8 @@ router = APIRouter(prefix="/progress", tags=["progress"])
 def get_progress(
     who: Manager,
     session: ReadSession,
-    start: date,
-    end: date,
+    start: Day,
+    end: Day,
     koban_id: str | None = Query(default=None, max_length=64),
 ) -> Any:
     """Progress per officer over ``[start, end]``: visits, contacts, cards,
