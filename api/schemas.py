@@ -410,7 +410,13 @@ class RebalanceIn(InputModel):
         default=None, max_length=64, description="admin: a station or null for all; manager: theirs"
     )
     n_beats: int | None = Field(default=None, ge=1, le=1000)
-    tolerance: float = Field(default=0.03, gt=0, le=1)
+    mode: Literal["minimal-change", "best-balance"] = Field(
+        default="minimal-change",
+        description="the smallest change within the tolerance, or the most even beats",
+    )
+    tolerance: float = Field(
+        default=0.10, gt=0, le=1, description="largest deviation of a beat from the mean"
+    )
     time_limit_s: float = Field(default=30.0, gt=0, le=600)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
