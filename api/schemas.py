@@ -358,6 +358,7 @@ class PlanHousehold(BaseModel):
     household_id: str
     kind: str
     floor: int
+    unit: str = Field(default="", description="the door: the address after the building")
     card_status: str
     reasons: list[str]
     expected_contact: float

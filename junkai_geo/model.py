@@ -11,6 +11,7 @@ history by the rules in :func:`card_state`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -238,3 +239,22 @@ class Dataset:
     households: gpd.GeoDataFrame | None = None
     visits: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+
+
+#: The token that ends a building's part of an address: a block and house
+#: number (``1-1``) or a building of a complex (``1号棟``).
+_BUILDING_END_RE = re.compile(r"^(\d+-\d+|\d+号棟)$")
+
+
+def split_address(address: object) -> tuple[str, str]:
+    """(building part, door label) of a household address.
+
+    ``"上柿木畠 1-1 401号室"`` -> ``("上柿木畠 1-1", "401号室")``;
+    ``"長町３丁目 長町団地 1号棟 101"`` -> ``("長町３丁目 長町団地 1号棟", "101")``;
+    a detached house's ``"暁町 21-9"`` has no door label (``""``).
+    """
+    tokens = str(address or "").split()
+    for i, tok in enumerate(tokens):
+        if _BUILDING_END_RE.match(tok):
+            return " ".join(tokens[: i + 1]), " ".join(tokens[i + 1 :])
+    return " ".join(tokens), ""

@@ -22,7 +22,6 @@ import copy
 import html
 import json
 import os
-import re
 import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from folium.plugins import FastMarkerCluster, HeatMap
 from jinja2 import Template
 
 from .errors import InputError, Problem
-from .model import PERSONAL_FIELDS
+from .model import PERSONAL_FIELDS, split_address
 from .offline import copy_assets, localize_html
 
 if TYPE_CHECKING:
@@ -202,26 +201,10 @@ def _short(v: object) -> str:
 
 # ---------------------------------------------------------------- building visits
 
+
 #: A token that ends the building part of an address: a lot number (番-号,
 #: "14-10") or a block of a housing complex ("2号棟"). What follows it is the
 #: door: "401号室", "4F-2", "1F店舗", "101".
-_BUILDING_END_RE = re.compile(r"^(\d+-\d+|\d+号棟)$")
-
-
-def split_address(address: object) -> tuple[str, str]:
-    """(building part, door label) of a household address.
-
-    ``"上柿木畠 1-1 401号室"`` -> ``("上柿木畠 1-1", "401号室")``;
-    ``"長町３丁目 長町団地 1号棟 101"`` -> ``("長町３丁目 長町団地 1号棟", "101")``;
-    a detached house's ``"暁町 21-9"`` has no door label (``""``).
-    """
-    tokens = str(address or "").split()
-    for i, tok in enumerate(tokens):
-        if _BUILDING_END_RE.match(tok):
-            return " ".join(tokens[: i + 1]), " ".join(tokens[i + 1 :])
-    return " ".join(tokens), ""
-
-
 def attach_unit_labels(plan: dict[str, Any], households: Any) -> dict[str, Any]:
     """A copy of ``plan`` whose households carry ``unit``, their door label.
 

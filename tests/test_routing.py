@@ -244,6 +244,7 @@ def test_plan_json_follows_the_format(grid_plan):
         "household_id",
         "kind",
         "floor",
+        "unit",
         "card_status",
         "reasons",
         "expected_contact",
@@ -892,3 +893,11 @@ def test_build_day_problem_from_the_bundled_dataset():
     assert plan.stops and plan.problem is problem
     with pytest.raises(InputError, match=r"officers, field 'officer_id': found 'NOBODY'"):
         build_day_problem(ds, DayRequest(officer_id="NOBODY", on=date(2026, 11, 4)))
+
+
+def test_each_household_carries_its_door() -> None:
+    from junkai_geo.model import split_address
+
+    assert split_address("上柿木畠 1-1 401号室") == ("上柿木畠 1-1", "401号室")
+    assert split_address("長町３丁目 長町団地 1号棟 101") == ("長町３丁目 長町団地 1号棟", "101")
+    assert split_address("暁町 21-9") == ("暁町 21-9", "")

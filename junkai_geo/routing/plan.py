@@ -14,6 +14,7 @@ from datetime import time
 from typing import Any
 
 from ..errors import ParameterError
+from ..model import split_address
 from ..travel import UNREACHABLE_S
 from .clock import format_clock, parse_clock
 from .inputs import TravelSource
@@ -143,6 +144,7 @@ def plan_day(problem: DayProblem, *, time_limit_s: float = 2.0, seed: int = 0) -
                 reasons=list(cands.reasons[r]),
                 expected_contact=float(cands.p_slot[r][slot_col]),
                 value=float(cands.value[r]),
+                unit=split_address(cands.address[r])[1] if cands.address else "",
             )
             for r in n.rows
         ]

@@ -25,12 +25,15 @@ class PlannedHousehold:
     reasons: list[str]
     expected_contact: float
     value: float  # priority points (not serialised: the plan shows reasons)
+    #: The door: what the address says after the building ("401号室", "4F-2").
+    unit: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "household_id": self.household_id,
             "kind": self.kind,
             "floor": self.floor,
+            "unit": self.unit,
             "card_status": self.card_status,
             "reasons": list(self.reasons),
             "expected_contact": round(self.expected_contact, 3),
