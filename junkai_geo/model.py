@@ -34,6 +34,7 @@ class OfficerRole(StrEnum):
 class TravelMode(StrEnum):
     WALK = "walk"
     BICYCLE = "bicycle"
+    CAR = "car"  # rural 駐在所 beats
 
 
 class HouseholdKind(StrEnum):

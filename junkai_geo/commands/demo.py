@@ -36,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="day to plan, YYYY-MM-DD (default: the first weekday after the data's as_of day)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--area",
+        choices=("kanazawa", "ishikawa"),
+        default="kanazawa",
+        help="bundled data: kanazawa (one city, quick; default) or ishikawa (the prefecture)",
+    )
 
 
 class _Clock:
@@ -108,7 +114,7 @@ def first_weekday_after(day: date) -> date:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bundled import as_of, load_kanazawa
+    from ..bundled import as_of, load_area
     from ..cards import card_table
     from ..render import beats_map, route_map, save_map
     from ..workload import beat_workload_h
@@ -116,9 +122,9 @@ def run(args: argparse.Namespace) -> int:
     clock = _Clock()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    today = as_of()
+    today = as_of(args.area)
 
-    loaded = load_kanazawa(validate=True)
+    loaded = load_area(args.area, validate=True)
     _require_layers(loaded)
     ds: Any = loaded  # every layer present, checked above
     clock.lap("load + validate bundled data")
