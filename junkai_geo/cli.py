@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "specialists": "Find 専従員 districts (団地, high-rise), recommend officers, plan their rounds",
     "calendar": "Plan a koban's multi-week visit calendar with a coverage forecast",
     "progress": "Liaison progress per officer and beat; flag lagging officers",
+    "plan-all": "Plan the day of every officer on duty (Dask distributed) into the workspace",
 }
 
 
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
-            module = importlib.import_module(f"junkai_geo.commands.{name}")
+            module = importlib.import_module(f"junkai_geo.commands.{name.replace('-', '_')}")
             module.add_arguments(p)
             p.set_defaults(_run=module.run)
     args = parser.parse_args(argv)

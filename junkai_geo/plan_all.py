@@ -1,0 +1,528 @@
+"""Tomorrow's plans for every officer on duty, on a Dask distributed cluster.
+
+:func:`officer_days` reads the roster (shift patterns, public holidays, leave
+and focus days: :mod:`junkai_geo.roster`) and makes one :class:`OfficerDay`
+per officer on duty: a picklable task carrying everything its plan needs
+(the officer's households, buildings, visits and start point). :func:`run_plan_all`
+submits one Dask task per officer-day (:func:`plan_officer_day`) to a
+``distributed`` client (a ``LocalCluster`` on this machine, or a scheduler
+``tcp://host:port``), hands every finished plan to a sink as soon as it
+arrives (so a rerun resumes: finished plans are skipped unless ``force``),
+reports a failed or timed-out task with its officer and reason while the
+others finish, and summarises per station.
+
+A worker that dies mid-task loses nothing: the scheduler runs its tasks
+again on another worker (up to ``distributed.scheduler.allowed-failures``
+times), and a plan is stored once per officer and day by the sink.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol
+
+import pandas as pd
+
+from .errors import InputError, ParameterError, Problem
+from .model import Dataset
+from .roster import RosterParams, build_roster
+
+#: A task running longer than this many times its plan time limit (plus
+#: ``TIMEOUT_MARGIN_S``) is reported as timed out.
+TIMEOUT_FACTOR = 5.0
+TIMEOUT_MARGIN_S = 60.0
+
+
+@dataclass(frozen=True)
+class OfficerDay:
+    """One officer's day to plan: the serialised problem a Dask task carries.
+
+    The frames hold only the officer's beat (a specialist: the koban's
+    beats); ``windows`` and ``focus`` come from the roster.
+    """
+
+    officer: dict[str, Any]
+    station: str
+    on: date
+    windows: tuple[str, ...]
+    focus: bool
+    households: pd.DataFrame
+    buildings: pd.DataFrame | None
+    visits: pd.DataFrame | None
+    start_xy: tuple[float, float]
+    start_label: str
+    time_limit_s: float
+    seed: int
+
+    @property
+    def officer_id(self) -> str:
+        return str(self.officer["officer_id"])
+
+    @property
+    def key(self) -> str:
+        """The task's name: ``plan-<officer>-<date>``."""
+        return f"plan-{self.officer_id}-{self.on.isoformat()}"
+
+
+@dataclass
+class OfficerDayResult:
+    """A finished task: the plan (``DayPlan.to_dict()``) and its counts."""
+
+    officer_id: str
+    station: str
+    on: date
+    plan: dict[str, Any]
+    households: int
+    unknown: int
+    seconds: float
+    worker: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "officer_id": self.officer_id,
+            "station": self.station,
+            "date": self.on.isoformat(),
+            "households": self.households,
+            "unknown": self.unknown,
+            "seconds": round(self.seconds, 3),
+            "worker": self.worker,
+        }
+
+
+#: Seconds this process spent warming up (None before its first plan).
+_warm_up_s: float | None = None
+
+
+def _plan(task: OfficerDay, time_limit_s: float) -> dict[str, Any]:
+    from .cards import card_table
+    from .routing import plan_day
+
+    cards = card_table(task.households, task.visits, today=task.on)
+    return plan_day(
+        task.officer,
+        task.on,
+        windows=list(task.windows),
+        households=task.households,
+        buildings=task.buildings,
+        cards=cards,
+        visits=task.visits,
+        start_xy=task.start_xy,
+        start_label=task.start_label,
+        time_limit_s=time_limit_s,
+        seed=task.seed,
+        focus_days=(task.on,) if task.focus else (),
+    ).to_dict()
+
+
+def plan_officer_day(task: OfficerDay) -> OfficerDayResult:
+    """Plan one officer-day (runs on a Dask worker).
+
+    The first plan of a worker process is preceded by a short throw-away
+    plan of the same task: the libraries the planner imports and sets up on
+    first use (the solver, the projections) would otherwise take their time
+    out of the first plan's limit, and that plan alone would differ from the
+    same task planned on a warm worker.
+    """
+    global _warm_up_s
+    if _warm_up_s is None:
+        t_warm = time.perf_counter()
+        _plan(task, min(0.1, task.time_limit_s))
+        _warm_up_s = time.perf_counter() - t_warm
+    t0 = time.perf_counter()
+    plan = _plan(task, task.time_limit_s)
+    chosen = [h for s in plan["stops"] for h in s["households"]]
+    return OfficerDayResult(
+        officer_id=task.officer_id,
+        station=task.station,
+        on=task.on,
+        plan=plan,
+        households=len(chosen),
+        unknown=sum(1 for h in chosen if h.get("card_status") == "none"),
+        seconds=time.perf_counter() - t0,
+        worker=f"{os.uname().nodename}:{os.getpid()}",
+    )
+
+
+def officer_days(
+    dataset: Dataset,
+    on: date,
+    *,
+    time_limit_s: float,
+    seed: int = 0,
+    roster_params: RosterParams | None = None,
+    leave: Mapping[str, Iterable[date]] | None = None,
+    focus_days: Mapping[str, Iterable[date]] | None = None,
+    stations: Iterable[str] | None = None,
+) -> tuple[list[OfficerDay], list[dict[str, str]]]:
+    """The officer-days of ``on``: one task per officer on duty, and those off duty.
+
+    Returns the tasks (in officer order) and, for every officer off duty,
+    ``{"officer_id", "station", "shift"}``.
+    """
+    for name in ("officers", "households", "koban"):
+        if getattr(dataset, name) is None:
+            raise InputError(
+                Problem(name, None, None, f"no {name} layer", f"a {name} layer", "missing_layer")
+            )
+    if not (time_limit_s > 0 and math.isfinite(time_limit_s)):
+        raise ParameterError(f"time_limit_s: found {time_limit_s!r}; expected seconds > 0")
+    assert dataset.officers is not None and dataset.koban is not None  # checked above
+    officers = dataset.officers.copy()
+    koban = dataset.koban.set_index(dataset.koban["koban_id"].astype(str))
+    officers["koban_id"] = officers["koban_id"].astype(str)
+    station_col = koban["station"].astype(str) if "station" in koban else None
+    officers["station"] = (
+        officers["koban_id"].map(station_col).fillna("") if station_col is not None else ""
+    )
+    if stations is not None:
+        wanted = set(stations)
+        unknown = wanted - set(officers["station"])
+        if unknown:
+            raise ParameterError(
+                f"stations: found {sorted(unknown)}; expected among {sorted(set(officers['station']))}"
+            )
+        officers = officers[officers["station"].isin(wanted)]
+    officers = officers.sort_values("officer_id", kind="stable")
+    roster = build_roster(officers, on, 1, params=roster_params, leave=leave, focus_days=focus_days)
+    hh = dataset.households
+    assert hh is not None
+    beat_of_hh = hh["beat_id"].astype(str)
+    beats = dataset.beats
+    koban_of_beat = (
+        dict(zip(beats["beat_id"].astype(str), beats["koban_id"].astype(str), strict=True))
+        if beats is not None
+        else dict(
+            zip(officers["beat_id"].astype(str), officers["koban_id"].astype(str), strict=False)
+        )
+    )
+    visits = dataset.visits
+    tasks: list[OfficerDay] = []
+    off: list[dict[str, str]] = []
+    for row in officers.to_dict("records"):
+        oid = str(row["officer_id"])
+        shift = roster.shift(oid, on)
+        if not shift.on_duty:
+            off.append({"officer_id": oid, "station": str(row["station"]), "shift": shift.kind})
+            continue
+        beat = row.get("beat_id")
+        if isinstance(beat, str) and beat and beat != "nan":
+            mine = hh[beat_of_hh == beat]
+        else:  # a specialist (専従員): the beats of the koban
+            kb = {b for b, k in koban_of_beat.items() if k == row["koban_id"]}
+            mine = hh[beat_of_hh.isin(kb)]
+        if row["koban_id"] not in koban.index:
+            raise InputError(
+                Problem(
+                    "officers",
+                    oid,
+                    "koban_id",
+                    repr(row["koban_id"]),
+                    "a koban of the koban layer",
+                    "unknown_koban",
+                )
+            )
+        k = koban.loc[row["koban_id"]]
+        bld = dataset.buildings
+        if bld is not None and "building_id" in mine:
+            bld = bld[bld["building_id"].isin(mine["building_id"])]
+        vis = (
+            visits[visits["household_id"].isin(mine["household_id"])]
+            if visits is not None
+            else None
+        )
+        officer = {
+            key: (None if isinstance(v, float) and math.isnan(v) else v)
+            for key, v in row.items()
+            if key in ("officer_id", "koban_id", "beat_id", "mode", "role", "shift_pattern")
+        }
+        tasks.append(
+            OfficerDay(
+                officer=officer,
+                station=str(row["station"]),
+                on=on,
+                windows=tuple(shift.windows),
+                focus=shift.focus,
+                households=mine,
+                buildings=bld,
+                visits=vis,
+                start_xy=(float(k.geometry.x), float(k.geometry.y)),
+                start_label=str(k["name"]) if "name" in k else str(row["koban_id"]),
+                time_limit_s=time_limit_s,
+                seed=seed,
+            )
+        )
+    return tasks, off
+
+
+class PlanSink(Protocol):
+    """Where finished plans go (the workspace's table, or a folder)."""
+
+    def done(self, on: date) -> set[str]:
+        """Officer ids whose plan of ``on`` is already stored."""
+
+    def save(self, result: OfficerDayResult) -> None:
+        """Store one plan (replacing an earlier one of the same officer and day)."""
+
+
+@dataclass
+class Failure:
+    officer_id: str
+    station: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"officer_id": self.officer_id, "station": self.station, "reason": self.reason}
+
+
+@dataclass
+class PlanAllResult:
+    """What a run did: plans made, skipped (already stored), failures, per station."""
+
+    on: date
+    planned: list[OfficerDayResult]
+    skipped: list[str]
+    failures: list[Failure]
+    off_duty: list[dict[str, str]]
+    wall_s: float
+    scheduler: str
+    workers: int
+    notes: list[str] = field(default_factory=list)
+
+    def by_station(self) -> list[dict[str, Any]]:
+        rows: dict[str, dict[str, Any]] = {}
+
+        def row(st: str) -> dict[str, Any]:
+            return rows.setdefault(
+                st,
+                {
+                    "station": st,
+                    "officers": 0,
+                    "households": 0,
+                    "unknown": 0,
+                    "failures": 0,
+                    "skipped": 0,
+                    "plan_s": 0.0,
+                },
+            )
+
+        for r in self.planned:
+            s = row(r.station)
+            s["officers"] += 1
+            s["households"] += r.households
+            s["unknown"] += r.unknown
+            s["plan_s"] += r.seconds
+        for f in self.failures:
+            row(f.station)["failures"] += 1
+        return [
+            {**v, "plan_s": round(v["plan_s"], 1)}
+            for _, v in sorted(rows.items(), key=lambda kv: kv[0])
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.on.isoformat(),
+            "planned": len(self.planned),
+            "skipped": len(self.skipped),
+            "failed": len(self.failures),
+            "off_duty": len(self.off_duty),
+            "wall_s": round(self.wall_s, 2),
+            "scheduler": self.scheduler,
+            "workers": self.workers,
+            "stations": self.by_station(),
+            "failures": [f.to_dict() for f in self.failures],
+            "plans": [r.to_dict() for r in self.planned],
+            "notes": list(self.notes),
+        }
+
+    def summary(self) -> str:
+        """The per-station table (Japanese headings first)."""
+        lines = [
+            f"plan-all {self.on.isoformat()}: {len(self.planned)} 計画作成 / planned, "
+            f"{len(self.skipped)} 作成済 / already stored, {len(self.failures)} 失敗 / failed, "
+            f"{len(self.off_duty)} 非番等 / off duty; {self.wall_s:.1f} s on {self.workers} "
+            f"worker(s) ({self.scheduler})",
+            f"{'警察署 station':<14}{'officers':>9}{'世帯 households':>16}{'未把握':>8}"
+            f"{'失敗 failed':>12}{'plan s':>9}",
+        ]
+        for s in self.by_station():
+            lines.append(
+                f"{s['station']:<14}{s['officers']:>9}{s['households']:>16}{s['unknown']:>8}"
+                f"{s['failures']:>12}{s['plan_s']:>9.1f}"
+            )
+        for f in self.failures:
+            lines.append(f"失敗 failed: {f.officer_id} ({f.station}): {f.reason}")
+        lines += [f"note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+class _Progress:
+    """Done / failed / remaining and the rate: one rewritten line on a TTY, else a line per 10 %."""
+
+    def __init__(self, total: int, stream: Any = None) -> None:
+        self.total = total
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.t0 = time.perf_counter()
+        self.last_decile = -1
+
+    def update(self, done: int, failed: int, *, final: bool = False) -> None:
+        if self.total == 0:
+            return
+        elapsed = time.perf_counter() - self.t0
+        rate = done / elapsed if elapsed > 0 else 0.0
+        left = self.total - done - failed
+        text = (
+            f"plan-all: {done} done, {failed} failed, {left} remaining of {self.total} "
+            f"({rate:.2f} plans/s, {elapsed:.0f} s)"
+        )
+        if self.tty:
+            self.stream.write("\r" + text + ("\n" if final else ""))
+            self.stream.flush()
+            return
+        decile = (done + failed) * 10 // self.total
+        if decile != self.last_decile or final:
+            self.last_decile = decile
+            print(text, file=self.stream, flush=True)
+
+
+def run_plan_all(
+    tasks: list[OfficerDay],
+    sink: PlanSink,
+    *,
+    client: Any,
+    force: bool = False,
+    off_duty: list[dict[str, str]] | None = None,
+    timeout_s: float | None = None,
+    retries: int = 1,
+    on_result: Callable[[OfficerDayResult], None] | None = None,
+    progress_stream: Any = None,
+    poll_s: float = 0.5,
+) -> PlanAllResult:
+    """Plan every task on the Dask ``client``; each finished plan goes to ``sink`` at once.
+
+    Parameters
+    ----------
+    tasks
+        From :func:`officer_days` (all of one day).
+    sink
+        Stores the plans; with ``force`` False, officers it already holds
+        are skipped (a rerun resumes).
+    client
+        A ``distributed.Client`` (of a ``LocalCluster`` or a remote scheduler).
+    timeout_s
+        A task running (on a worker) longer than this is reported as timed
+        out and its result dropped; default ``TIMEOUT_FACTOR`` x the plan
+        time limit + ``TIMEOUT_MARGIN_S``.
+    retries
+        Extra attempts of a task that raised (a worker lost mid-task is
+        retried by the scheduler in any case).
+    on_result
+        Called in this process with every finished plan (A4 sheets).
+    """
+    from distributed import wait
+
+    t0 = time.perf_counter()
+    on = tasks[0].on if tasks else date.today()
+    if any(t.on != on for t in tasks):
+        raise ParameterError("tasks: found several dates; expected the officer-days of one day")
+    stored = set() if force or not tasks else sink.done(on)
+    todo = [t for t in tasks if t.officer_id not in stored]
+    skipped = sorted(t.officer_id for t in tasks if t.officer_id in stored)
+    limit = (
+        timeout_s
+        if timeout_s is not None
+        else max((t.time_limit_s for t in todo), default=0.0) * TIMEOUT_FACTOR + TIMEOUT_MARGIN_S
+    )
+    progress = _Progress(len(todo), progress_stream)
+    futures = {}
+    for t in todo:
+        fut = client.submit(plan_officer_day, t, key=t.key, pure=False, retries=retries)
+        futures[fut.key] = (fut, t)
+    pending = {fut for fut, _ in futures.values()}
+    running_since: dict[str, float] = {}
+    planned: list[OfficerDayResult] = []
+    failures: list[Failure] = []
+    while pending:
+        try:
+            done, _ = wait(list(pending), timeout=poll_s, return_when="FIRST_COMPLETED")
+        except TimeoutError:
+            done = set()
+        for fut in done:
+            pending.discard(fut)
+            task = futures[fut.key][1]
+            if fut.status == "finished":
+                result = fut.result()
+                sink.save(result)
+                planned.append(result)
+                if on_result is not None:
+                    on_result(result)
+            else:
+                exc = fut.exception() if fut.status == "error" else None
+                reason = f"{type(exc).__name__}: {exc}" if exc is not None else fut.status
+                failures.append(Failure(task.officer_id, task.station, reason[:500]))
+            fut.release()
+        now = time.perf_counter()
+        if pending:
+            processing = {k for keys in client.processing().values() for k in keys}
+            for fut in list(pending):
+                if fut.key in processing:
+                    running_since.setdefault(fut.key, now)
+                if fut.key in running_since and now - running_since[fut.key] > limit:
+                    pending.discard(fut)
+                    fut.cancel()
+                    task = futures[fut.key][1]
+                    failures.append(
+                        Failure(task.officer_id, task.station, f"timed out after {limit:.0f} s")
+                    )
+        progress.update(len(planned), len(failures))
+    progress.update(len(planned), len(failures), final=True)
+    info = client.scheduler_info()
+    return PlanAllResult(
+        on=on,
+        planned=sorted(planned, key=lambda r: r.officer_id),
+        skipped=skipped,
+        failures=sorted(failures, key=lambda f: f.officer_id),
+        off_duty=list(off_duty or []),
+        wall_s=time.perf_counter() - t0,
+        scheduler=str(client.scheduler.address),
+        workers=len(info.get("workers", {})),
+    )
+
+
+def local_client(workers: int | None = None) -> Any:
+    """A ``distributed.Client`` on a new ``LocalCluster`` of single-threaded worker processes."""
+    from distributed import Client, LocalCluster
+
+    n = workers or os.cpu_count() or 1
+    cluster = LocalCluster(
+        n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+    )
+    return Client(cluster)
+
+
+class FolderSink:
+    """A :class:`PlanSink` writing ``<dir>/<date>/<officer_id>.json`` (for bundled areas)."""
+
+    def __init__(self, directory: Any) -> None:
+        from pathlib import Path
+
+        self.directory = Path(directory)
+
+    def done(self, on: date) -> set[str]:
+        folder = self.directory / on.isoformat()
+        return {p.stem for p in folder.glob("*.json")} if folder.is_dir() else set()
+
+    def save(self, result: OfficerDayResult) -> None:
+        import json
+
+        folder = self.directory / result.on.isoformat()
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{result.officer_id}.json.tmp"
+        tmp.write_text(json.dumps(result.plan, ensure_ascii=False, indent=1) + "\n", "utf-8")
+        tmp.replace(folder / f"{result.officer_id}.json")  # whole or not at all
