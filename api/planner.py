@@ -99,8 +99,8 @@ def plan_request(db: Any, request: PlanRequest) -> PlanResult:
     from sqlalchemy import select
 
     from junkai_geo.cards import card_table
+    from junkai_geo.routing import DayRequest, build_day_problem_from_frames, plan_day, replan
     from junkai_geo.routing import NightApproval as Approval
-    from junkai_geo.routing import plan_day, replan
 
     from .auth import current_version
     from .models import BeatRow, KobanRow, NightApproval, OfficerRow
@@ -157,20 +157,22 @@ def plan_request(db: Any, request: PlanRequest) -> PlanResult:
         if approval_row is not None
         else None
     )
-    plan = plan_day(
+    problem = build_day_problem_from_frames(
+        DayRequest(
+            officer_id=request.officer_id,
+            on=request.on,
+            windows=None if request.windows is None else tuple(request.windows),
+            night_approval=approval,
+        ),
         officer=officer_d,
-        on=request.on,
-        windows=request.windows,
         households=households,
         buildings=buildings,
         cards=card_table(households, visits, today=request.on),
         visits=visits,
         start_xy=start[0],
-        night_approval=approval,
-        time_limit_s=request.time_limit_s,
-        seed=request.seed,
         start_label=start[1],
     )
+    plan = plan_day(problem, time_limit_s=request.time_limit_s, seed=request.seed)
     if request.replan is not None:
         plan = replan(plan, seed=request.seed, **request.replan)
     return PlanResult(plan.to_dict(), beat_geom)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from junkai_geo.bundled import as_of, load_kanazawa
 from junkai_geo.cards import card_table
-from junkai_geo.routing import RouteParams, plan_day
+from junkai_geo.routing import DayRequest, RouteParams, build_day_problem_from_frames, plan_day
 
 RESULTS = Path(__file__).resolve().parent / "results" / "kanazawa_route.md"
 DAY = date(2026, 11, 4)  # a Wednesday after the data's as_of day
@@ -53,19 +53,21 @@ def main() -> int:
 
     def plan(limit: float, max_candidates: int | None = None, cards=None):
         c = cards if cards is not None else card_table(hh, visits, today=DAY)
-        return plan_day(
-            officer,
-            DAY,
-            windows=WINDOWS,
+        problem = build_day_problem_from_frames(
+            DayRequest(
+                officer_id=str(officer["officer_id"]),
+                on=DAY,
+                windows=tuple(WINDOWS),
+                max_candidates=max_candidates,
+            ),
+            officer=officer,
             households=hh,
             buildings=ds.buildings,
             cards=c,
             visits=visits,
             start_xy=start,
-            time_limit_s=limit,
-            seed=args.seed,
-            max_candidates=max_candidates,
         )
+        return plan_day(problem, time_limit_s=limit, seed=args.seed)
 
     times, values = [], []
     for _ in range(args.repeats):

@@ -184,7 +184,7 @@ def _bundled_rows(repeat: int, tmp: Path) -> list[tuple[str, int, float, float, 
     from junkai_geo.cards import card_table
     from junkai_geo.commands.demo import beat_summary, first_weekday_after
     from junkai_geo.render import beats_map, route_map, save_map
-    from junkai_geo.routing import plan_day
+    from junkai_geo.routing import DayRequest, build_day_problem_from_frames, plan_day
     from junkai_geo.sheet import route_sheet_pdf
     from junkai_geo.workload import beat_workload_h
 
@@ -198,15 +198,16 @@ def _bundled_rows(repeat: int, tmp: Path) -> list[tuple[str, int, float, float, 
     officer = ds.officers[ds.officers["beat_id"].astype(str) == beat_id].iloc[0].to_dict()
     start = ds.koban[ds.koban["koban_id"] == officer["koban_id"]].geometry.iloc[0]
     hh = ds.households[ds.households["beat_id"].astype(str) == beat_id]
-    plan = plan_day(
-        officer,
-        first_weekday_after(today),
+    problem = build_day_problem_from_frames(
+        DayRequest(officer_id=str(officer["officer_id"]), on=first_weekday_after(today)),
+        officer=officer,
         households=hh,
         buildings=ds.buildings,
         cards=cards.reindex(hh["household_id"]),
         visits=ds.visits[ds.visits["household_id"].isin(hh["household_id"])],
         start_xy=(start.x, start.y),
-    ).to_dict()
+    )
+    plan = plan_day(problem).to_dict()
     beat = ds.beats[ds.beats["beat_id"] == beat_id].to_crs("EPSG:4326").geometry.iloc[0]
     n_stops = len(plan["stops"])
     rows: list[tuple[str, int, float, float, str]] = []

@@ -44,7 +44,16 @@ from .errors import InputError, ParameterError, Problem
 from .model import Dataset
 from .priorities import PriorityParams, contact_probabilities, day_type, score_households, slot_of
 from .roster import Roster, RosterParams, Shift, build_roster
-from .routing import DayPlan, NightApproval, RouteParams, format_clock, parse_window, plan_day
+from .routing import (
+    DayPlan,
+    DayRequest,
+    NightApproval,
+    RouteParams,
+    build_day_problem_from_frames,
+    format_clock,
+    parse_window,
+    plan_day,
+)
 from .settings import check_positive
 
 #: Skip reasons that mean "the day had no room for it" (as opposed to "the day
@@ -354,25 +363,28 @@ def _plan_one(
     hh = pool.households[keep]
     if visits is not None:
         visits = visits[keep[visit_hh]]
-    return plan_day(
-        off,
-        on,
-        windows=list(shift.windows),
+    request = DayRequest(
+        officer_id=str(off["officer_id"]),
+        on=on,
+        windows=tuple(shift.windows),
+        night_approval=approval,
+        focus_days=focus,
+        params=pool.route_params,
+        priority_params=pool.priority_params,
+        max_candidates=pool.params.max_candidate_nodes,
+    )
+    problem = build_day_problem_from_frames(
+        request,
+        officer=off,
         households=hh,
         buildings=pool.buildings,
         cards=pool.cards,
         visits=visits,
         start_xy=pool.start_xy,
-        travel=pool.travel,
-        night_approval=approval,
-        params=pool.route_params,
-        priority_params=pool.priority_params,
-        time_limit_s=pool.params.day_time_limit_s,
-        seed=pool.seed,
-        max_candidates=pool.params.max_candidate_nodes,
         start_label=pool.start_label,
-        focus_days=focus,
+        travel=pool.travel,
     )
+    return plan_day(problem, time_limit_s=pool.params.day_time_limit_s, seed=pool.seed)
 
 
 def _plan_pool(pool: _Pool) -> _PoolResult:
@@ -525,7 +537,7 @@ def _plan_pool(pool: _Pool) -> _PoolResult:
             stops_total += len(plan.stops)
             # The worker returns plans without their planning context (it
             # holds the whole pool's tables).
-            plan.context = {}
+            plan.problem = None
             plans[oid].append(plan)
     per_stop = travel_total / stops_total if stops_total else 0.0
     return _PoolResult(plans, attempts, last_skip, per_stop, notes)
@@ -1219,10 +1231,15 @@ def plan_new_officer(
         carried = []
         if route and all_rows:
             sub = hh.iloc[all_rows]
-            plan = plan_day(
-                off,
-                shift.date,
-                windows=list(shift.windows),
+            problem = build_day_problem_from_frames(
+                DayRequest(
+                    officer_id=str(off["officer_id"]),
+                    on=shift.date,
+                    windows=tuple(shift.windows),
+                    params=rp,
+                    priority_params=priority_params or PriorityParams(),
+                ),
+                officer=off,
                 households=sub,
                 buildings=dataset.buildings,
                 cards=cards.reindex(pd.Index(ids[all_rows])).assign(
@@ -1233,13 +1250,11 @@ def plan_new_officer(
                 ),
                 visits=None,
                 start_xy=start_xy,
-                travel=travel,
-                params=rp,
-                priority_params=priority_params,
-                time_limit_s=p.route_time_limit_s,
                 start_label=label,
+                travel=travel,
             )
-            plan.context = {}
+            plan = plan_day(problem, time_limit_s=p.route_time_limit_s)
+            plan.problem = None
             day.plan = plan
             done = set(plan.household_ids)
             reason = {s["household_id"]: s["reason"] for s in plan.skipped}

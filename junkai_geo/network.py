@@ -42,7 +42,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .errors import NetworkError
 from .projection import metric_crs_for
-from .travel import TravelParams, check_mode
+from .travel_params import TravelParams, check_mode
 
 #: Tags read from every way; the rest are ignored.
 _TAG_KEYS = (

@@ -1038,7 +1038,7 @@ def plan_specialist_rounds(
     planned on one day is not planned again on a later one, nor are the
     ``exclude`` households (for example those of another officer's round).
     """
-    from .routing import plan_day
+    from .routing import DayRequest, RouteParams, build_day_problem_from_frames, plan_day
 
     p = params or SpecialistParams()
     focus = tuple(focus_days)
@@ -1064,23 +1064,25 @@ def plan_specialist_rounds(
         windows = list(p.weekend_windows if weekend else p.weekday_windows)
         if approval is not None and not weekend:
             windows.append(p.evening_window)
-        plan = plan_day(
-            {"officer_id": officer.officer_id, "koban_id": officer.koban_id, "mode": mode},
-            on,
-            windows=windows,
+        problem = build_day_problem_from_frames(
+            DayRequest(
+                officer_id=officer.officer_id,
+                on=on,
+                windows=tuple(windows),
+                night_approval=approval,
+                exclude=tuple(done),
+                focus_days=focus,
+                params=route_params or RouteParams(),
+            ),
+            officer={"officer_id": officer.officer_id, "koban_id": officer.koban_id, "mode": mode},
             households=mine,
             buildings=blds,
             cards=cards,
             visits=hv,
             start_xy=(officer.x, officer.y),
-            night_approval=approval,
-            params=route_params,
-            time_limit_s=p.round_time_limit_s,
-            seed=seed,
-            exclude=done,
             start_label=f"koban {officer.koban_id}",
-            focus_days=focus,
         )
+        plan = plan_day(problem, time_limit_s=p.round_time_limit_s, seed=seed)
         plan.notes.append(
             f"specialist round in {district.district_id} {district.name} "
             f"({'weekend/holiday' if weekend else 'weekday'})"

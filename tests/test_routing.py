@@ -16,8 +16,12 @@ from junkai_geo.errors import InputError, ParameterError
 from junkai_geo.routing import (
     SKIP_REASONS,
     DayPlan,
+    DayProblem,
+    DayRequest,
     NightApproval,
     RouteParams,
+    build_day_problem,
+    build_day_problem_from_frames,
     parse_window,
     plan_day,
     replan,
@@ -28,6 +32,43 @@ from junkai_geo.settings import load_params
 ON = date(2026, 11, 25)  # Wednesday
 X0, Y0 = -46400.0, 64100.0  # near Kanazawa station in EPSG:6675
 OFFICER = {"officer_id": "O1", "koban_id": "K1", "beat_id": "K1-B1", "mode": "walk"}
+
+
+def problem_frames(
+    officer,
+    on,
+    *,
+    households,
+    buildings,
+    cards,
+    visits,
+    start_xy,
+    end_xy=None,
+    travel=None,
+    start_label="",
+    end_label=None,
+    **request,
+) -> DayProblem:
+    """The day's problem from tables (the request's options as keywords)."""
+    officer_id = officer if isinstance(officer, str) else officer["officer_id"]
+    return build_day_problem_from_frames(
+        DayRequest(officer_id=officer_id, on=on, **request),
+        officer=officer,
+        households=households,
+        buildings=buildings,
+        cards=cards,
+        visits=visits,
+        start_xy=start_xy,
+        end_xy=end_xy,
+        start_label=start_label,
+        end_label=end_label,
+        travel=travel,
+    )
+
+
+def plan_frames(officer, on, *, time_limit_s=2.0, seed=0, **kwargs) -> DayPlan:
+    """Build the problem (``problem_frames``) and plan it."""
+    return plan_day(problem_frames(officer, on, **kwargs), time_limit_s=time_limit_s, seed=seed)
 
 
 def grid_instance(n_buildings: int = 40, seed: int = 1, spread_m: float = 500.0):
@@ -95,7 +136,7 @@ def grid():
 @pytest.fixture(scope="module")
 def grid_plan(grid) -> DayPlan:
     hh, b, cards = grid
-    return plan_day(
+    return plan_frames(
         OFFICER,
         ON,
         households=hh,
@@ -223,7 +264,7 @@ def test_same_seed_same_plan():
     # budget, not on the wall clock, even on a busy machine.
     hh, b, cards = grid_instance(n_buildings=15, seed=4)
     plans = [
-        plan_day(
+        plan_frames(
             OFFICER,
             ON,
             households=hh,
@@ -268,7 +309,7 @@ def test_large_complex_is_few_nodes():
             "last_contact": pd.NaT,
         }
     )
-    plan = plan_day(
+    plan = plan_frames(
         OFFICER,
         ON,
         households=hh,
@@ -325,7 +366,7 @@ def test_equal_cost_no_card_before_stale(order):
     params = RouteParams(
         service_home_new_s=600, service_home_update_s=600, leave_before_s=0, return_after_s=600
     )
-    plan = plan_day(
+    plan = plan_frames(
         OFFICER,
         ON,
         windows=["10:00-10:20"],
@@ -344,7 +385,7 @@ def test_equal_cost_no_card_before_stale(order):
 def test_night_window_needs_approval(grid):
     hh, b, cards = grid
     asked = ["10:00-12:00", "18:00-20:00"]
-    plain = plan_day(
+    plain = plan_frames(
         OFFICER,
         ON,
         windows=asked,
@@ -359,7 +400,7 @@ def test_night_window_needs_approval(grid):
     assert any("without an approval" in n for n in plain.notes)
     assert all(s.departure_s <= 18 * 3600 for s in plain.stops)
     other_day = NightApproval("O1", date(2026, 11, 26), "18:00-20:00")
-    wrong = plan_day(
+    wrong = plan_frames(
         OFFICER,
         ON,
         windows=["18:00-20:00"],
@@ -372,7 +413,7 @@ def test_night_window_needs_approval(grid):
         time_limit_s=0.3,
     )
     assert wrong.stops == [] and any("does not apply" in n for n in wrong.notes)
-    ok = plan_day(
+    ok = plan_frames(
         OFFICER,
         ON,
         windows=["18:00-20:00"],
@@ -421,7 +462,7 @@ def test_absent_in_mornings_goes_to_the_afternoon():
             "outcome": "absent",
         }
     )
-    plan = plan_day(
+    plan = plan_frames(
         OFFICER,
         ON,
         households=hh,
@@ -433,7 +474,7 @@ def test_absent_in_mornings_goes_to_the_afternoon():
     )
     assert len(plan.stops) == 1 and plan.stops[0].arrival_s >= 14 * 3600
     assert "absent_history" in plan.stops[0].households[0].reasons
-    only_morning = plan_day(
+    only_morning = plan_frames(
         OFFICER,
         ON,
         windows=["10:00-12:00"],
@@ -467,7 +508,7 @@ def test_far_household_is_unreachable():
             "last_contact": pd.NaT,
         }
     )
-    plan = plan_day(
+    plan = plan_frames(
         OFFICER,
         ON,
         households=hh,
@@ -483,7 +524,7 @@ def test_far_household_is_unreachable():
 
 def test_pruning_keeps_max_candidates(grid):
     hh, b, cards = grid
-    plan = plan_day(
+    plan = plan_frames(
         OFFICER,
         ON,
         households=hh,
@@ -562,7 +603,7 @@ def test_households_without_points(fixtures_dir):
         }
     )
     with pytest.raises(InputError, match="households.*field 'geometry'.*expected point geometry"):
-        plan_day(
+        plan_frames(
             OFFICER,
             ON,
             households=hh,
@@ -638,7 +679,7 @@ def test_plan_on_a_street_network(fixtures_dir, tmp_path, monkeypatch):
         }
     )
     sx, sy = to_m.transform(136.6500, 36.5600)
-    plan = plan_day(
+    plan = plan_frames(
         OFFICER,
         ON,
         households=hh,
@@ -656,12 +697,22 @@ def test_plan_on_a_street_network(fixtures_dir, tmp_path, monkeypatch):
     assert_feasible(plan, params, shift_start=plan.windows[0][0] - params.leave_before_s)
     # Street paths follow the grid: more than the two end points somewhere.
     assert any(len(s.path) > 2 for s in plan.stops)
+    # The problem carries the street paths: its JSON draws the same route
+    # without the network.
+    problem = plan.problem
+    assert problem is not None and problem.travel_source == "network" and problem.leg_paths
+    back = DayProblem.from_json(problem.to_json())
+    assert plan_day(back, time_limit_s=0.5).to_dict() == plan.to_dict()
+    with pytest.raises(ParameterError, match="travel: found None; expected the network"):
+        replan(plan, now="10:30", position_xy=(sx, sy), done=[], time_limit_s=0.3)
+    again = replan(plan, now="10:30", position_xy=(sx, sy), done=[], time_limit_s=0.3, travel=net)
+    assert again.travel_source == "network"
 
 
 def test_households_in_degrees_are_refused(grid):
     hh, b, cards = grid
     with pytest.raises(InputError, match=r"households.*geometry.*degrees.*metric CRS"):
-        plan_day(
+        plan_frames(
             OFFICER,
             ON,
             households=hh.to_crs("EPSG:4326"),
@@ -682,7 +733,7 @@ def test_households_in_degrees_are_refused(grid):
 )
 def test_random_days_are_feasible_and_explained(seed, n_buildings, spread_m, windows):
     hh, b, cards = grid_instance(n_buildings=n_buildings, seed=seed, spread_m=spread_m)
-    plan = plan_day(
+    plan = plan_frames(
         OFFICER,
         ON,
         windows=windows,
@@ -702,3 +753,143 @@ def test_random_days_are_feasible_and_explained(seed, n_buildings, spread_m, win
     assert len(chosen) == len(set(chosen)) and not set(chosen) & set(skipped)
     assert set(chosen) | set(skipped) == candidates(hh, cards)
     assert set(skipped.values()) <= set(SKIP_REASONS)
+
+
+# ----------------------------------------------------------------------------
+# the problem object
+
+
+@pytest.fixture(scope="module")
+def small_problem() -> DayProblem:
+    """Named instance ``plan_grid_small``: 15 buildings, a morning and an afternoon window."""
+    hh, b, cards = grid_instance(n_buildings=15, seed=4)
+    return problem_frames(
+        OFFICER,
+        ON,
+        households=hh,
+        buildings=b,
+        cards=cards,
+        visits=None,
+        start_xy=(X0, Y0),
+        start_label="交番",
+        breaks=["11:00-11:15"],
+        night_approval=NightApproval("O1", ON, "18:00-19:00"),
+        windows=["10:00-12:00", "18:00-19:00"],
+        focus_days=(ON,),
+    )
+
+
+def test_problem_json_round_trip_gives_the_same_plan(small_problem):
+    text = small_problem.to_json()
+    back = DayProblem.from_json(text)
+    assert back == small_problem
+    assert DayProblem.from_dict(json.loads(text)) == small_problem
+    assert back.to_json() == text
+    assert back.focus_day and back.night_approval == small_problem.night_approval
+    assert back.breaks == ("11:00-11:15",)
+    # A generous limit on a small instance: the work budget, not the clock, ends the search.
+    a = plan_day(small_problem, time_limit_s=1.5, seed=3).to_dict()
+    b = plan_day(back, time_limit_s=1.5, seed=3).to_dict()
+    assert a["stops"] and a == b
+
+
+def test_problem_pickles_and_is_frozen(small_problem):
+    import dataclasses
+    import pickle
+
+    again = pickle.loads(pickle.dumps(small_problem))
+    assert again == small_problem
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        small_problem.seed = 1  # type: ignore[misc]
+
+
+def test_problem_is_self_contained(small_problem):
+    p = small_problem
+    n = len(p.nodes)
+    assert p.matrix.n == n + 2 and len(p.lonlat) == n + 2
+    assert p.travel_source == "straight_line" and p.leg_paths == {}
+    assert p.windows == (
+        (10 * 3600, 11 * 3600),
+        (11 * 3600 + 900, 12 * 3600),
+        (18 * 3600, 19 * 3600),
+    )
+    assert p.slots == ("morning", "morning", "evening")
+    rows = {r for node in p.nodes for r in node.rows} | {r for r, _ in p.skipped}
+    assert rows == set(range(len(p.candidates)))
+    assert p.start.label == p.end.label == "交番"
+
+
+def test_plan_day_takes_a_problem():
+    with pytest.raises(ParameterError, match="problem: found dict; expected a DayProblem"):
+        plan_day({"officer_id": "O1"})  # type: ignore[arg-type]
+
+
+def test_bad_problem_format(small_problem):
+    d = small_problem.to_dict()
+    d["format"] = 99
+    with pytest.raises(ParameterError, match=r"DayProblem.format: found 99; expected 1"):
+        DayProblem.from_dict(d)
+
+
+def test_no_candidate_is_explained():
+    hh, b, cards = grid_instance(n_buildings=4, seed=2)
+    recent = cards.assign(status="current", occupancy="occupied", last_contact=pd.Timestamp(ON))
+    plan = plan_frames(
+        OFFICER,
+        ON,
+        households=hh,
+        buildings=b,
+        cards=recent,
+        visits=None,
+        start_xy=(X0, Y0),
+        time_limit_s=0.3,
+    )
+    assert plan.stops == [] and plan.status == "empty"
+    assert any(n.startswith("no_candidates: 本日訪問が必要な世帯がありません") for n in plan.notes)
+    none = plan_frames(
+        OFFICER,
+        ON,
+        households=hh.iloc[:0],
+        buildings=b,
+        cards=cards.iloc[:0],
+        visits=None,
+        start_xy=(X0, Y0),
+        time_limit_s=0.3,
+    )
+    assert any(n.startswith("no_households: 受持区に世帯がありません") for n in none.notes)
+
+
+def test_request_checks_itself():
+    with pytest.raises(ParameterError, match="max_candidates: found 0; expected an integer > 0"):
+        DayRequest(officer_id="O1", on=ON, max_candidates=0)
+    r = DayRequest(officer_id="O1", on=ON, windows=["10:00-11:00"], exclude=["b", "a"])
+    assert r.windows == ("10:00-11:00",) and r.exclude == ("b", "a")
+
+
+def test_replan_from_a_problem_in_json(grid_plan):
+    problem = DayProblem.from_json(grid_plan.problem.to_json())
+    again = replan(problem, now="13:00", position_xy=(X0, Y0), done=[], time_limit_s=0.3)
+    assert again.windows[0][0] >= 13 * 3600
+    assert not any(s.done for s in again.stops)
+
+
+def test_build_day_problem_from_the_bundled_dataset():
+    from junkai_geo.bundled import load_kanazawa
+
+    ds = load_kanazawa(validate=False)
+    officer = ds.officers[ds.officers["role"] == "beat"].iloc[0]
+    request = DayRequest(officer_id=str(officer["officer_id"]), on=date(2026, 11, 4))
+    problem = build_day_problem(ds, request)
+    assert problem.beat_id == str(officer["beat_id"]) and problem.koban_id == officer["koban_id"]
+    beat_hh = set(ds.households.loc[ds.households["beat_id"] == officer["beat_id"], "household_id"])
+    assert set(problem.candidates.household_id) <= beat_hh and len(problem.candidates)
+    koban = ds.koban[ds.koban["koban_id"] == officer["koban_id"]]
+    assert problem.start.label == str(koban["name"].iloc[0])
+    assert (problem.start.x, problem.start.y) == (
+        koban.geometry.x.iloc[0],
+        koban.geometry.y.iloc[0],
+    )
+    plan = plan_day(problem, time_limit_s=0.5)
+    assert plan.stops and plan.problem is problem
+    with pytest.raises(InputError, match=r"officers, field 'officer_id': found 'NOBODY'"):
+        build_day_problem(ds, DayRequest(officer_id="NOBODY", on=date(2026, 11, 4)))

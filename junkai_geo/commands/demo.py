@@ -219,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
 def _plan_one_day(
     ds, cards, table, args, out, today, route_map, save_map
 ) -> tuple[dict[str, str], dict[str, Any]]:
-    from ..routing import plan_day
+    from ..routing import DayRequest, build_day_problem_from_frames, plan_day
     from ..sheet import FontNotFoundError, route_sheet_pdf
 
     beat_id = str(
@@ -234,18 +234,17 @@ def _plan_one_day(
     hh = ds.households[ds.households["beat_id"].astype(str) == beat_id]
     visits = ds.visits[ds.visits["household_id"].isin(hh["household_id"])]
     on = args.date or first_weekday_after(today)
-    plan = plan_day(
-        officer,
-        on,
+    problem = build_day_problem_from_frames(
+        DayRequest(officer_id=str(officer["officer_id"]), on=on),
+        officer=officer,
         households=hh,
         buildings=ds.buildings,
         cards=cards.reindex(hh["household_id"]),
         visits=visits,
         start_xy=(start.x, start.y),
         start_label=str(koban["name"].iloc[0]),
-        time_limit_s=2.0,
-        seed=0,
-    ).to_dict()
+    )
+    plan = plan_day(problem, time_limit_s=2.0, seed=0).to_dict()
     stem = f"route_{officer['officer_id']}_{on.isoformat()}"
     plan_json = out / f"{stem}.json"
     plan_json.write_text(json.dumps(plan, ensure_ascii=False, indent=1), encoding="utf-8")

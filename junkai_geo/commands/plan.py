@@ -6,9 +6,6 @@ import argparse
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-from ..errors import InputError, ParameterError, Problem
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,82 +51,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _officer_row(dataset: Any, officer_id: str) -> dict[str, Any]:
-    officers = dataset.officers
-    rows = officers[officers["officer_id"].astype(str) == officer_id]
-    if rows.empty:
-        known = sorted(officers["officer_id"].astype(str))
-        raise InputError(
-            Problem(
-                "officers.csv",
-                None,
-                "officer_id",
-                repr(officer_id),
-                f"one of {known[:12]}{' ...' if len(known) > 12 else ''}",
-                "unknown_officer",
-            )
-        )
-    return {str(k): v for k, v in rows.iloc[0].to_dict().items()}
-
-
 def run(args: argparse.Namespace) -> int:
     from ..bundled import as_of, load_kanazawa
-    from ..cards import card_table
     from ..priorities import PriorityParams
-    from ..routing import NightApproval, RouteParams, plan_day
+    from ..routing import DayRequest, NightApproval, RouteParams, build_day_problem, plan_day
     from ..settings import load_params
 
     pparams = load_params(PriorityParams, args.params, table="priorities")
     rparams = load_params(RouteParams, args.params, table="routing")
     ds = load_kanazawa(validate=False)
-    if ds.households is None or ds.officers is None or ds.koban is None:
-        raise ParameterError("bundled data: households, officers or koban layer missing")
     on = args.date or date.fromordinal(as_of().toordinal() + 1)
-    officer = _officer_row(ds, args.officer)
-    hh = ds.households
-    if officer.get("beat_id") and str(officer["beat_id"]) != "nan":
-        hh = hh[hh["beat_id"].astype(str) == str(officer["beat_id"])]
-    elif ds.beats is not None:
-        # A specialist (専従員) without a beat: the beats of the koban.
-        beats = ds.beats[ds.beats["koban_id"].astype(str) == str(officer["koban_id"])]
-        hh = hh[hh["beat_id"].astype(str).isin(beats["beat_id"].astype(str))]
-    koban = ds.koban[ds.koban["koban_id"].astype(str) == str(officer["koban_id"])]
-    if koban.empty:
-        raise InputError(
-            Problem(
-                "koban",
-                None,
-                "koban_id",
-                repr(officer["koban_id"]),
-                "the koban of the officer",
-                "unknown_koban",
-            )
-        )
-    point = koban.geometry.iloc[0]
-    label = str(koban["name"].iloc[0]) if "name" in koban else str(officer["koban_id"])
-    visits = ds.visits
-    if visits is not None:
-        visits = visits[visits["household_id"].isin(hh["household_id"])]
-    cards = card_table(hh, visits, today=on, stale_after_months=pparams.stale_after_months)
     approval = NightApproval(args.officer, on, args.night_approved) if args.night_approved else None
-    plan = plan_day(
-        officer,
-        on,
+    request = DayRequest(
+        officer_id=args.officer,
+        on=on,
         windows=args.window,
-        households=hh,
-        buildings=ds.buildings,
-        cards=cards,
-        visits=visits,
-        start_xy=(point.x, point.y),
         breaks=args.breaks,
         night_approval=approval,
         params=rparams,
         priority_params=pparams,
-        time_limit_s=args.time_limit,
-        seed=args.seed,
         max_candidates=args.max_candidates,
-        start_label=label,
     )
+    problem = build_day_problem(ds, request)
+    plan = plan_day(problem, time_limit_s=args.time_limit, seed=args.seed)
     print(plan.summary())
     text = json.dumps(plan.to_dict(), ensure_ascii=False, indent=1)
     if args.out:
