@@ -3,7 +3,7 @@
 :func:`officer_days` reads the roster (shift patterns, public holidays, leave
 and focus days: :mod:`junkai_geo.roster`) and makes one :class:`OfficerDay`
 per officer on duty: a picklable task carrying everything its plan needs
-(the officer's households, buildings, visits and start point). :func:`run_plan_all`
+(the officer's :class:`~junkai_geo.routing.DayProblem` as JSON). :func:`run_plan_all`
 submits one Dask task per officer-day (:func:`plan_officer_day`) to a
 ``distributed`` client (a ``LocalCluster`` on this machine, or a scheduler
 ``tcp://host:port``), hands every finished plan to a sink as soon as it
@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
-import pandas as pd
-
 from .errors import InputError, ParameterError, Problem
 from .model import Dataset
 from .roster import RosterParams, build_roster
@@ -43,26 +41,17 @@ TIMEOUT_MARGIN_S = 60.0
 class OfficerDay:
     """One officer's day to plan: the serialised problem a Dask task carries.
 
-    The frames hold only the officer's beat (a specialist: the koban's
-    beats); ``windows`` and ``focus`` come from the roster.
+    ``problem`` is ``DayProblem.to_json()`` (:func:`junkai_geo.routing.build_day_problem`
+    with the shift's windows and focus day): plain text, the same bytes
+    whichever cluster plans it.
     """
 
-    officer: dict[str, Any]
+    officer_id: str
     station: str
     on: date
-    windows: tuple[str, ...]
-    focus: bool
-    households: pd.DataFrame
-    buildings: pd.DataFrame | None
-    visits: pd.DataFrame | None
-    start_xy: tuple[float, float]
-    start_label: str
+    problem: str
     time_limit_s: float
     seed: int
-
-    @property
-    def officer_id(self) -> str:
-        return str(self.officer["officer_id"])
 
     @property
     def key(self) -> str:
@@ -99,43 +88,25 @@ class OfficerDayResult:
 _warm_up_s: float | None = None
 
 
-def _plan(task: OfficerDay, time_limit_s: float) -> dict[str, Any]:
-    from .cards import card_table
-    from .routing import plan_day
-
-    cards = card_table(task.households, task.visits, today=task.on)
-    return plan_day(
-        task.officer,
-        task.on,
-        windows=list(task.windows),
-        households=task.households,
-        buildings=task.buildings,
-        cards=cards,
-        visits=task.visits,
-        start_xy=task.start_xy,
-        start_label=task.start_label,
-        time_limit_s=time_limit_s,
-        seed=task.seed,
-        focus_days=(task.on,) if task.focus else (),
-    ).to_dict()
-
-
 def plan_officer_day(task: OfficerDay) -> OfficerDayResult:
     """Plan one officer-day (runs on a Dask worker).
 
     The first plan of a worker process is preceded by a short throw-away
-    plan of the same task: the libraries the planner imports and sets up on
-    first use (the solver, the projections) would otherwise take their time
-    out of the first plan's limit, and that plan alone would differ from the
-    same task planned on a warm worker.
+    plan of the same problem: the libraries the solver imports and sets up
+    on first use would otherwise take their time out of the first plan's
+    limit, and that plan alone would differ from the same task planned on a
+    warm worker.
     """
+    from .routing import DayProblem, plan_day
+
     global _warm_up_s
+    problem = DayProblem.from_json(task.problem)
     if _warm_up_s is None:
         t_warm = time.perf_counter()
-        _plan(task, min(0.1, task.time_limit_s))
+        plan_day(problem, time_limit_s=min(0.1, task.time_limit_s), seed=task.seed)
         _warm_up_s = time.perf_counter() - t_warm
     t0 = time.perf_counter()
-    plan = _plan(task, task.time_limit_s)
+    plan = plan_day(problem, time_limit_s=task.time_limit_s, seed=task.seed).to_dict()
     chosen = [h for s in plan["stops"] for h in s["households"]]
     return OfficerDayResult(
         officer_id=task.officer_id,
@@ -162,9 +133,14 @@ def officer_days(
 ) -> tuple[list[OfficerDay], list[dict[str, str]]]:
     """The officer-days of ``on``: one task per officer on duty, and those off duty.
 
-    Returns the tasks (in officer order) and, for every officer off duty,
-    ``{"officer_id", "station", "shift"}``.
+    The roster (:func:`junkai_geo.roster.build_roster`) gives each officer's
+    shift; an officer with liaison windows gets a task whose problem is
+    built here with those windows (and the focus day). Returns the tasks (in
+    officer order) and, for every officer off duty, ``{"officer_id",
+    "station", "shift"}``.
     """
+    from .routing import DayRequest, build_day_problem
+
     for name in ("officers", "households", "koban"):
         if getattr(dataset, name) is None:
             raise InputError(
@@ -174,89 +150,42 @@ def officer_days(
         raise ParameterError(f"time_limit_s: found {time_limit_s!r}; expected seconds > 0")
     assert dataset.officers is not None and dataset.koban is not None  # checked above
     officers = dataset.officers.copy()
-    koban = dataset.koban.set_index(dataset.koban["koban_id"].astype(str))
-    officers["koban_id"] = officers["koban_id"].astype(str)
-    station_col = koban["station"].astype(str) if "station" in koban else None
-    officers["station"] = (
-        officers["koban_id"].map(station_col).fillna("") if station_col is not None else ""
+    koban = dataset.koban
+    station_of = (
+        dict(zip(koban["koban_id"].astype(str), koban["station"].astype(str), strict=True))
+        if "station" in koban
+        else {}
     )
+    officers["koban_id"] = officers["koban_id"].astype(str)
+    officers["station"] = officers["koban_id"].map(station_of).fillna("")
     if stations is not None:
         wanted = set(stations)
         unknown = wanted - set(officers["station"])
         if unknown:
             raise ParameterError(
-                f"stations: found {sorted(unknown)}; expected among {sorted(set(officers['station']))}"
+                f"stations: found {sorted(unknown)}; expected among "
+                f"{sorted(set(officers['station']))}"
             )
         officers = officers[officers["station"].isin(wanted)]
     officers = officers.sort_values("officer_id", kind="stable")
     roster = build_roster(officers, on, 1, params=roster_params, leave=leave, focus_days=focus_days)
-    hh = dataset.households
-    assert hh is not None
-    beat_of_hh = hh["beat_id"].astype(str)
-    beats = dataset.beats
-    koban_of_beat = (
-        dict(zip(beats["beat_id"].astype(str), beats["koban_id"].astype(str), strict=True))
-        if beats is not None
-        else dict(
-            zip(officers["beat_id"].astype(str), officers["koban_id"].astype(str), strict=False)
-        )
-    )
-    visits = dataset.visits
     tasks: list[OfficerDay] = []
     off: list[dict[str, str]] = []
-    for row in officers.to_dict("records"):
-        oid = str(row["officer_id"])
+    for oid, station in zip(
+        officers["officer_id"].astype(str), officers["station"].astype(str), strict=True
+    ):
         shift = roster.shift(oid, on)
         if not shift.on_duty:
-            off.append({"officer_id": oid, "station": str(row["station"]), "shift": shift.kind})
+            off.append({"officer_id": oid, "station": station, "shift": shift.kind})
             continue
-        beat = row.get("beat_id")
-        if isinstance(beat, str) and beat and beat != "nan":
-            mine = hh[beat_of_hh == beat]
-        else:  # a specialist (専従員): the beats of the koban
-            kb = {b for b, k in koban_of_beat.items() if k == row["koban_id"]}
-            mine = hh[beat_of_hh.isin(kb)]
-        if row["koban_id"] not in koban.index:
-            raise InputError(
-                Problem(
-                    "officers",
-                    oid,
-                    "koban_id",
-                    repr(row["koban_id"]),
-                    "a koban of the koban layer",
-                    "unknown_koban",
-                )
-            )
-        k = koban.loc[row["koban_id"]]
-        bld = dataset.buildings
-        if bld is not None and "building_id" in mine:
-            bld = bld[bld["building_id"].isin(mine["building_id"])]
-        vis = (
-            visits[visits["household_id"].isin(mine["household_id"])]
-            if visits is not None
-            else None
+        request = DayRequest(
+            officer_id=oid,
+            on=on,
+            windows=tuple(shift.windows),
+            focus_days=(on,) if shift.focus else (),
         )
-        officer = {
-            key: (None if isinstance(v, float) and math.isnan(v) else v)
-            for key, v in row.items()
-            if key in ("officer_id", "koban_id", "beat_id", "mode", "role", "shift_pattern")
-        }
-        tasks.append(
-            OfficerDay(
-                officer=officer,
-                station=str(row["station"]),
-                on=on,
-                windows=tuple(shift.windows),
-                focus=shift.focus,
-                households=mine,
-                buildings=bld,
-                visits=vis,
-                start_xy=(float(k.geometry.x), float(k.geometry.y)),
-                start_label=str(k["name"]) if "name" in k else str(row["koban_id"]),
-                time_limit_s=time_limit_s,
-                seed=seed,
-            )
-        )
+        problem = build_day_problem(dataset, request)
+        tasks.append(OfficerDay(oid, station, on, problem.to_json(), time_limit_s, seed))
     return tasks, off
 
 

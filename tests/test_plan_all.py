@@ -9,6 +9,7 @@ killed during a run in the last test.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -207,31 +208,13 @@ def test_local_cluster_gives_the_same_plans(workspace, cluster, capsys) -> None:
     after = {o: r.plan for o, r in _plans(workspace).items()}
     assert after.keys() == before.keys()
     differ = sorted(o for o in after if after[o] != before[o])
-    if differ:
-        # The tasks carry the same problem and seed. A plan can still differ
-        # where the solver was stopped by its clock rather than its work
-        # budget (a loaded machine): then the same task run twice on the two
-        # worker processes gives two plans as well.
-        from distributed import Client
-
-        from api.store import dataset_from_db
-        from junkai_geo.plan_all import plan_officer_day
-
-        db = Database(workspace)
-        with db.read_session() as session:
-            ds = dataset_from_db(session, None, buildings=True)
-        db.dispose()
-        tasks = {t.officer_id: t for t in officer_days(ds, DAY, time_limit_s=TIME_LIMIT)[0]}
-        task = tasks[differ[0]]
-        with Client(cluster["address"]) as client:
-            names = sorted(w["name"] for w in client.scheduler_info()["workers"].values())
-            plans = [
-                client.submit(plan_officer_day, task, pure=False, workers=[n]).result().plan
-                for n in names[:2]
-            ]
-        if plans[0] != plans[1]:
-            pytest.xfail(f"{differ}: the solver's plans differ between runs on this machine")
-        assert after == before
+    load = os.getloadavg()[0]
+    if differ and load > (os.cpu_count() or 1):
+        # The tasks carry the same problem and seed, and the solver gives the
+        # same plan when its work budget ends the search. On an overloaded
+        # machine its clock ends the search first and the plans may differ.
+        pytest.xfail(f"{differ} differ; load average {load:.1f}: the solver stopped by its clock")
+    assert after == before
 
 
 def test_a_failing_task_is_reported_while_the_rest_finish(workspace, cluster, tmp_path) -> None:
@@ -244,12 +227,13 @@ def test_a_failing_task_is_reported_while_the_rest_finish(workspace, cluster, tm
         ds = dataset_from_db(session, None, buildings=True)
     db.dispose()
     tasks, off = officer_days(ds, DAY, time_limit_s=1.0)
-    broken = tasks[0]
-    object.__setattr__(broken, "officer", {**broken.officer, "mode": "helicopter"})
+    problem = json.loads(tasks[0].problem)
+    del problem["matrix"]  # a damaged problem: the task raises on its worker
+    broken = tasks[0] = dataclasses.replace(tasks[0], problem=json.dumps(problem))
     with Client(cluster["address"]) as client:
         result = run_plan_all(tasks, FolderSink(tmp_path), client=client, retries=0)
     assert [f.officer_id for f in result.failures] == [broken.officer_id]
-    assert "mode" in result.failures[0].reason and "helicopter" in result.failures[0].reason
+    assert "matrix" in result.failures[0].reason, result.failures[0].reason
     assert sorted(r.officer_id for r in result.planned) == sorted(t.officer_id for t in tasks[1:])
     assert sorted(p.stem for p in (tmp_path / DAY.isoformat()).glob("*.json")) == sorted(
         t.officer_id for t in tasks[1:]
