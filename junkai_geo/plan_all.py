@@ -52,6 +52,9 @@ class OfficerDay:
     problem: str
     time_limit_s: float
     seed: int
+    #: Seconds (wall, CPU) the driver took to build ``problem`` (for the benchmark).
+    build_s: float = 0.0
+    build_cpu_s: float = 0.0
 
     @property
     def key(self) -> str:
@@ -71,6 +74,8 @@ class OfficerDayResult:
     unknown: int
     seconds: float
     worker: str
+    #: CPU seconds of the plan (the worker's thread).
+    cpu_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,8 +110,9 @@ def plan_officer_day(task: OfficerDay) -> OfficerDayResult:
         t_warm = time.perf_counter()
         plan_day(problem, time_limit_s=min(0.1, task.time_limit_s), seed=task.seed)
         _warm_up_s = time.perf_counter() - t_warm
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     plan = plan_day(problem, time_limit_s=task.time_limit_s, seed=task.seed).to_dict()
+    cpu_s = time.thread_time() - c0
     chosen = [h for s in plan["stops"] for h in s["households"]]
     return OfficerDayResult(
         officer_id=task.officer_id,
@@ -117,6 +123,7 @@ def plan_officer_day(task: OfficerDay) -> OfficerDayResult:
         unknown=sum(1 for h in chosen if h.get("card_status") == "none"),
         seconds=time.perf_counter() - t0,
         worker=f"{os.uname().nodename}:{os.getpid()}",
+        cpu_s=cpu_s,
     )
 
 
@@ -184,8 +191,10 @@ def officer_days(
             windows=tuple(shift.windows),
             focus_days=(on,) if shift.focus else (),
         )
-        problem = build_day_problem(dataset, request)
-        tasks.append(OfficerDay(oid, station, on, problem.to_json(), time_limit_s, seed))
+        t0, c0 = time.perf_counter(), time.process_time()
+        text = build_day_problem(dataset, request).to_json()
+        build_s, build_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+        tasks.append(OfficerDay(oid, station, on, text, time_limit_s, seed, build_s, build_cpu_s))
     return tasks, off
 
 
