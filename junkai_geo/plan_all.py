@@ -224,14 +224,21 @@ class _BeatSlices:
             vb = dataset.visits["household_id"].map(self.beat_of_household)
             self.visits = {b: g for b, g in dataset.visits.groupby(vb, sort=False)}
         self.officers = dataset.officers
+        # Beats of each koban, for its 専従員: from the beats layer, else the
+        # units, else the beat officers (a workspace read may lack beats).
+        pairs = next(
+            (
+                layer[["beat_id", "koban_id"]]
+                for layer in (dataset.beats, dataset.units, dataset.officers)
+                if layer is not None and {"beat_id", "koban_id"} <= set(layer.columns)
+            ),
+            pd.DataFrame(columns=["beat_id", "koban_id"]),
+        )
+        pairs = pairs.dropna().astype(str).drop_duplicates()
+        pairs = pairs[pairs["beat_id"] != ""]
         self.beats_of_koban: dict[str, list[str]] = {}
-        if dataset.beats is not None:
-            for b, k in zip(
-                dataset.beats["beat_id"].astype(str),
-                dataset.beats["koban_id"].astype(str),
-                strict=True,
-            ):
-                self.beats_of_koban.setdefault(k, []).append(b)
+        for b, k in zip(pairs["beat_id"], pairs["koban_id"], strict=True):
+            self.beats_of_koban.setdefault(k, []).append(b)
 
     def of_officer(self, officer_id: str) -> Dataset:
         ds = self.dataset
@@ -260,8 +267,10 @@ class _BeatSlices:
         buildings = ds.buildings
         if buildings is not None and "building_id" in hh:
             buildings = buildings[buildings["building_id"].isin(hh["building_id"])]
+        koban_id = str(row["koban_id"].iloc[0]) if len(row) else ""
+        beats_frame = pd.DataFrame({"beat_id": beats, "koban_id": [koban_id] * len(beats)})
         return dataclasses.replace(
-            ds, officers=row, households=hh, visits=visits, buildings=buildings
+            ds, officers=row, households=hh, visits=visits, buildings=buildings, beats=beats_frame
         )
 
 

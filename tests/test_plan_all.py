@@ -270,3 +270,31 @@ def test_killing_a_worker_loses_no_plan(workspace, cluster) -> None:
     assert len(plans) == len(KOBAN)  # (officer, day) is the key: each plan once
     assert all(r.created_at.timestamp() >= started - 1 for r in plans.values())
     assert "6 計画作成 / planned" in out and "0 失敗 / failed" in out, out
+
+
+def test_officer_days_follow_the_roster_and_give_specialists_their_koban() -> None:
+    from junkai_geo.routing import DayProblem
+
+    ds = small_workspace()
+    specialist = {
+        "officer_id": "K38-S1",
+        "koban_id": "K38",
+        "role": "specialist",
+        "beat_id": "",
+        "mode": "walk",
+        "shift_pattern": "day",
+    }
+    ds.officers = pd.concat([ds.officers, pd.DataFrame([specialist])], ignore_index=True)
+    ds.beats = None  # as read from a workspace: the koban's beats come from the units
+    for name in ("koban", "units", "buildings", "households"):
+        setattr(ds, name, getattr(ds, name).to_crs("EPSG:6675"))
+    saturday = date(2026, 11, 7)
+    tasks, off = officer_days(ds, saturday, time_limit_s=1.0)
+    assert tasks == [] and len(off) == len(KOBAN) + 1  # 駐在所 and 日勤 rest at weekends
+    tasks, off = officer_days(ds, DAY, time_limit_s=1.0)
+    assert off == [] and len(tasks) == len(KOBAN) + 1
+    task = next(t for t in tasks if t.officer_id == "K38-S1")
+    problem = DayProblem.from_json(task.problem)
+    assert len(problem.candidates.household_id) > 0
+    beat_of = ds.households.set_index("household_id")["beat_id"]
+    assert set(beat_of[list(problem.candidates.household_id)]) == {"K38-1"}
