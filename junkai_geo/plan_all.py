@@ -23,7 +23,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -79,6 +79,10 @@ class OfficerDayResult:
     worker: str
     #: CPU seconds of the plan (the worker's thread).
     cpu_s: float = 0.0
+    #: Seconds (wall, CPU) the driver took to build the problem.
+    build_s: float = 0.0
+    build_cpu_s: float = 0.0
+    problem_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -127,6 +131,9 @@ def plan_officer_day(task: OfficerDay) -> OfficerDayResult:
         seconds=time.perf_counter() - t0,
         worker=f"{os.uname().nodename}:{os.getpid()}",
         cpu_s=cpu_s,
+        build_s=task.build_s,
+        build_cpu_s=task.build_cpu_s,
+        problem_bytes=len(task.problem),
     )
 
 
@@ -143,14 +150,90 @@ def officer_days(
 ) -> tuple[list[OfficerDay], list[dict[str, str]]]:
     """The officer-days of ``on``: one task per officer on duty, and those off duty.
 
-    The roster (:func:`junkai_geo.roster.build_roster`) gives each officer's
-    shift; an officer with liaison windows gets a task whose problem is
-    built here with those windows (and the focus day). Returns the tasks (in
+    As :func:`day_tasks`, with every problem built now. Returns the tasks (in
     officer order) and, for every officer off duty, ``{"officer_id",
     "station", "shift"}``.
     """
-    from .routing import DayRequest, build_day_problem
+    tasks = day_tasks(
+        dataset,
+        on,
+        time_limit_s=time_limit_s,
+        seed=seed,
+        roster_params=roster_params,
+        leave=leave,
+        focus_days=focus_days,
+        stations=stations,
+    )
+    return list(tasks), tasks.off_duty
 
+
+@dataclass
+class DayTasks:
+    """The officer-days of one day, their problems built when iterated.
+
+    :func:`run_plan_all` submits each task as soon as its problem is built,
+    so building (in the driver) and planning (on the workers) overlap, and
+    officers whose plan is already stored are not built at all.
+    """
+
+    on: date
+    time_limit_s: float
+    seed: int
+    #: ``(officer_id, station, shift)`` of every officer on duty, in officer order.
+    on_duty: list[tuple[str, str, Any]]
+    off_duty: list[dict[str, str]]
+    slices: Any
+
+    @property
+    def officer_ids(self) -> list[str]:
+        return [oid for oid, _, _ in self.on_duty]
+
+    def __len__(self) -> int:
+        return len(self.on_duty)
+
+    def __iter__(self) -> Iterator[OfficerDay]:
+        return self.iter(skip=())
+
+    def iter(self, *, skip: Iterable[str]) -> Iterator[OfficerDay]:
+        """The tasks of the officers not in ``skip``, each problem built as it is reached."""
+        from .routing import DayRequest, build_day_problem
+
+        skipped = set(skip)
+        for oid, station, shift in self.on_duty:
+            if oid in skipped:
+                continue
+            request = DayRequest(
+                officer_id=oid,
+                on=self.on,
+                windows=tuple(shift.windows),
+                focus_days=(self.on,) if shift.focus else (),
+            )
+            t0, c0 = time.perf_counter(), time.process_time()
+            text = build_day_problem(self.slices.of_officer(oid), request).to_json()
+            build_s, build_cpu_s = time.perf_counter() - t0, time.process_time() - c0
+            yield OfficerDay(
+                oid, station, self.on, text, self.time_limit_s, self.seed, build_s, build_cpu_s
+            )
+
+
+def day_tasks(
+    dataset: Dataset,
+    on: date,
+    *,
+    time_limit_s: float,
+    seed: int = 0,
+    roster_params: RosterParams | None = None,
+    leave: Mapping[str, Iterable[date]] | None = None,
+    focus_days: Mapping[str, Iterable[date]] | None = None,
+    stations: Iterable[str] | None = None,
+) -> DayTasks:
+    """Who is on duty on ``on`` (the roster), and their tasks to build.
+
+    The roster (:func:`junkai_geo.roster.build_roster`) gives each officer's
+    shift; an officer with liaison windows gets a task whose problem is
+    built with those windows (and the focus day) when the tasks are
+    iterated.
+    """
     for name in ("officers", "households", "koban"):
         if getattr(dataset, name) is None:
             raise InputError(
@@ -179,27 +262,17 @@ def officer_days(
         officers = officers[officers["station"].isin(wanted)]
     officers = officers.sort_values("officer_id", kind="stable")
     roster = build_roster(officers, on, 1, params=roster_params, leave=leave, focus_days=focus_days)
-    slices = _BeatSlices(dataset)
-    tasks: list[OfficerDay] = []
+    on_duty: list[tuple[str, str, Any]] = []
     off: list[dict[str, str]] = []
     for oid, station in zip(
         officers["officer_id"].astype(str), officers["station"].astype(str), strict=True
     ):
         shift = roster.shift(oid, on)
-        if not shift.on_duty:
+        if shift.on_duty:
+            on_duty.append((oid, station, shift))
+        else:
             off.append({"officer_id": oid, "station": station, "shift": shift.kind})
-            continue
-        request = DayRequest(
-            officer_id=oid,
-            on=on,
-            windows=tuple(shift.windows),
-            focus_days=(on,) if shift.focus else (),
-        )
-        t0, c0 = time.perf_counter(), time.process_time()
-        text = build_day_problem(slices.of_officer(oid), request).to_json()
-        build_s, build_cpu_s = time.perf_counter() - t0, time.process_time() - c0
-        tasks.append(OfficerDay(oid, station, on, text, time_limit_s, seed, build_s, build_cpu_s))
-    return tasks, off
+    return DayTasks(on, time_limit_s, seed, on_duty, off, _BeatSlices(dataset))
 
 
 class _BeatSlices:
@@ -406,7 +479,7 @@ class _Progress:
 
 
 def run_plan_all(
-    tasks: list[OfficerDay],
+    tasks: DayTasks | Iterable[OfficerDay],
     sink: PlanSink,
     *,
     client: Any,
@@ -423,7 +496,8 @@ def run_plan_all(
     Parameters
     ----------
     tasks
-        From :func:`officer_days` (all of one day).
+        From :func:`day_tasks` (problems built while the first plans run) or
+        :func:`officer_days` (all of one day).
     sink
         Stores the plans; with ``force`` False, officers it already holds
         are skipped (a rerun resumes).
@@ -442,31 +516,52 @@ def run_plan_all(
     from distributed import wait
 
     t0 = time.perf_counter()
-    on = tasks[0].on if tasks else date.today()
-    if any(t.on != on for t in tasks):
-        raise ParameterError("tasks: found several dates; expected the officer-days of one day")
-    stored = set() if force or not tasks else sink.done(on)
-    todo = [t for t in tasks if t.officer_id not in stored]
-    skipped = sorted(t.officer_id for t in tasks if t.officer_id in stored)
-    limit = (
-        timeout_s
-        if timeout_s is not None
-        else max((t.time_limit_s for t in todo), default=0.0) * TIMEOUT_FACTOR + TIMEOUT_MARGIN_S
+    if isinstance(tasks, DayTasks):
+        on, ids, time_limit = tasks.on, tasks.officer_ids, tasks.time_limit_s
+    else:
+        tasks = list(tasks)
+        on = tasks[0].on if tasks else date.today()
+        if any(t.on != on for t in tasks):
+            raise ParameterError("tasks: found several dates; expected the officer-days of one day")
+        ids = [t.officer_id for t in tasks]
+        time_limit = max((t.time_limit_s for t in tasks), default=0.0)
+    stored = set() if force or not ids else sink.done(on)
+    skipped = sorted(i for i in ids if i in stored)
+    source: Iterator[OfficerDay] = (
+        tasks.iter(skip=stored)
+        if isinstance(tasks, DayTasks)
+        else (t for t in tasks if t.officer_id not in stored)
     )
-    progress = _Progress(len(todo), progress_stream)
-    futures = {}
-    for t in todo:
-        fut = client.submit(plan_officer_day, t, key=t.key, pure=False, retries=retries)
-        futures[fut.key] = (fut, t)
-    pending = {fut for fut, _ in futures.values()}
+    limit = timeout_s if timeout_s is not None else time_limit * TIMEOUT_FACTOR + TIMEOUT_MARGIN_S
+    progress = _Progress(len(ids) - len(skipped), progress_stream)
+    futures: dict[str, tuple[Any, OfficerDay]] = {}
+    pending: set[Any] = set()
     running_since: dict[str, float] = {}
     planned: list[OfficerDayResult] = []
     failures: list[Failure] = []
-    while pending:
-        try:
-            done, _ = wait(list(pending), timeout=poll_s, return_when="FIRST_COMPLETED")
-        except TimeoutError:
-            done = set()
+    building = True
+    last_check = 0.0
+    while building or pending:
+        if building:
+            # Submit the next task as soon as its problem is built; look at
+            # the finished ones in between without waiting.
+            task = next(source, None)
+            if task is None:
+                building = False
+            else:
+                fut = client.submit(
+                    plan_officer_day, task, key=task.key, pure=False, retries=retries
+                )
+                futures[fut.key] = (fut, task)
+                pending.add(fut)
+        done: set[Any] = set()
+        if pending:
+            try:
+                done, _ = wait(
+                    list(pending), timeout=0 if building else poll_s, return_when="FIRST_COMPLETED"
+                )
+            except TimeoutError:
+                done = set()
         for fut in done:
             pending.discard(fut)
             task = futures[fut.key][1]
@@ -482,7 +577,8 @@ def run_plan_all(
                 failures.append(Failure(task.officer_id, task.station, reason[:500]))
             fut.release()
         now = time.perf_counter()
-        if pending:
+        if pending and now - last_check >= poll_s:
+            last_check = now
             processing = {k for keys in client.processing().values() for k in keys}
             for fut in list(pending):
                 if fut.key in processing:

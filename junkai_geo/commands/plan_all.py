@@ -69,7 +69,7 @@ def _sheet_writer(directory: Path | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import ParameterError
-    from ..plan_all import FolderSink, local_client, officer_days, run_plan_all
+    from ..plan_all import FolderSink, day_tasks, local_client, run_plan_all
 
     if args.area is not None:
         from ..bundled import load_area
@@ -93,12 +93,12 @@ def run(args: argparse.Namespace) -> int:
         with db.read_session() as session:
             dataset = dataset_from_db(session, None, buildings=True)
         sink = DatabaseSink(db, seed=args.seed, time_limit_s=args.time_limit)
-    tasks, off = officer_days(
+    tasks = day_tasks(
         dataset, args.date, time_limit_s=args.time_limit, seed=args.seed, stations=args.station
     )
     print(
         f"junkai-geo plan-all {args.date.isoformat()}: {len(tasks)} officers on duty, "
-        f"{len(off)} off duty",
+        f"{len(tasks.off_duty)} off duty",
         flush=True,
     )
     if args.scheduler:
@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             sink,
             client=client,
             force=args.force,
-            off_duty=off,
+            off_duty=tasks.off_duty,
             timeout_s=args.timeout,
             on_result=_sheet_writer(args.sheets),
         )
