@@ -506,7 +506,8 @@ def run_plan_all(
     timeout_s
         A task running (on a worker) longer than this is reported as timed
         out and its result dropped; default ``TIMEOUT_FACTOR`` x the plan
-        time limit + ``TIMEOUT_MARGIN_S``.
+        time limit + ``TIMEOUT_MARGIN_S``. The clock starts when a worker
+        starts running the task (asked of the workers every ``poll_s``).
     retries
         Extra attempts of a task that raised (a worker lost mid-task is
         retried by the scheduler in any case).
@@ -579,9 +580,9 @@ def run_plan_all(
         now = time.perf_counter()
         if pending and now - last_check >= poll_s:
             last_check = now
-            processing = {k for keys in client.processing().values() for k in keys}
+            executing = _executing(client)
             for fut in list(pending):
-                if fut.key in processing:
+                if fut.key in executing:
                     running_since.setdefault(fut.key, now)
                 if fut.key in running_since and now - running_since[fut.key] > limit:
                     pending.discard(fut)
@@ -603,6 +604,16 @@ def run_plan_all(
         scheduler=str(client.scheduler.address),
         workers=len(info.get("workers", {})),
     )
+
+
+def _executing_keys(dask_worker: Any) -> list[str]:
+    return [str(ts.key) for ts in dask_worker.state.executing]
+
+
+def _executing(client: Any) -> set[str]:
+    """Keys the workers are running now (not those only assigned to them and waiting)."""
+    got = client.run(_executing_keys, on_error="ignore")
+    return {k for keys in got.values() if isinstance(keys, list) for k in keys}
 
 
 def local_client(workers: int | None = None) -> Any:

@@ -242,6 +242,24 @@ def test_a_failing_task_is_reported_while_the_rest_finish(workspace, cluster, tm
     assert station["failures"] == 1
 
 
+def test_a_task_running_too_long_is_reported_as_timed_out(workspace, cluster, tmp_path) -> None:
+    from distributed import Client
+
+    from api.store import dataset_from_db
+
+    db = Database(workspace)
+    with db.read_session() as session:
+        ds = dataset_from_db(session, None, buildings=True)
+    db.dispose()
+    tasks, _ = officer_days(ds, DAY, time_limit_s=3.0)
+    with Client(cluster["address"]) as client:
+        result = run_plan_all(tasks[:1], FolderSink(tmp_path), client=client, timeout_s=0.5)
+    assert result.planned == []
+    assert [(f.officer_id, f.reason) for f in result.failures] == [
+        (tasks[0].officer_id, "timed out after 0 s")
+    ]
+
+
 def test_killing_a_worker_loses_no_plan(workspace, cluster) -> None:
     started = time.time()
     driver = subprocess.Popen(
