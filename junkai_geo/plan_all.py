@@ -171,9 +171,8 @@ def officer_days(
 class DayTasks:
     """The officer-days of one day, their problems built when iterated.
 
-    :func:`run_plan_all` submits each task as soon as its problem is built,
-    so building (in the driver) and planning (on the workers) overlap, and
-    officers whose plan is already stored are not built at all.
+    :func:`run_plan_all` builds only the problems of officers whose plan is
+    not stored yet.
     """
 
     on: date
@@ -496,7 +495,7 @@ def run_plan_all(
     Parameters
     ----------
     tasks
-        From :func:`day_tasks` (problems built while the first plans run) or
+        From :func:`day_tasks` (problems of stored plans not built) or
         :func:`officer_days` (all of one day).
     sink
         Stores the plans; with ``force`` False, officers it already holds
@@ -528,10 +527,14 @@ def run_plan_all(
         time_limit = max((t.time_limit_s for t in tasks), default=0.0)
     stored = set() if force or not ids else sink.done(on)
     skipped = sorted(i for i in ids if i in stored)
-    source: Iterator[OfficerDay] = (
-        tasks.iter(skip=stored)
+    # Every problem is built before the first task goes: building them while
+    # the first plans run held the driver's interpreter so long that the
+    # LocalCluster's scheduler (a thread of this process) fell behind and
+    # lost its workers on a loaded machine.
+    source: Iterator[OfficerDay] = iter(
+        list(tasks.iter(skip=stored))
         if isinstance(tasks, DayTasks)
-        else (t for t in tasks if t.officer_id not in stored)
+        else [t for t in tasks if t.officer_id not in stored]
     )
     limit = timeout_s if timeout_s is not None else time_limit * TIMEOUT_FACTOR + TIMEOUT_MARGIN_S
     progress = _Progress(len(ids) - len(skipped), progress_stream)
