@@ -24,6 +24,10 @@ API_COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("import_layer", "Import a layer (or a street network) into the workspace"),
     "serve": ("serve", "Run the web service (FastAPI) on the workspace"),
     "users": ("users", "Add or list users of the web service"),
+    "plan-all": (
+        "plan_all",
+        "Plan the day of every officer on duty (Dask distributed) into the workspace",
+    ),
 }
 
 #: Every command: name -> (module path, help).

@@ -337,3 +337,20 @@ class StreetNetworkRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DayPlanRow(Base):
+    """A day plan made ahead by ``junkai-geo plan-all`` (``DayPlan.to_dict()``), one
+    per officer and day; GET /plans/{officer}/{day} serves it when present."""
+
+    __tablename__ = "day_plans"
+    officer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    on_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    station: Mapped[str] = mapped_column(String(64), default="")
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON)
+    households: Mapped[int] = mapped_column(Integer, default=0)
+    unknown: Mapped[int] = mapped_column(Integer, default=0)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    time_limit_s: Mapped[float] = mapped_column(Float, default=0.0)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
-            module = importlib.import_module(f"junkai_geo.commands.{name}")
+            module = importlib.import_module(f"junkai_geo.commands.{name.replace('-', '_')}")
             module.add_arguments(p)
             p.set_defaults(_run=module.run)
     args = parser.parse_args(argv)

@@ -35,6 +35,7 @@ class OfficerRole(StrEnum):
 class TravelMode(StrEnum):
     WALK = "walk"
     BICYCLE = "bicycle"
+    CAR = "car"  # rural 駐在所 beats
 
 
 class HouseholdKind(StrEnum):

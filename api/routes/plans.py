@@ -87,7 +87,19 @@ def get_plan(
     window: Windows = None,
     seed: Seed = 0,
 ) -> Any:
-    """The day's route of an officer (JSON, docs/plan_format.md)."""
+    """The day's route of an officer (JSON, docs/plan_format.md).
+
+    A plan made ahead by ``junkai-geo plan-all`` is served as stored when the
+    request asks for the default windows and seed.
+    """
+    if window is None and seed == 0:
+        from ..day_plans import stored_plan
+
+        with db.read_session() as session:
+            _officer_in_scope(session, who, officer_id)
+            stored = stored_plan(session, officer_id, on)
+        if stored is not None:
+            return stored
     plan, _ = _plan(db, settings, who, officer_id, on, window, seed, settings.plan_time_limit_s)
     return plan
 

@@ -36,6 +36,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="day to plan, YYYY-MM-DD (default: the first weekday after the data's as_of day)",
     )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument(
+        "--area",
+        choices=("kanazawa", "ishikawa"),
+        default="kanazawa",
+        help="bundled data: kanazawa (one city, quick; default) or ishikawa (the prefecture)",
+    )
 
 
 class _Clock:
@@ -111,7 +117,7 @@ def first_weekday_after(day: date) -> date:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..bundled import load_kanazawa
+    from ..bundled import as_of, load_area
     from ..cards import card_table
     from ..console import progress_of
     from ..render import beats_map, route_map, save_map
@@ -123,10 +129,13 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     source = source_of(args)
-    today = source.as_of()
-
     # The bundle is validated as any import is; a workspace was at its import.
-    loaded = load_kanazawa(validate=True) if isinstance(source, BundledSource) else source.dataset()
+    if isinstance(source, BundledSource):
+        today = as_of(args.area)
+        loaded = load_area(args.area, validate=True)
+    else:
+        today = source.as_of()
+        loaded = source.dataset()
     _require_layers(loaded)
     ds: Any = loaded  # every layer present, checked above
     clock.lap(f"load + validate {source.label}")
