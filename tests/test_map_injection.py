@@ -169,3 +169,18 @@ def test_the_reported_address_alone_does_not_run(browser, assets, tmp_path):
     flags, errors, text, _n = _open(browser, tmp_path, "r.html")
     assert flags["PWNED"] is None, "the address ran as script"
     assert ATTACKS[0] in text
+
+
+def test_rebalance_map_shows_hostile_beat_ids_as_text(browser, assets, tmp_path):
+    from junkai_geo.rebalance.map import rebalance_map
+
+    units = _hostile_beats().rename(columns={"beat_id": "unit_id"})
+    units["before"] = [ATTACKS[0], ATTACKS[0], ATTACKS[1], ATTACKS[1]]
+    units["after"] = [ATTACKS[0], ATTACKS[2], ATTACKS[2], ATTACKS[1]]
+    units["households"] = [10, 20, 30, 40]
+    m = rebalance_map(units, before_col="before", after_col="after", koban_gdf=_hostile_koban())
+    save_map(m, tmp_path / "rebalance.html")
+    flags, errors, _text, opened = _open(browser, tmp_path, "rebalance.html")
+    assert all(v is None for v in flags.values()), flags
+    assert errors == [], errors
+    assert opened >= 4

@@ -111,7 +111,7 @@ def rebalance_map(
     koban_gdf: gpd.GeoDataFrame | None = None,
     simplify_m: float = 5.0,
     moves_listed: int = 40,
-    offline: bool = False,
+    offline: bool = True,
 ) -> folium.Map:
     """Beats before and after rebalancing as switchable layers, moved units outlined.
 
@@ -126,6 +126,10 @@ def rebalance_map(
     frame = _scalar_frame(units, cols)
     frame["_before"] = units[before_col].astype(str).to_numpy()
     frame["_after"] = units[after_col].astype(str).to_numpy()
+    # Tooltips set their text as innerHTML: the shown beat ids are escaped
+    # (issue 17), the raw ones only pick colours.
+    frame["_before_t"] = [_e(v) for v in frame["_before"]]
+    frame["_after_t"] = [_e(v) for v in frame["_after"]]
     moved = (frame["_before"] != frame["_after"]).to_numpy()
     for label, key, col, show in (
         ("調整前 Before", "_before", before_col, False),
@@ -135,7 +139,9 @@ def rebalance_map(
         layer = folium.FeatureGroup(name=label, overlay=False, show=show).add_to(m)
         folium.GeoJson(
             json.loads(
-                frame.drop(columns=[c for c in ("_before", "_after") if c != key]).to_json()
+                frame.drop(
+                    columns=[c for c in ("_before", "_after", "_before_t", "_after_t") if c != key]
+                ).to_json()
             ),
             style_function=lambda f, key=key, colours=colours: {
                 "fillColor": colours[f["properties"][key]],
@@ -149,10 +155,11 @@ def rebalance_map(
             .dissolve(by="_b")
             .reset_index()
         )
+        shown = dissolved.assign(_bt=[_e(v) for v in dissolved["_b"]])[["_bt", "geometry"]]
         folium.GeoJson(
-            json.loads(dissolved.to_json()),
+            json.loads(shown.to_json()),
             style_function=lambda _f: {"fill": False, "color": "#222", "weight": 2.0},
-            tooltip=folium.GeoJsonTooltip(fields=["_b"], aliases=["受持区"]),
+            tooltip=folium.GeoJsonTooltip(fields=["_bt"], aliases=["受持区"]),
         ).add_to(layer)
         for beat_id, geom in zip(dissolved["_b"], dissolved.geometry, strict=True):
             pt = geom.representative_point()
@@ -177,7 +184,7 @@ def rebalance_map(
                 "dashArray": "5 3",
             },
             tooltip=folium.GeoJsonTooltip(
-                fields=["_before", "_after"], aliases=["調整前", "調整後"]
+                fields=["_before_t", "_after_t"], aliases=["調整前", "調整後"]
             ),
         ).add_to(m)
     if koban_gdf is not None:
