@@ -58,18 +58,25 @@ class ImportResult:
 
 
 def read_files(
-    layer: str, paths: list[Path], *, crs: str | None = None, names: list[str] | None = None
+    layer: str,
+    paths: list[Path],
+    *,
+    crs: str | None = None,
+    names: list[str] | None = None,
+    national: Any = None,
 ) -> Any:
     """Read and check every file of one layer; one frame, or every problem raised.
 
-    ``names`` are the names the problems give the files (default their names).
+    ``names`` are the names the problems give the files (default their names);
+    ``national`` the options of the national formats
+    (:class:`junkai_geo.formats.NationalOptions`).
     """
     problems: list[Problem] = []
     frames: list[Any] = []
     for i, path in enumerate(paths):
         name = names[i] if names else Path(path).name
         try:
-            frame = read_layer(path, layer, crs=crs, today=today_local())
+            frame = read_layer(path, layer, crs=crs, today=today_local(), national=national)
         except InputError as exc:
             problems += [
                 Problem(name, p.row, p.field, p.found, p.expected, p.code) for p in exc.problems

@@ -227,3 +227,80 @@ def test_a_workspace_with_streets_plans_along_them(tmp_path: Path) -> None:
     served = service_plan(f"sqlite:///{ws}", "HO1", ON)
     assert served["travel_source"] == "network" and served["stops"]
     assert max(len(s["path"]) for s in served["stops"]) > 2
+
+
+POLICE = ROOT.parent / "shared" / "data" / "police" / "koban_japan_2024-11-20.csv"
+
+
+@pytest.mark.skipif(not POLICE.is_file(), reason=f"{POLICE} is not there (../shared)")
+def test_own_data_in_the_national_formats(tmp_path: Path) -> None:
+    """The police list as published (filtered to one station), households
+    listed by address only (located on the bundled Ishikawa 町字 points and
+    placed in beats by location), to a plan and its sheet."""
+    import sqlite3
+
+    import shapely
+
+    from junkai_geo.ingest import read_layer
+
+    ws = tmp_path / "ishikawa.sqlite3"
+    where = ["--workspace", str(ws)]
+    cli("import", "koban", str(POLICE), "--prefecture", "石川県", "--station", "金沢東", "--skip-unlocated", *where)  # fmt: skip
+    con = sqlite3.connect(ws)
+    koban = con.execute("SELECT koban_id, lon, lat FROM koban ORDER BY koban_id").fetchall()
+    con.close()
+    assert len(koban) >= 10 and all(k.startswith("KB-") for k, _, _ in koban)
+    # Beats: the koban's Voronoi cells in the area they serve.
+    pts = gpd.GeoSeries([Point(lon, lat) for _, lon, lat in koban], crs="EPSG:4326").to_crs(6675)
+    area = shapely.MultiPoint(list(pts)).convex_hull.buffer(1500)
+    cells = shapely.voronoi_polygons(shapely.MultiPoint(list(pts)), extend_to=area)
+    beats = []
+    for (kid, _, _), p in zip(koban, pts, strict=True):
+        cell = next(c for c in cells.geoms if c.contains(p)).intersection(area)
+        beats.append({"beat_id": f"B-{kid[3:]}", "koban_id": kid, "geometry": cell})
+    beats_gdf = gpd.GeoDataFrame(beats, crs=6675).to_crs("EPSG:4326")
+    beats_gdf.to_file(tmp_path / "beats.geojson")
+    pd.DataFrame(
+        {
+            "officer_id": [f"O-{b['beat_id']}" for b in beats],
+            "koban_id": [b["koban_id"] for b in beats],
+            "beat_id": [b["beat_id"] for b in beats],
+        }
+    ).to_csv(tmp_path / "officers.csv", index=False)
+    # Households by address only (住所, no coordinates), as a ward office keeps them.
+    hh = gpd.read_parquet(BUNDLE / "households.parquet").to_crs(6675)
+    hh = hh[hh.within(shapely.union_all(pts.buffer(700).to_numpy()))].head(400)
+    listed = pd.DataFrame(
+        {
+            "世帯ID": hh["household_id"].to_numpy(),
+            "住所": ("石川県金沢市" + hh["address"]).to_numpy(),
+            "種別": hh["kind"]
+            .map({"home": "世帯", "business": "事業所", "public": "公共"})
+            .to_numpy(),
+            "階": hh["floor"].to_numpy(),
+        }
+    )
+    listed.to_csv(tmp_path / "all.csv", index=False, encoding="cp932")
+    # Keep the rows the bundled 町字 points locate inside the beats (a real list
+    # would be the station's own area).
+    located = read_layer(tmp_path / "all.csv", "households").to_crs("EPSG:4326")
+    inside = located[located.within(beats_gdf.union_all())]["household_id"]
+    assert len(inside) >= 50
+    listed[listed["世帯ID"].isin(inside)].to_csv(
+        tmp_path / "households.csv", index=False, encoding="cp932"
+    )
+    cli("import", "beats", str(tmp_path / "beats.geojson"), *where)
+    cli("import", "officers", str(tmp_path / "officers.csv"), *where)
+    cli("import", "households", str(tmp_path / "households.csv"), *where)
+    con = sqlite3.connect(ws)
+    busiest = con.execute(
+        "SELECT beat_id FROM households GROUP BY beat_id ORDER BY count(*) DESC, beat_id LIMIT 1"
+    ).fetchone()[0]
+    assert con.execute("SELECT count(*) FROM households WHERE beat_id IS NULL").fetchone()[0] == 0
+    con.close()
+    out, sheet = tmp_path / "plan.json", tmp_path / "sheet.pdf"
+    cli("plan", "--officer", f"O-{busiest}", "--date", ON.isoformat(), "--time-limit", "1", "--out", str(out), *where)  # fmt: skip
+    cli("sheet", str(out), "--out", str(sheet))
+    plan = json.loads(out.read_text(encoding="utf-8"))
+    assert plan["stops"], plan["notes"]
+    assert_sheet(sheet, plan)

@@ -30,6 +30,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--crs", default=None, help="CRS of x/y columns or of a file without one, e.g. EPSG:6675"
     )
+    national = parser.add_argument_group(
+        "national formats (docs/data_formats_national.md)",
+    )
+    national.add_argument(
+        "--prefecture",
+        action="append",
+        default=None,
+        help="police list: keep this prefecture's rows, e.g. 石川県 (repeatable)",
+    )
+    national.add_argument(
+        "--station",
+        action="append",
+        default=None,
+        help="police list: keep this station's rows, e.g. 金沢中 (repeatable)",
+    )
+    national.add_argument(
+        "--skip-unlocated",
+        action="store_true",
+        help="police list: leave out rows without a location (each noted) instead of failing",
+    )
+    national.add_argument(
+        "--reference",
+        action="append",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="address list: MLIT 位置参照情報 CSV to locate addresses against (repeatable; "
+        "default the bundled Ishikawa 町字 points)",
+    )
     parser.add_argument(
         "--margin-m",
         type=float,
@@ -60,7 +89,14 @@ def run(args: argparse.Namespace) -> int:
                     )
                 lines = import_network(db, args.files[0], margin_m=args.margin_m, progress=progress)
             else:
-                lines = import_files(db, args.layer, args.files, crs=args.crs, progress=progress)
+                lines = import_files(
+                    db,
+                    args.layer,
+                    args.files,
+                    crs=args.crs,
+                    progress=progress,
+                    national=national_options(args),
+                )
     except InputError as exc:
         print(
             f"junkai-geo import {args.layer}: {len(exc.problems)} problem(s); "
@@ -77,8 +113,28 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def national_options(args: argparse.Namespace) -> Any:
+    """The national-format options given on the command line (None: defaults)."""
+    from junkai_geo.formats import NationalOptions
+
+    if not (args.prefecture or args.station or args.skip_unlocated or args.reference):
+        return None
+    return NationalOptions(
+        prefecture=tuple(args.prefecture) if args.prefecture else None,
+        station=tuple(args.station) if args.station else None,
+        skip_unlocated=args.skip_unlocated,
+        reference=tuple(args.reference or ()),
+    )
+
+
 def import_files(
-    db: Any, layer: str, files: list[Path], *, crs: str | None = None, progress: Any = None
+    db: Any,
+    layer: str,
+    files: list[Path],
+    *,
+    crs: str | None = None,
+    progress: Any = None,
+    national: Any = None,
 ) -> list[str]:
     """Read, check and store ``files`` as ``layer`` in one transaction.
 
@@ -90,15 +146,16 @@ def import_files(
 
     if progress is not None:
         progress.step(f"reading and checking {len(files)} {layer} file(s)")
-    frame = read_files(layer, files, crs=crs)
+    frame = read_files(layer, files, crs=crs, national=national)
     if progress is not None:
         progress.step(f"checking {len(frame):,} {layer} against the workspace and writing")
     with db.writing() as session:
         result = store_layer(session, layer, frame, frame.attrs.get("source", layer))
     invalidate_survey_cache()
     names = ", ".join(f.name for f in files)
+    notes = [str(n) for n in frame.attrs.get("notes", [])][:20] + result.notes
     return [f"imported {result.rows:,} {layer} from {names} into the {describe(db.url)}"] + [
-        f"note: {n}" for n in result.notes
+        f"note: {n}" for n in notes
     ]
 
 
