@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from api import heavy_reads
 from api.heavy_reads import invalidate_heavy_reads
+from api.routes.reports import invalidate_survey_cache
 from junkai_geo.progress import progress_report
 
 from .conftest import ApiEnv, small_dataset
@@ -102,6 +104,9 @@ def test_heavy_reads_are_cached_and_top_is_bounded(api_env: ApiEnv) -> None:
     assert first.status_code == 200, first.text
     again = api_env.client.get("/progress", params=params, headers=api_env.auth("admin"))
     assert again.json() == first.json()
+    assert [k[0] for k in heavy_reads._ANSWERS] == ["progress"]
+    invalidate_survey_cache()  # what a visit or an import calls
+    assert not heavy_reads._ANSWERS
     spec = api_env.client.get("/specialists", params={"top": 50}, headers=api_env.auth("admin"))
     assert spec.status_code == 200, spec.text
     over = api_env.client.get("/specialists", params={"top": 51}, headers=api_env.auth("admin"))
