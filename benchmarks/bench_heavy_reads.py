@@ -4,7 +4,7 @@ On a SQLite database loaded with the bundled Kanazawa data (built once at
 ``--db`` when missing: a few minutes), measures in one run:
 
 1. **Inputs**: :func:`api.store.dataset_from_db` (every household and visit
-   of the scope) of the baseline (``--baseline``, default ``main``, loaded
+   of the scope) of the baseline (``--baseline``, default where this branch left ``main``, loaded
    from git with ``git show``) against this checkout's;
 2. **Progress**: :func:`junkai_geo.progress.progress_report` of the
    baseline against this checkout's, on the same dataset, with a check that
@@ -81,8 +81,19 @@ def build(db_path: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, default=Path("/tmp/junkai_heavy_reads.sqlite3"))
-    ap.add_argument("--baseline", default="main", help="git ref of the previous code")
+    ap.add_argument(
+        "--baseline",
+        default=None,
+        help="git ref of the previous code (default: merge-base with main)",
+    )
     args = ap.parse_args()
+    if args.baseline is None:
+        args.baseline = subprocess.run(
+            ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()[:10]
     from fastapi.testclient import TestClient
 
     from api import store
