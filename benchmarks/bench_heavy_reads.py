@@ -203,7 +203,7 @@ def main() -> None:
         f"Machine load: `{load}`.",
         "",
         "The issue measured admin `GET /progress` at 12.5-14.2 s and `GET /specialists?top=49`",
-        "at 13.7 s on an unloaded machine.",
+        "at 13.7 s (its machine load not recorded).",
         "",
         "| step | baseline | this checkout | note |",
         "|---|---|---|---|",
