@@ -30,6 +30,7 @@ from .db import utcnow
 from .models import (
     AccessToken,
     ApiKey,
+    AuditEntry,
     BeatRow,
     BeatVersion,
     KobanRow,
@@ -97,35 +98,117 @@ def create_user(
     return user
 
 
+@dataclass(frozen=True)
+class LoginLimits:
+    """How many failed logins are allowed within ``window_s`` seconds.
+
+    - ``per_pair``: one username from one address (a mistyped password);
+    - ``per_address``: any usernames from one address (one password tried on
+      many accounts);
+    - ``per_account``: one username from any address (many addresses guessing
+      one account). Past it the account still opens from an address that
+      logged in to it successfully within ``known_address_days``, so an
+      attacker elsewhere cannot lock the real user out of their own tablet.
+    """
+
+    per_pair: int = 5
+    per_address: int = 20
+    per_account: int = 20
+    window_s: int = 300
+    known_address_days: int = 30
+
+
+def _failures(session: Session, since: Any, *where: Any) -> int:
+    return int(
+        session.scalar(
+            select(func.count()).select_from(LoginFailure).where(LoginFailure.at >= since, *where)
+        )
+        or 0
+    )
+
+
+def login_block_reason(
+    session: Session, username: str, client_ip: str, limits: LoginLimits
+) -> str | None:
+    """Why a login attempt is refused before its password is checked, or None."""
+    since = utcnow() - timedelta(seconds=limits.window_s)
+    name, ip = username[:64], client_ip[:64]
+    if _failures(session, since, LoginFailure.username == name, LoginFailure.client_ip == ip) >= (
+        limits.per_pair
+    ):
+        return "account_and_address"
+    if _failures(session, since, LoginFailure.client_ip == ip) >= limits.per_address:
+        return "address"
+    if _failures(session, since, LoginFailure.username == name) >= limits.per_account:
+        user_id = session.scalar(select(User.id).where(User.username == username))
+        known_since = utcnow() - timedelta(days=limits.known_address_days)
+        known = user_id is not None and session.scalar(
+            select(AuditEntry.id)
+            .where(
+                AuditEntry.user_id == user_id,
+                AuditEntry.action == "login",
+                AuditEntry.client_ip == ip,
+                AuditEntry.at >= known_since,
+            )
+            .limit(1)
+        )
+        if not known:
+            return "account"
+    return None
+
+
 def login_blocked(
     session: Session, username: str, client_ip: str, *, max_failures: int, window_s: int
 ) -> bool:
-    since = utcnow() - timedelta(seconds=window_s)
-    n = session.scalar(
-        select(func.count())
-        .select_from(LoginFailure)
-        .where(
-            LoginFailure.username == username,
-            LoginFailure.client_ip == client_ip,
-            LoginFailure.at >= since,
+    """True when ``username`` from ``client_ip`` has used up its failures."""
+    limits = LoginLimits(per_pair=max_failures, window_s=window_s)
+    return login_block_reason(session, username, client_ip, limits) is not None
+
+
+@dataclass(frozen=True)
+class LoginCandidate:
+    """What a password check needs, read before it (no transaction held)."""
+
+    user_id: int | None
+    password_hash: str
+    active: bool
+
+
+def login_candidate(session: Session, username: str) -> LoginCandidate:
+    row = session.execute(
+        select(User.id, User.password_hash, User.active).where(User.username == username)
+    ).first()
+    if row is None:
+        return LoginCandidate(None, _DUMMY_HASH, False)
+    return LoginCandidate(int(row[0]), str(row[1]), bool(row[2]))
+
+
+def record_login_failure(session: Session, username: str, client_ip: str) -> None:
+    session.add(LoginFailure(username=username[:64], client_ip=client_ip[:64], at=utcnow()))
+
+
+def clear_login_failures(session: Session, username: str, client_ip: str) -> None:
+    session.execute(
+        delete(LoginFailure).where(
+            LoginFailure.username == username[:64], LoginFailure.client_ip == client_ip[:64]
         )
     )
-    return bool(n and n >= max_failures)
 
 
 def authenticate(session: Session, username: str, password: str, client_ip: str) -> User | None:
-    """The active user with these credentials, recording a failure if none."""
-    user = session.scalar(select(User).where(User.username == username))
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
-    if user is None or not ok or not user.active:
-        session.add(LoginFailure(username=username[:64], client_ip=client_ip[:64], at=utcnow()))
+    """The active user with these credentials, recording a failure if none.
+
+    Checks the password inside the caller's session; the HTTP login checks it
+    outside any transaction (:func:`login_candidate`) so that a flood of wrong
+    passwords never holds the write lock.
+    """
+    cand = login_candidate(session, username)
+    ok = verify_password(cand.password_hash, password)
+    if cand.user_id is None or not ok or not cand.active:
+        record_login_failure(session, username, client_ip)
         return None
-    session.execute(
-        delete(LoginFailure).where(
-            LoginFailure.username == username, LoginFailure.client_ip == client_ip
-        )
-    )
-    return user
+    clear_login_failures(session, username, client_ip)
+    return session.get(User, cand.user_id)
 
 
 def issue_token(session: Session, user: User, ttl_s: int) -> tuple[str, int]:
@@ -143,10 +226,30 @@ def issue_token(session: Session, user: User, ttl_s: int) -> tuple[str, int]:
     return token, ttl_s
 
 
-def issue_api_key(session: Session, user: User, label: str = "") -> str:
+def issue_api_key(
+    session: Session, user: User, label: str = "", *, ttl_days: int = 365
+) -> tuple[ApiKey, str]:
+    """A new API key for ``user`` and its secret (shown once; only its hash is kept)."""
     key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiKey(user_id=user.id, key_hash=sha256_hex(key), label=label, created_at=utcnow()))
-    return key
+    now = utcnow()
+    row = ApiKey(
+        user_id=user.id,
+        key_hash=sha256_hex(key),
+        label=label,
+        created_at=now,
+        expires_at=now + timedelta(days=ttl_days),
+    )
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def revoke_tokens(session: Session, user_id: int, *, except_hash: str | None = None) -> int:
+    """End every bearer token of a user (password change, disable); keys stay listed."""
+    stmt = delete(AccessToken).where(AccessToken.user_id == user_id)
+    if except_hash is not None:
+        stmt = stmt.where(AccessToken.token_hash != except_hash)
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def user_for_secret(session: Session, secret: str, *, with_expiry: bool = False) -> Any:
@@ -158,9 +261,17 @@ def user_for_secret(session: Session, secret: str, *, with_expiry: bool = False)
     digest = sha256_hex(secret)
     expires = math.inf
     if secret.startswith(API_KEY_PREFIX):
-        user_id = session.scalar(
-            select(ApiKey.user_id).where(ApiKey.key_hash == digest, ApiKey.revoked_at.is_(None))
-        )
+        now = utcnow()
+        key_row = session.execute(
+            select(ApiKey.user_id, ApiKey.expires_at).where(
+                ApiKey.key_hash == digest,
+                ApiKey.revoked_at.is_(None),
+                (ApiKey.expires_at.is_(None)) | (ApiKey.expires_at > now),
+            )
+        ).first()
+        user_id = key_row[0] if key_row else None
+        if key_row and key_row[1] is not None:
+            expires = key_row[1].timestamp()
     else:
         row = session.execute(
             select(AccessToken.user_id, AccessToken.expires_at).where(
@@ -248,3 +359,36 @@ def principal_for(session: Session, user: User, client_ip: str = "") -> Principa
     return Principal(
         user.id, user.username, role, user.officer_id, user.station, beat_ids, koban_ids, client_ip
     )
+
+
+def filters_in_scope(
+    session: Session,
+    who: Principal,
+    *,
+    household_id: str | None = None,
+    officer_id: str | None = None,
+) -> bool:
+    """Whether list filters name a household / officer in the caller's scope.
+
+    A filter outside the scope is refused (403) rather than answered with an
+    empty list, and a missing id is refused the same way, so the answer does
+    not tell whether it exists.
+    """
+    from .models import HouseholdRow
+
+    if household_id is not None and who.beat_ids is not None:
+        beat = session.scalar(
+            select(HouseholdRow.beat_id).where(HouseholdRow.household_id == household_id)
+        )
+        if beat is None or beat not in who.beat_ids:
+            return False
+    if officer_id is not None:
+        if who.role is Role.OFFICER:
+            return officer_id == who.officer_id
+        if who.koban_ids is not None:
+            koban = session.scalar(
+                select(OfficerRow.koban_id).where(OfficerRow.officer_id == officer_id)
+            )
+            if koban is None or koban not in who.koban_ids:
+                return False
+    return True

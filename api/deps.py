@@ -104,6 +104,21 @@ async def get_principal(
     return who
 
 
+def forget_principals(user_id: int | None = None, token: str | None = None) -> None:
+    """Drop cached principals of a user or a token in this process (logout,
+    revocation, disable); other worker processes drop theirs within
+    ``PRINCIPAL_CACHE_S``."""
+    digest = sha256_hex(token) if token else None
+    for key, (_, _, who) in list(_PRINCIPALS.items()):
+        if (user_id is not None and who.user_id == user_id) or (
+            digest is not None and key.endswith(":" + digest)
+        ):
+            _PRINCIPALS.pop(key, None)
+
+
+BearerToken = Annotated[str | None, Depends(oauth2_scheme)]
+
+
 def _lookup(db: Database, token: str, ip: str) -> tuple[Principal, float] | None:
     # A short read transaction of its own: the route's session may be a
     # write session that should not hold the lock during the lookup.

@@ -1,16 +1,19 @@
-"""Rebalancing and calendars as background jobs: a child process per job.
+"""Background jobs (rebalancing, calendars): one runner, a child process per job.
 
-The library's ``rebalance_beats`` runs to its time limit or until it
-converges and reports no progress of its own, so a job's progress is the
-share of its time budget used. The child runs the search in a thread and
-polls the job row; when a cancel was requested (from any server worker) it
-marks the job cancelled and exits at once. Jobs found running when the
-service starts were interrupted by a restart and are marked failed.
+Every kind of job runs the same way (:func:`run_job`): the child marks the
+job running, reads its inputs, runs the planner in a thread while it polls the
+job row, and stores the result, or marks the job cancelled (a cancel asked
+from any server worker ends the child at once: the planner thread cannot be
+interrupted otherwise) or failed (with the error). What differs per kind, the
+table, the inputs and planner call, the one-line message and the time budget
+that progress is measured against, is a :class:`JobKind` in ``JOB_KINDS``.
+Jobs found running when the service starts were interrupted by a restart and
+are marked failed.
 
-Calendar jobs (``plan_calendar`` then ``forecast_coverage``, or
-``plan_new_officer``) run the same way; their progress is the elapsed share
-of an estimate made when the job was created (officer-days times the day
-time limit), since the planner reports none either.
+The planners report no progress of their own, so a running job's progress is
+the elapsed share of its time budget: the rebalancing time limit, or for a
+calendar an estimate made when the job was created (officer-days times the
+day time limit).
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ import os
 import threading
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select, update
 
 from .db import Database, utcnow
@@ -34,9 +40,15 @@ _children: dict[str, Any] = {}
 
 def start_job(url: str, job_id: str, kind: str = "rebalance") -> None:
     """Run job ``job_id`` in a child process (spawned: no inherited connections)."""
+    if kind not in JOB_KINDS:
+        raise ValueError(f"kind: found {kind!r}; expected one of {sorted(JOB_KINDS)}")
     ctx = multiprocessing.get_context("spawn")
-    target = run_calendar_job if kind == "calendar" else run_job
-    proc = ctx.Process(target=target, args=(url, job_id), name=f"{kind}-{job_id}", daemon=True)
+    proc = ctx.Process(
+        target=_run_child,
+        args=(url, job_id, kind, os.getpid()),
+        name=f"{kind}-{job_id}",
+        daemon=True,
+    )
     proc.start()
     _children[job_id] = proc
     # Reap finished children so none lingers as a zombie.
@@ -46,9 +58,16 @@ def start_job(url: str, job_id: str, kind: str = "rebalance") -> None:
             _children.pop(jid, None)
 
 
+def _run_child(url: str, job_id: str, kind: str, parent_pid: int) -> None:
+    from .children import die_with_parent
+
+    die_with_parent(parent_pid)
+    run_job(url, job_id, kind)
+
+
 def fail_interrupted(db: Database) -> None:
     with db.writing() as s:
-        for model in (RebalanceJob, CalendarJob):
+        for model in (k.model for k in JOB_KINDS.values()):
             s.execute(
                 update(model)
                 .where(model.status.in_(("queued", "running")))
@@ -96,91 +115,45 @@ def units_frame(session: Any, version: int, station: str | None) -> tuple[Any, A
     return ugdf, kgdf, {"beat_koban": beat_koban, "locked_beats": locked}
 
 
-def run_job(url: str, job_id: str) -> None:
-    """Child process body: build the problem, search, store the result."""
+def _rebalance_job(db: Database, job: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    """Inputs of a rebalancing job (units of its station's current beats) and its planner call."""
     from junkai_geo.rebalance import RebalanceParams, rebalance_beats
 
-    db = Database(url, pool_size=2, max_overflow=2)
-    try:
-        with db.writing() as s:
-            job = s.get(RebalanceJob, job_id)
-            if job is None or job.status != "queued":
-                return
-            job.status = "running"
-            params = dict(job.params or {})
-            station, version = job.station, job.base_version
-        with db.read_session() as s:
-            units, koban, extra = units_frame(s, version, station)
-        if units.empty:
-            raise ValueError("no units with a current beat in this scope: import a units layer")
-        p = RebalanceParams(
-            time_limit_s=params["time_limit_s"], seed=params["seed"], tolerance=params["tolerance"]
+    params = dict(job["params"] or {})
+    with db.read_session() as s:
+        units, koban, extra = units_frame(s, job["base_version"], job["station"])
+    if units.empty:
+        raise ValueError("no units with a current beat in this scope: import a units layer")
+    p = RebalanceParams(
+        mode=params.get("mode", "minimal-change"),
+        time_limit_s=params["time_limit_s"],
+        seed=params["seed"],
+        tolerance=params["tolerance"],
+    )
+
+    def solve() -> dict[str, Any]:
+        result = rebalance_beats(
+            units,
+            params=p,
+            weight_column="households",
+            current_column="beat_id",
+            koban=koban,
+            beat_koban=extra["beat_koban"],
+            locked_beats=extra["locked_beats"],
+            n_beats=params.get("n_beats"),
         )
-        out: dict[str, Any] = {}
+        return result.to_dict(geometry=True)
 
-        def search() -> None:
-            try:
-                out["result"] = rebalance_beats(
-                    units,
-                    params=p,
-                    weight_column="households",
-                    current_column="beat_id",
-                    koban=koban,
-                    beat_koban=extra["beat_koban"],
-                    locked_beats=extra["locked_beats"],
-                    n_beats=params.get("n_beats"),
-                )
-            except Exception as exc:  # reported on the job, not lost in the thread
-                out["error"] = f"{type(exc).__name__}: {exc}"
-
-        worker = threading.Thread(target=search, daemon=True)
-        worker.start()
-        while worker.is_alive():
-            worker.join(POLL_S)
-            with db.read_session() as s:
-                cancel = s.scalar(
-                    select(RebalanceJob.cancel_requested).where(RebalanceJob.id == job_id)
-                )
-            if cancel:
-                with db.writing() as s:
-                    s.execute(
-                        update(RebalanceJob)
-                        .where(RebalanceJob.id == job_id)
-                        .values(status="cancelled", message="cancelled on request")
-                    )
-                db.dispose()
-                os._exit(0)  # the search thread cannot be interrupted otherwise
-        if "error" in out:
-            raise RuntimeError(out["error"])
-        result = out["result"].to_dict(geometry=True)
-        with db.writing() as s:
-            job = s.get(RebalanceJob, job_id)
-            assert job is not None
-            if job.cancel_requested:  # asked for while the last poll was pending
-                job.status, job.message = "cancelled", "cancelled on request"
-            else:
-                job.status, job.progress, job.result = "done", 1.0, result
-                job.message = f"{len(result['moved_units'])} unit(s) would move"
-    except Exception as exc:
-        with db.writing() as s:
-            s.execute(
-                update(RebalanceJob)
-                .where(RebalanceJob.id == job_id)
-                .values(status="failed", message=(str(exc) or traceback.format_exc())[:500])
-            )
-    finally:
-        db.dispose()
+    return solve
 
 
-def progress_of(job: RebalanceJob) -> float:
-    """Done jobs 1; running ones the share of the time budget used (< 1)."""
-    if job.status in ("done", "accepted", "rejected"):
-        return 1.0
-    if job.status != "running":
-        return float(job.progress)
-    budget = float((job.params or {}).get("time_limit_s", 60.0)) or 1.0
-    elapsed = (utcnow() - job.created_at).total_seconds()
-    return round(min(0.99, max(0.0, elapsed / budget)), 3)
+def _rebalance_message(result: dict[str, Any]) -> str:
+    plan = result["plan"]
+    return (
+        f"{'feasible' if result['feasible'] else 'NOT feasible'}: "
+        f"{len(result['moved_units'])} unit(s), {plan['households_moved']:,.0f} households "
+        f"would move; largest deviation {plan['largest_deviation_after']:.1%}"
+    )
 
 
 def join_children(timeout_s: float = 30.0) -> None:
@@ -194,7 +167,7 @@ def join_children(timeout_s: float = 30.0) -> None:
         _children.pop(jid, None)
 
 
-def _search_with_cancel(db: Database, model: Any, job_id: str, fn: Any) -> Any:
+def _run_with_cancel(db: Database, model: Any, job_id: str, fn: Any) -> Any:
     """Run ``fn()`` in a thread; exit the process when the job is cancelled."""
     out: dict[str, Any] = {}
 
@@ -271,8 +244,8 @@ def calendar_inputs(session: Any, koban_id: str, start: Any, days: int) -> dict[
     }
 
 
-def run_calendar_job(url: str, job_id: str) -> None:
-    """Child process body of a calendar job: plan, forecast, store."""
+def _calendar_job(db: Database, job: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    """Inputs of a calendar job (the koban's dataset, cards, night approvals) and its planner call."""
     from junkai_geo.calendar import (
         CalendarParams,
         CalendarRequest,
@@ -283,97 +256,140 @@ def run_calendar_job(url: str, job_id: str) -> None:
     )
     from junkai_geo.forecast import ForecastParams, forecast_coverage
 
+    p = dict(job["params"] or {})
+    kind, koban_id, beat_id, start = job["kind"], job["koban_id"], job["beat_id"], job["start"]
+    days = 7 * int(p.get("weeks", 1))
+    with db.read_session() as s:
+        inputs = calendar_inputs(s, koban_id, start, days)
+    ds, cards = inputs["dataset"], inputs["cards"]
+    if ds.households is None or ds.households.empty:
+        raise ValueError(f"koban {koban_id} has no households in its current beats")
+
+    def plan() -> dict[str, Any]:
+        if kind == "new_officer":
+            newp = plan_new_officer(
+                ds,
+                cards,
+                beat_id=str(beat_id),
+                start=start,
+                params=NewOfficerParams(
+                    route_time_limit_s=float(p["day_time_limit_s"]),
+                    max_weeks=int(p.get("max_weeks", 60)),
+                ),
+            )
+            return {"new_officer": newp.to_dict()}
+        # Already a child process: the pools are planned here, one after another.
+        request = CalendarRequest(
+            koban_id=koban_id,
+            start=start,
+            days=days,
+            focus_days={koban_id: [date.fromisoformat(d) for d in p.get("focus_days", [])]},
+            night_approvals=tuple(inputs["approvals"]),
+            params=CalendarParams(day_time_limit_s=float(p["day_time_limit_s"]), workers=1),
+        )
+        problem = build_calendar_problem(ds, request, cards=cards)
+        cal = plan_calendar(problem, seed=int(p.get("seed", 0)))
+        fc = forecast_coverage(
+            cal,
+            params=ForecastParams(
+                runs=int(p.get("forecast_runs", 200)), seed=int(p.get("seed", 0))
+            ),
+        )
+        return {
+            "calendar": cal.to_dict(compact=True),
+            "forecast": fc.to_dict(),
+            "night_approvals_used": [
+                {"officer_id": a.officer_id, "date": a.date.isoformat(), "window": a.window}
+                for a in inputs["approvals"]
+            ],
+        }
+
+    return plan
+
+
+def _calendar_message(result: dict[str, Any]) -> str:
+    if "calendar" in result:
+        t = result["calendar"]["totals"]
+        return (
+            f"{t['attempts']} visits on {t['officer_days']} officer-days, "
+            f"未把握 attempted {t['unknown_attempted']}/{t['unknown']}"
+        )
+    else:
+        n = result["new_officer"]
+        return f"{n['covered']}/{n['households']} households in {n['duty_days']} duty days"
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """What differs between kinds of background job.
+
+    ``prepare(db, job)`` reads the job's inputs (``job``: the row's columns)
+    and returns the planner call, which returns the JSON result; ``message``
+    says the result in one line; ``budget_key`` names the parameter holding
+    the seconds that progress is measured against.
+    """
+
+    model: Any
+    prepare: Callable[[Database, dict[str, Any]], Callable[[], dict[str, Any]]]
+    message: Callable[[dict[str, Any]], str]
+    budget_key: str
+
+
+JOB_KINDS: dict[str, JobKind] = {
+    "rebalance": JobKind(RebalanceJob, _rebalance_job, _rebalance_message, "time_limit_s"),
+    "calendar": JobKind(CalendarJob, _calendar_job, _calendar_message, "estimate_s"),
+}
+
+
+def run_job(url: str, job_id: str, kind: str = "rebalance") -> None:
+    """Child process body of every job: mark running, read, plan (cancellable), store."""
+    spec = JOB_KINDS[kind]
+    model = spec.model
     db = Database(url, pool_size=2, max_overflow=2)
     try:
         with db.writing() as s:
-            job = s.get(CalendarJob, job_id)
+            job = s.get(model, job_id)
             if job is None or job.status != "queued":
                 return
             job.status = "running"
-            p = dict(job.params or {})
-            kind, koban_id, beat_id, start = job.kind, job.koban_id, job.beat_id, job.start
-        days = 7 * int(p.get("weeks", 1))
-        with db.read_session() as s:
-            inputs = calendar_inputs(s, koban_id, start, days)
-        ds, cards = inputs["dataset"], inputs["cards"]
-        if ds.households is None or ds.households.empty:
-            raise ValueError(f"koban {koban_id} has no households in its current beats")
-
-        def plan() -> dict[str, Any]:
-            if kind == "new_officer":
-                newp = plan_new_officer(
-                    ds,
-                    cards,
-                    beat_id=str(beat_id),
-                    start=start,
-                    params=NewOfficerParams(
-                        route_time_limit_s=float(p["day_time_limit_s"]),
-                        max_weeks=int(p.get("max_weeks", 60)),
-                    ),
-                )
-                return {"new_officer": newp.to_dict()}
-            # Already a child process: the pools are planned here, one after another.
-            request = CalendarRequest(
-                koban_id=koban_id,
-                start=start,
-                days=days,
-                focus_days={koban_id: [date.fromisoformat(d) for d in p.get("focus_days", [])]},
-                night_approvals=tuple(inputs["approvals"]),
-                params=CalendarParams(day_time_limit_s=float(p["day_time_limit_s"]), workers=1),
-            )
-            problem = build_calendar_problem(ds, request, cards=cards)
-            cal = plan_calendar(problem, seed=int(p.get("seed", 0)))
-            fc = forecast_coverage(
-                cal,
-                params=ForecastParams(
-                    runs=int(p.get("forecast_runs", 200)), seed=int(p.get("seed", 0))
-                ),
-            )
-            return {
-                "calendar": cal.to_dict(compact=True),
-                "forecast": fc.to_dict(),
-                "night_approvals_used": [
-                    {"officer_id": a.officer_id, "date": a.date.isoformat(), "window": a.window}
-                    for a in inputs["approvals"]
-                ],
-            }
-
-        result = _search_with_cancel(db, CalendarJob, job_id, plan)
+            row = {a.key: getattr(job, a.key) for a in sa_inspect(model).column_attrs}
+        solve = spec.prepare(db, row)
+        result = _run_with_cancel(db, model, job_id, solve)
         with db.writing() as s:
-            job = s.get(CalendarJob, job_id)
+            job = s.get(model, job_id)
             assert job is not None
-            if job.cancel_requested:
+            if job.cancel_requested:  # asked for while the last poll was pending
                 job.status, job.message = "cancelled", "cancelled on request"
             else:
                 job.status, job.progress, job.result = "done", 1.0, result
-                if "calendar" in result:
-                    t = result["calendar"]["totals"]
-                    job.message = (
-                        f"{t['attempts']} visits on {t['officer_days']} officer-days, "
-                        f"未把握 attempted {t['unknown_attempted']}/{t['unknown']}"
-                    )
-                else:
-                    n = result["new_officer"]
-                    job.message = (
-                        f"{n['covered']}/{n['households']} households in {n['duty_days']} duty days"
-                    )
+                job.message = spec.message(result)
     except Exception as exc:
         with db.writing() as s:
             s.execute(
-                update(CalendarJob)
-                .where(CalendarJob.id == job_id)
+                update(model)
+                .where(model.id == job_id)
                 .values(status="failed", message=(str(exc) or traceback.format_exc())[:500])
             )
     finally:
         db.dispose()
 
 
-def calendar_progress(job: CalendarJob) -> float:
-    """Done 1; running the elapsed share of the job's estimated time (< 1)."""
-    if job.status == "done":
+def job_progress(job: Any, kind: str = "rebalance") -> float:
+    """Done 1; running the elapsed share of the job's time budget (< 1)."""
+    if job.status in ("done", "accepted", "rejected"):
         return 1.0
     if job.status != "running":
         return float(job.progress)
-    estimate = float((job.params or {}).get("estimate_s", 60.0)) or 1.0
+    budget = float((job.params or {}).get(JOB_KINDS[kind].budget_key, 60.0)) or 1.0
     elapsed = (utcnow() - job.created_at).total_seconds()
-    return round(min(0.99, max(0.0, elapsed / estimate)), 3)
+    return round(min(0.99, max(0.0, elapsed / budget)), 3)
+
+
+def progress_of(job: RebalanceJob) -> float:
+    """Progress of a rebalancing job (see :func:`job_progress`)."""
+    return job_progress(job, "rebalance")
+
+
+def calendar_progress(job: CalendarJob) -> float:
+    """Progress of a calendar job (see :func:`job_progress`)."""
+    return job_progress(job, "calendar")

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 
-from . import audit, planner
+from . import audit, pages, planner
 from .db import Database
 from .jobs import fail_interrupted, join_children
 from .routes import (
@@ -36,6 +38,8 @@ from .routes import (
     users,
     visits,
 )
+from .schemas import ErrorOut
+from .security import GuardMiddleware, HeadersMiddleware
 from .settings import ApiSettings, get_settings
 
 ROUTERS = [
@@ -57,6 +61,20 @@ ROUTERS = [
     specialists.router,
     audit_log.router,
 ]
+
+
+#: The error answers any route may give, documented on every operation so
+#: that the OpenAPI document lists every status code the service sends.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "a body that cannot be parsed"},
+    401: {"model": ErrorOut, "description": "no, an invalid or an expired credential"},
+    403: {"model": ErrorOut, "description": "a role or a scope that may not do this"},
+    404: {"model": ErrorOut, "description": "not found (or outside the scope)"},
+    409: {"model": ErrorOut, "description": "conflicts with the current state"},
+    413: {"model": ErrorOut, "description": "body larger than allowed"},
+    422: {"model": ErrorOut, "description": "a value outside what the route accepts"},
+    503: {"model": ErrorOut, "description": "the database connection was reset; retry"},
+}
 
 
 def create_app(settings: ApiSettings | None = None, *, db: Database | None = None) -> FastAPI:
@@ -90,11 +108,18 @@ def create_app(settings: ApiSettings | None = None, *, db: Database | None = Non
         ),
         version="0.1.0",
         lifespan=lifespan,
+        # /docs is served by api.pages from the service's own Swagger UI files.
+        docs_url=None,
     )
     app.state.db = database
     app.state.settings = settings
+    # The last added is the outermost: headers on every answer, the guard's too;
+    # the guard answers before anything reads a body.
+    app.add_middleware(GuardMiddleware, settings=settings)
+    app.add_middleware(HeadersMiddleware)
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
+    pages.mount(app)
 
     @app.exception_handler(DBAPIError)
     async def connection_lost(request: Request, exc: DBAPIError) -> JSONResponse:
@@ -108,6 +133,21 @@ def create_app(settings: ApiSettings | None = None, *, db: Database | None = Non
             content={"detail": "the database connection was reset; retry"},
             headers={"Retry-After": "1"},
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer echoes each bad input back, and an input that
+        # is NaN or holds a lone surrogate cannot be written as JSON (a 500
+        # instead of the 422). Where and why is enough; the input stays out.
+        detail = [
+            {
+                "loc": [str(part) for part in err.get("loc", ())],
+                "msg": str(err.get("msg", "")).encode("utf-8", "replace").decode("utf-8"),
+                "type": str(err.get("type", "")),
+            }
+            for err in exc.errors()
+        ]
+        return JSONResponse(status_code=422, content={"detail": detail})
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError) -> JSONResponse:

@@ -77,6 +77,8 @@ class ApiKey(Base):
     label: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: None for keys made before keys expired (migration 0008).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class AccessToken(Base):
@@ -90,7 +92,10 @@ class AccessToken(Base):
 
 class LoginFailure(Base):
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_key", "username", "client_ip", "at"),)
+    __table_args__ = (
+        Index("ix_login_failures_key", "username", "client_ip", "at"),
+        Index("ix_login_failures_ip", "client_ip", "at"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64))
     client_ip: Mapped[str] = mapped_column(String(64))

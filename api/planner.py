@@ -60,7 +60,10 @@ class PlanResult:
     beat_geometry: Any  # shapely geometry of the officer's beat, or None
 
 
-def _init(nice: int) -> None:
+def _init(nice: int, parent_pid: int | None = None) -> None:
+    from .children import die_with_parent
+
+    die_with_parent(parent_pid)
     # Where raising the niceness is not allowed, plan at normal priority.
     with contextlib.suppress(OSError):
         os.nice(nice)
@@ -195,7 +198,7 @@ def _get_pool(size: int, nice: int) -> ProcessPoolExecutor:
                 max_workers=size,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init,
-                initargs=(nice,),
+                initargs=(nice, os.getpid()),
             )
             _pool_key = (size, nice)
         return _pool

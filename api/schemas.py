@@ -3,14 +3,72 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from junkai_geo.model import CardStatus, HouseholdKind, Outcome
 
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 ID = Field(min_length=1, max_length=64)
+
+#: Days the service plans and records: far enough either way for any real
+#: round, near enough that date arithmetic (a plan's week, a card's expiry)
+#: never leaves the calendar.
+MIN_DAY, MAX_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def _day_in_range(value: date) -> date:
+    if not MIN_DAY <= value <= MAX_DAY:
+        raise ValueError(f"found {value.isoformat()}; expected a day from {MIN_DAY} to {MAX_DAY}")
+    return value
+
+
+#: A day in a request (path, query or body).
+Day = Annotated[date, AfterValidator(_day_in_range)]
+
+
+def _lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_lone_surrogate(v) for v in value)
+    return False
+
+
+class InputModel(BaseModel):
+    """A request body: finite numbers and valid Unicode only.
+
+    JSON allows ``NaN`` / ``Infinity`` literals (Python's parser reads them)
+    and ``\\ud800`` escapes that are no character; both are refused here
+    with 422 instead of failing later in the planner or the database.
+    """
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_unicode(cls, data: Any) -> Any:
+        if _lone_surrogate(data):
+            raise ValueError("text holds a lone surrogate (U+D800-U+DFFF); expected valid Unicode")
+        return data
+
+
+class ValidationItem(BaseModel):
+    """Where and why a request was refused (no input echoed back)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: a short sentence, or for a request that does not
+    fit its schema the list of what does not."""
+
+    detail: str | list[ValidationItem]
 
 
 class Health(BaseModel):
@@ -25,16 +83,39 @@ class TokenOut(BaseModel):
     expires_in: int
 
 
-class ApiKeyIn(BaseModel):
+class ApiKeyIn(InputModel):
     label: str = Field(default="", max_length=128)
 
 
 class ApiKeyOut(BaseModel):
     api_key: str
     label: str
+    id: int
+    expires_at: datetime | None
 
 
-class UserIn(BaseModel):
+class ApiKeyInfo(BaseModel):
+    """A key as listed: never its secret."""
+
+    id: int
+    label: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class PasswordChangeIn(InputModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
+
+
+class PasswordResetIn(InputModel):
+    model_config = ConfigDict(extra="forbid")
+    new_password: str = Field(min_length=8, max_length=256)
+
+
+class UserIn(InputModel):
     username: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     password: str = Field(min_length=8, max_length=256)
     role: Literal["officer", "manager", "admin"]
@@ -140,10 +221,10 @@ class NearHousehold(HouseholdOut):
     distance_m: float
 
 
-class VisitIn(BaseModel):
+class VisitIn(InputModel):
     model_config = ConfigDict(extra="forbid")
     household_id: str = ID
-    visited_on: date
+    visited_on: Day
     time: str = Field(pattern=HHMM, description="HH:MM, local time")
     outcome: Outcome
     officer_id: str | None = Field(
@@ -161,7 +242,7 @@ class VisitOut(BaseModel):
     visit_id: str
     household_id: str
     officer_id: str
-    visited_on: date
+    visited_on: Day
     time: str
     outcome: Outcome
     created_at: datetime
@@ -173,10 +254,10 @@ class VisitOut(BaseModel):
     occupancy: str
 
 
-class NightApprovalIn(BaseModel):
+class NightApprovalIn(InputModel):
     model_config = ConfigDict(extra="forbid")
     officer_id: str = ID
-    on_date: date
+    on_date: Day
     start: str = Field(pattern=HHMM)
     end: str = Field(pattern=HHMM)
 
@@ -184,7 +265,7 @@ class NightApprovalIn(BaseModel):
 class NightApprovalOut(BaseModel):
     id: int
     officer_id: str
-    on_date: date
+    on_date: Day
     start: str
     end: str
     approved_by: int
@@ -258,10 +339,13 @@ __all__ = ["HouseholdKind"]
 class ImportRejected(BaseModel):
     """422 of /imports: every problem found; nothing was stored."""
 
-    detail: str
-    file: str
-    layer: str
-    problems: list[ProblemOut]
+    detail: str | list[ValidationItem]
+    file: str | None = Field(default=None, description="absent when the request itself was bad")
+    layer: str | None = None
+    problem_count: int = Field(
+        default=0, description="all problems found; `problems` lists the first 1,000"
+    )
+    problems: list[ProblemOut] = Field(default_factory=list)
 
 
 class PlanPlace(BaseModel):
@@ -309,7 +393,7 @@ class PlanOut(BaseModel):
     notes: list[str]
 
 
-class ReplanIn(BaseModel):
+class ReplanIn(InputModel):
     model_config = ConfigDict(extra="forbid")
     now: str = Field(pattern=HHMM, description="HH:MM, local time")
     lon: float = Field(ge=-180, le=180)
@@ -320,13 +404,19 @@ class ReplanIn(BaseModel):
     windows: list[str] | None = Field(default=None, max_length=6)
 
 
-class RebalanceIn(BaseModel):
+class RebalanceIn(InputModel):
     model_config = ConfigDict(extra="forbid")
     station: str | None = Field(
         default=None, max_length=64, description="admin: a station or null for all; manager: theirs"
     )
     n_beats: int | None = Field(default=None, ge=1, le=1000)
-    tolerance: float = Field(default=0.03, gt=0, le=1)
+    mode: Literal["minimal-change", "best-balance"] = Field(
+        default="minimal-change",
+        description="the smallest change within the tolerance, or the most even beats",
+    )
+    tolerance: float = Field(
+        default=0.10, gt=0, le=1, description="largest deviation of a beat from the mean"
+    )
     time_limit_s: float = Field(default=30.0, gt=0, le=600)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
@@ -396,7 +486,7 @@ class SpecialistReportOut(BaseModel):
     time_s: float
 
 
-class CalendarIn(BaseModel):
+class CalendarIn(InputModel):
     """A calendar job: the koban's routes over ``weeks`` (with a coverage
     forecast), or with ``kind = new_officer`` a new officer's plan of
     ``beat_id`` area by area."""
@@ -407,7 +497,7 @@ class CalendarIn(BaseModel):
     beat_id: str | None = Field(
         default=None, min_length=1, max_length=64, description="new_officer: the beat to cover"
     )
-    start: date
+    start: Day
     weeks: int = Field(default=4, ge=1, le=8)
     focus_days: list[date] = Field(
         default_factory=list, max_length=56, description="巡回連絡強化日 of the koban"
@@ -427,7 +517,7 @@ class CalendarJobOut(BaseModel):
     message: str
     koban_id: str
     beat_id: str | None
-    start: date
+    start: Day
     created_at: datetime
     params: dict[str, Any] | None
     result: dict[str, Any] | None = Field(

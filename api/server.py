@@ -28,6 +28,21 @@ APP = "api.main:create_app"
 MIN_UPTIME_S = 5.0
 
 
+def proxy_options() -> dict[str, Any]:
+    """uvicorn's X-Forwarded-For handling from ``trusted_proxies``.
+
+    uvicorn believes X-Forwarded-For from 127.0.0.1 by default, so any local
+    client could pick the address that login throttling and the audit trail
+    see. Here no proxy is believed unless the setting names it.
+    """
+    from .settings import get_settings
+
+    trusted = get_settings().trusted_proxies.strip()
+    if not trusted:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
+
+
 def serve(host: str, port: int, workers: int = 1, log_level: str = "warning") -> None:
     """Serve until SIGTERM / SIGINT."""
     import uvicorn
@@ -41,6 +56,7 @@ def serve(host: str, port: int, workers: int = 1, log_level: str = "warning") ->
             workers=max(1, workers),
             log_level=log_level,
             access_log=False,
+            **proxy_options(),
         )
         return
     ctx = multiprocessing.get_context("spawn")
@@ -96,5 +112,7 @@ def _worker(host: str, port: int, log_level: str) -> None:
     import uvicorn
 
     sock = reuseport_socket(host, port)
-    config = uvicorn.Config(APP, factory=True, log_level=log_level, access_log=False)
+    config = uvicorn.Config(
+        APP, factory=True, log_level=log_level, access_log=False, **proxy_options()
+    )
     uvicorn.Server(config).run(sockets=[sock])

@@ -41,18 +41,56 @@ class Problem:
         return asdict(self)
 
 
+#: Problems of one file kept in full; the rest are only counted.
+MAX_PROBLEMS_KEPT = 1000
+
+
+class ProblemList(list[Problem]):
+    """The first ``limit`` problems of a file, and how many there were in all.
+
+    A file with a million bad rows must not make a million-line answer (nor
+    the memory to build it): validation appends here and ``total`` counts on.
+    """
+
+    def __init__(self, items: Any = (), *, limit: int = MAX_PROBLEMS_KEPT) -> None:
+        super().__init__()
+        self.limit = limit
+        self.total = 0
+        self.extend(items)
+
+    def append(self, problem: Problem) -> None:
+        self.total += 1
+        if len(self) < self.limit:
+            super().append(problem)
+
+    def extend(self, problems: Any) -> None:
+        for p in problems:
+            self.append(p)
+
+    def __iadd__(self, problems: Any) -> ProblemList:  # type: ignore[override,misc]
+        self.extend(problems)
+        return self
+
+
+def problem_total(problems: list[Problem]) -> int:
+    """How many problems there were (more than ``len`` for a full ProblemList)."""
+    return max(len(problems), int(getattr(problems, "total", 0)))
+
+
 class InputError(JunkaiGeoError, ValueError):
-    """Bad input data. Carries every problem found, not only the first."""
+    """Bad input data. Carries every problem found (the first
+    ``MAX_PROBLEMS_KEPT`` in full), not only the first."""
 
     def __init__(self, problems: list[Problem] | Problem, *, max_shown: int = 20) -> None:
         if isinstance(problems, Problem):
             problems = [problems]
+        self.total = problem_total(problems)
         self.problems: list[Problem] = list(problems)
         shown = "\n".join(f"  - {p}" for p in self.problems[:max_shown])
-        more = len(self.problems) - max_shown
+        more = self.total - min(max_shown, len(self.problems))
         if more > 0:
             shown += f"\n  ... and {more} more"
-        super().__init__(f"{len(self.problems)} problem(s) in input:\n{shown}")
+        super().__init__(f"{self.total} problem(s) in input:\n{shown}")
 
 
 class ParameterError(JunkaiGeoError, ValueError):

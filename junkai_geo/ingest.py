@@ -33,7 +33,7 @@ import pyproj
 import shapely
 from pyproj.exceptions import CRSError
 
-from .errors import InputError, ParameterError, Problem
+from .errors import InputError, ParameterError, Problem, ProblemList
 from .formats import NationalOptions, detect_format, read_national
 from .model import Dataset
 from .projection import JAPAN_BOUNDS, metric_crs_for
@@ -83,7 +83,7 @@ class LayerReport:
     source_crs: str | None = None
     crs: str | None = None
     encoding: str | None = None
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=ProblemList)
     notes: list[str] = field(default_factory=list)
 
     @property

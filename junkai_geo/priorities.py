@@ -119,6 +119,14 @@ class PriorityParams:
         Visits older than this are ignored by the contact model.
     min_p_contact
         Floor of the contact probability, so a household is never written off.
+    min_unknown_home_share, share_top_n
+        On any day, among the ``share_top_n`` candidates of highest expected
+        value per second of service (value x contact probability / service
+        time, as the routing ranks them), at least this share are 未把握
+        homes when there are that many: their value is raised by one common
+        factor (column ``home_share_boost``) until it holds. Businesses are
+        easier to meet on weekdays; this keeps the homes without a card from
+        vanishing from weekday plans (0 turns the rule off).
     """
 
     no_card_points: float = 100.0
@@ -139,6 +147,8 @@ class PriorityParams:
     other_slot_weight: float = 0.25
     history_days: int = 730
     min_p_contact: float = 0.02
+    min_unknown_home_share: float = 0.3
+    share_top_n: int = 60
 
     def __post_init__(self) -> None:
         check_positive(
@@ -171,6 +181,15 @@ class PriorityParams:
             raise ParameterError(
                 f"PriorityParams.other_slot_weight: found {self.other_slot_weight!r}; "
                 "expected a number in [0, 1]"
+            )
+        if not 0 <= self.min_unknown_home_share <= 1:
+            raise ParameterError(
+                f"PriorityParams.min_unknown_home_share: found {self.min_unknown_home_share!r}; "
+                "expected a share in [0, 1]"
+            )
+        if not (isinstance(self.share_top_n, int) and self.share_top_n > 0):
+            raise ParameterError(
+                f"PriorityParams.share_top_n: found {self.share_top_n!r}; expected an integer > 0"
             )
         if not self.min_p_contact < 1:
             raise ParameterError(
@@ -560,6 +579,14 @@ def score_households(
     value[stale] = stale_value[stale]
     value[current_old] = params.current_points
     large, high = _building_flags(households, buildings, params)
+    # 大規模団地 / 高層住宅 are about dwellings: a shop or office in such a
+    # building gets neither the label nor the weight.
+    kinds = (
+        households["kind"].astype(str).to_numpy() if "kind" in households else np.full(n, "home")
+    )
+    is_home = ~np.isin(kinds, ("business", "public"))
+    large = large & is_home
+    high = high & is_home
     weight = np.ones(n)
     weight = np.where(large, np.maximum(weight, params.large_complex_weight), weight)
     weight = np.where(high, np.maximum(weight, params.highrise_weight), weight)
@@ -570,6 +597,10 @@ def score_households(
     p = contact_probabilities(
         households, visits, on=on, slots=(s,), params=params, focus_days=focus_days, cells=cells
     )[s].to_numpy()
+    unknown_home = no_card & is_home
+    effort_s = service_effort_s(kinds, no_card)
+    boost = unknown_home_boost(value * p / effort_s, unknown_home, candidate, params)
+    value = np.where(unknown_home, value * boost, value)
     absent_count = pd.Series(
         cells["absent"].to_numpy().sum(axis=1) if len(cells) else np.zeros(0), index=cells.index
     )
@@ -602,6 +633,139 @@ def score_households(
             "months_since_contact": np.where(np.isnan(months), np.nan, np.round(months, 1)),
             "day_type": dt,
             "slot": s,
+            "home_share_boost": np.where(unknown_home, boost, 1.0),
         },
         index=households.index,
     )
+
+
+def service_effort_s(kinds: np.ndarray, no_card: np.ndarray) -> np.ndarray:
+    """Seconds a visit takes by kind and card (``settings.WorkloadParams`` defaults).
+
+    The routing ranks candidates by value per second; the share rule of
+    :func:`unknown_home_boost` ranks them the same way.
+    """
+    from .settings import WorkloadParams
+
+    w = WorkloadParams()
+    home = np.where(no_card, w.service_new_card_s, w.service_update_s)
+    other = np.where(kinds == "public", w.service_public_s, w.service_business_s)
+    return np.where(np.isin(kinds, ("business", "public")), other, home).astype(float)
+
+
+def unknown_home_boost(
+    rate: np.ndarray,
+    unknown_home: np.ndarray,
+    candidate: np.ndarray,
+    params: PriorityParams,
+) -> float:
+    """The factor (>= 1) on the value of 未把握 homes that keeps their share.
+
+    ``rate``: expected value per second of each household. Among the
+    ``share_top_n`` candidates of highest rate, at least
+    ``min_unknown_home_share`` must be 未把握 homes (as many as there are,
+    when fewer). One common factor keeps the order among the homes.
+    """
+    expected_value = rate
+    top = min(params.share_top_n, int(candidate.sum()))
+    u = np.sort(expected_value[candidate & unknown_home])[::-1]
+    o = np.sort(expected_value[candidate & ~unknown_home])[::-1]
+    need = min(int(np.ceil(params.min_unknown_home_share * top)), len(u))
+    if need == 0 or len(o) <= top - need:
+        return 1.0
+    # The need-th best home must reach the (top - need + 1)-th best other.
+    rival = o[top - need]
+    mine = u[need - 1]
+    if mine >= rival or mine <= 0:
+        return 1.0
+    return float(rival / mine) * (1 + 1e-9)
+
+
+@dataclass(frozen=True)
+class WindowNote:
+    """Why an approved window (a night window) has no visit in a plan.
+
+    ``code``: ``no_candidate`` (nobody is likely enough to be met then),
+    ``not_kept`` (candidates exist, but none among those kept for routing)
+    or ``not_chosen`` (kept, but the day's other windows gave more).
+    """
+
+    window: str
+    code: str
+    candidates: int
+    best_p_contact: float
+    threshold_p_contact: float
+    text: str
+    text_ja: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "window": self.window,
+            "code": self.code,
+            "candidates": self.candidates,
+            "best_p_contact": round(self.best_p_contact, 3),
+            "threshold_p_contact": round(self.threshold_p_contact, 3),
+            "text": self.text,
+            "text_ja": self.text_ja,
+        }
+
+
+def explain_unused_window(
+    window: str,
+    *,
+    p_contact: np.ndarray,
+    allowed: np.ndarray,
+    kept_allowed: int,
+    threshold_p_contact: float,
+) -> WindowNote:
+    """Explain an approved window that the plan does not use.
+
+    Parameters
+    ----------
+    window
+        ``"HH:MM-HH:MM"``.
+    p_contact
+        Each candidate's contact probability in the window's slot.
+    allowed
+        Whether each candidate may be visited in the window (the routing's
+        window rule: enough probability, and not much less than elsewhere).
+    kept_allowed
+        How many of the nodes kept for routing may use the window.
+    threshold_p_contact
+        The lowest probability that the routing accepts in a window.
+    """
+    p = np.asarray(p_contact, dtype=float)
+    ok = np.asarray(allowed, dtype=bool)
+    n = int(ok.sum())
+    best = float(p.max()) if len(p) else 0.0
+    if n == 0:
+        code = "no_candidate"
+        text = (
+            f"window {window} unused: no candidate with contact probability >= "
+            f"{threshold_p_contact:.2f} there and near its best elsewhere (best {best:.2f})"
+        )
+        text_ja = (
+            f"夜間 {window} は未使用: この時間帯に面接見込み {threshold_p_contact:.2f} 以上"
+            f"の候補なし (最高 {best:.2f})"
+        )
+    elif kept_allowed == 0:
+        code = "not_kept"
+        text = (
+            f"window {window} unused: {n} candidate(s) may be met then (best p {best:.2f}), "
+            "but none among the nodes kept for routing"
+        )
+        text_ja = (
+            f"夜間 {window} は未使用: 候補 {n} 件 (面接見込み最高 {best:.2f}) は"
+            "優先度が低く、今回の経路候補に入らなかった"
+        )
+    else:
+        code = "not_chosen"
+        text = (
+            f"window {window} unused: {kept_allowed} routed node(s) could use it, but the "
+            "other windows gave more value for the time"
+        )
+        text_ja = (
+            f"夜間 {window} は未使用: 候補 {kept_allowed} 件は昼の時間帯で訪問する方が"
+            "効率がよいと判断"
+        )
+    return WindowNote(window, code, n, best, float(threshold_p_contact), text, text_ja)

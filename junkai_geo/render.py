@@ -1,23 +1,31 @@
 """Folium maps of the project's results: routes, beats, rebalancing, 専従員 districts.
 
-Every map is drawn from the project's own layers; ``offline=True`` draws no
-web tiles and, once saved with :func:`save_map`, loads Leaflet from files
-next to the HTML (see :mod:`junkai_geo.offline`), so that no request leaves
-the machine. Online maps use OpenStreetMap tiles with their attribution.
+Maps are offline-safe by default (``offline=True``): once saved with
+:func:`save_map` they load Leaflet from files next to the HTML (see
+:mod:`junkai_geo.offline`) and request nothing from another host unless a
+tile URL is configured (:class:`Background`: a tile URL such as 地理院タイル,
+a local XYZ folder or MBTiles file, or none). Without a background the maps
+say so and show 町丁目, beat and koban names. ``offline=False`` loads Leaflet
+from CDNs and 地理院タイル. Every text from data is escaped for HTML and for
+folium's JavaScript strings (:func:`_e`).
 
 Shared maps (beats, rebalancing, districts) never show personal fields
 (``model.PERSONAL_FIELDS``) nor the ids of individual households: 未把握
 households are shown as counts per building. The route map is the
-officer's own working map and shows addresses, as the printed sheet does,
-but no household ids either.
+officer's own working map and shows addresses and door labels, as the
+printed sheet does, but no household ids either.
 """
 
 from __future__ import annotations
 
+import copy
 import html
 import json
+import os
+import re
 import weakref
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -57,8 +65,6 @@ INDIVIDUAL_ID_COLUMNS: frozenset[str] = frozenset({"household_id", "visit_id"})
 
 # Maps made with offline=True; save_map looks them up (folium.Map has no slot for it).
 _OFFLINE_MAPS: weakref.WeakSet[folium.Map] = weakref.WeakSet()
-
-_OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 
 
 # ---------------------------------------------------------------- plan input
@@ -194,27 +200,379 @@ def _short(v: object) -> str:
     return s if len(s) <= 60 else s[:57] + "..."
 
 
+# ---------------------------------------------------------------- building visits
+
+#: A token that ends the building part of an address: a lot number (番-号,
+#: "14-10") or a block of a housing complex ("2号棟"). What follows it is the
+#: door: "401号室", "4F-2", "1F店舗", "101".
+_BUILDING_END_RE = re.compile(r"^(\d+-\d+|\d+号棟)$")
+
+
+def split_address(address: object) -> tuple[str, str]:
+    """(building part, door label) of a household address.
+
+    ``"上柿木畠 1-1 401号室"`` -> ``("上柿木畠 1-1", "401号室")``;
+    ``"長町３丁目 長町団地 1号棟 101"`` -> ``("長町３丁目 長町団地 1号棟", "101")``;
+    a detached house's ``"暁町 21-9"`` has no door label (``""``).
+    """
+    tokens = str(address or "").split()
+    for i, tok in enumerate(tokens):
+        if _BUILDING_END_RE.match(tok):
+            return " ".join(tokens[: i + 1]), " ".join(tokens[i + 1 :])
+    return " ".join(tokens), ""
+
+
+def attach_unit_labels(plan: dict[str, Any], households: Any) -> dict[str, Any]:
+    """A copy of ``plan`` whose households carry ``unit``, their door label.
+
+    ``households``: a table with ``household_id`` and ``unit`` (taken as it
+    is) or ``address`` (the door label is what follows the building part,
+    :func:`split_address`). Households already carrying ``unit`` keep it.
+    """
+    ids = {str(h.get("household_id")) for s in plan.get("stops", []) for h in s["households"]}
+    table = households[households["household_id"].astype(str).isin(ids)]
+    if "unit" in table.columns:
+        labels = dict(zip(table["household_id"].astype(str), table["unit"].fillna(""), strict=True))
+    elif "address" in table.columns:
+        labels = {
+            str(i): split_address(a)[1]
+            for i, a in zip(table["household_id"], table["address"], strict=True)
+        }
+    else:
+        raise InputError(
+            Problem(
+                "households", None, "unit", "no unit or address column", "a column unit or address"
+            )
+        )
+    out = copy.deepcopy(plan)
+    for stop in out.get("stops", []):
+        for h in stop["households"]:
+            if not h.get("unit"):
+                h["unit"] = str(labels.get(str(h.get("household_id")), "") or "")
+    return out
+
+
+@dataclass
+class BuildingVisit:
+    """One numbered building visit: the plan's consecutive stops at one building.
+
+    The routing splits a large building into several nodes (by floor); the
+    officer walks it once, so the sheet and the map show one number, with
+    the households in walking order (ground floor up).
+    """
+
+    number: int
+    stop_orders: list[int]
+    building_id: str | None
+    address: str
+    lon: float
+    lat: float
+    arrival: str
+    departure: str
+    households: list[dict[str, Any]]
+
+
+#: How the sheet and the map walk a building.
+WALKING_ORDER_JA = "建物内は下の階から上の階へ (1階から順に)"
+
+
+def _floor_key(h: Mapping[str, Any]) -> tuple[float, str]:
+    f = h.get("floor")
+    return (float(f) if _is_num(f) else 1.0, str(h.get("unit") or ""))
+
+
+def building_visits(plan: Mapping[str, Any]) -> tuple[list[BuildingVisit], list[str]]:
+    """Merge consecutive stops of one building into numbered visits.
+
+    Returns the visits and the ids of buildings that the plan visits at
+    non-consecutive stops (kept as separate visits; the routing should not
+    do that).
+    """
+    groups: list[list[Mapping[str, Any]]] = []
+    for stop in plan.get("stops", []):
+        b = stop.get("building_id")
+        if groups and b is not None and groups[-1][0].get("building_id") == b:
+            groups[-1].append(stop)
+        else:
+            groups.append([stop])
+    seen: dict[str, int] = {}
+    split: list[str] = []
+    visits: list[BuildingVisit] = []
+    for k, group in enumerate(groups, 1):
+        b = group[0].get("building_id")
+        if b is not None:
+            if str(b) in seen and str(b) not in split:
+                split.append(str(b))
+            seen[str(b)] = k
+        hh = [h for s in group for h in s.get("households", [])]
+        address = split_address(group[0].get("address", ""))[0] or str(group[0].get("address", ""))
+        visits.append(
+            BuildingVisit(
+                number=k,
+                stop_orders=[int(s["order"]) for s in group],
+                building_id=None if b is None else str(b),
+                address=address,
+                lon=sum(float(s["lon"]) for s in group) / len(group),
+                lat=sum(float(s["lat"]) for s in group) / len(group),
+                arrival=str(group[0].get("arrival", "")),
+                departure=str(group[-1].get("departure", "")),
+                households=sorted(hh, key=_floor_key),
+            )
+        )
+    return visits, split
+
+
+# ---------------------------------------------------------------- background
+
+#: 地理院タイル (標準地図) of the Geospatial Information Authority of Japan:
+#: the documented online background. Their terms ask for this attribution.
+GSI_TILE_URL = "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png"
+GSI_ATTRIBUTION = (
+    '<a href="https://maps.gsi.go.jp/development/ichiran.html" target="_blank">地理院タイル</a>'
+)
+#: Environment variables of the background setting (see :meth:`Background.from_env`).
+TILE_URL_ENV = "JUNKAI_GEO_TILE_URL"
+TILE_ATTRIBUTION_ENV = "JUNKAI_GEO_TILE_ATTRIBUTION"
+TILE_PATH_ENV = "JUNKAI_GEO_TILE_PATH"
+#: Folder of exported local tiles, next to a saved map.
+TILES_SUBDIR = "tiles"
+NO_BACKGROUND_JA = "背景地図は設定されていません (町丁目名・受持区・交番名で位置を確認してください)"
+
+
+@dataclass(frozen=True)
+class Background:
+    """The maps' background tiles: a tile URL, a local tile file, or none.
+
+    ``tile_url``: an XYZ URL template (``{z}/{x}/{y}``), for example
+    :data:`GSI_TILE_URL`; the map then loads tiles from that host.
+    ``tile_path``: a local XYZ folder (``z/x/y.png``) or an MBTiles file;
+    :func:`save_map` copies the tiles that cover the map next to the HTML
+    (``tiles/``), so the page still loads nothing from another host.
+    Neither: no background; the maps say so and show 町丁目, beat and koban
+    names instead.
+    """
+
+    tile_url: str | None = None
+    attribution: str = ""
+    tile_path: Path | None = None
+    min_zoom: int = 10
+    max_zoom: int = 18
+    max_tiles: int = 20_000
+
+    def __post_init__(self) -> None:
+        if self.tile_url is not None and self.tile_path is not None:
+            raise InputError(
+                Problem(
+                    "Background",
+                    None,
+                    "tile_url",
+                    "both tile_url and tile_path",
+                    "one tile source at most",
+                )
+            )
+        if self.tile_url is not None and not all(k in self.tile_url for k in ("{z}", "{x}", "{y}")):
+            raise InputError(
+                Problem(
+                    "Background",
+                    None,
+                    "tile_url",
+                    repr(self.tile_url),
+                    "an XYZ URL template with {z}, {x} and {y}",
+                )
+            )
+        if self.tile_path is not None and not Path(self.tile_path).exists():
+            raise InputError(
+                Problem(
+                    str(self.tile_path),
+                    None,
+                    "tile_path",
+                    "no such file or folder",
+                    "an XYZ tile folder (z/x/y.png) or an .mbtiles file",
+                    "missing_file",
+                )
+            )
+
+    @property
+    def configured(self) -> bool:
+        return self.tile_url is not None or self.tile_path is not None
+
+    @classmethod
+    def gsi(cls) -> Background:
+        """地理院タイル 標準地図, with its attribution."""
+        return cls(tile_url=GSI_TILE_URL, attribution=GSI_ATTRIBUTION, max_zoom=18)
+
+    @classmethod
+    def from_env(cls) -> Background:
+        """``$JUNKAI_GEO_TILE_URL`` / ``$JUNKAI_GEO_TILE_PATH`` (none by default)."""
+        url = os.environ.get(TILE_URL_ENV) or None
+        path = os.environ.get(TILE_PATH_ENV) or None
+        attribution = os.environ.get(TILE_ATTRIBUTION_ENV, "")
+        if url == "gsi":
+            return cls.gsi()
+        if url and url.rstrip("/") == GSI_TILE_URL and not attribution:
+            attribution = GSI_ATTRIBUTION
+        return cls(tile_url=url, tile_path=Path(path) if path else None, attribution=attribution)
+
+
+# Maps whose local tiles save_map must export (folium.Map has no slot for it).
+_LOCAL_TILES: weakref.WeakKeyDictionary[folium.Map, Background] = weakref.WeakKeyDictionary()
+
+
+def _tile_range(bounds: tuple[float, float, float, float], z: int) -> tuple[range, range]:
+    """x and y ranges of the XYZ tiles covering lon/lat ``bounds`` at zoom ``z``."""
+    import math
+
+    lon0, lat0, lon1, lat1 = bounds
+    n = 2**z
+
+    def tx(lon: float) -> int:
+        return min(n - 1, max(0, int((lon + 180) / 360 * n)))
+
+    def ty(lat: float) -> int:
+        lat = max(min(lat, 85.0511), -85.0511)
+        r = math.radians(lat)
+        return min(n - 1, max(0, int((1 - math.asinh(math.tan(r)) / math.pi) / 2 * n)))
+
+    return range(tx(lon0), tx(lon1) + 1), range(ty(lat1), ty(lat0) + 1)
+
+
+def export_tiles(
+    background: Background, bounds: tuple[float, float, float, float], out_dir: Path
+) -> int:
+    """Copy the local tiles covering ``bounds`` (lon/lat) into ``out_dir/z/x/y.png``.
+
+    Reads an XYZ folder or an MBTiles file (SQLite, opened read-only; rows
+    are TMS, so y is flipped). Returns the number of tiles written; at most
+    ``background.max_tiles`` (the highest zooms are dropped first).
+    """
+    import sqlite3
+
+    src = Path(background.tile_path or "")
+    wanted: list[tuple[int, int, int]] = []
+    for z in range(background.min_zoom, background.max_zoom + 1):
+        xs, ys = _tile_range(bounds, z)
+        if len(wanted) + len(xs) * len(ys) > background.max_tiles:
+            break
+        wanted += [(z, x, y) for x in xs for y in ys]
+    written = 0
+    if src.is_dir():
+        for z, x, y in wanted:
+            for ext in ("png", "jpg", "jpeg", "webp"):
+                f = src / str(z) / str(x) / f"{y}.{ext}"
+                if f.is_file():
+                    target = out_dir / str(z) / str(x) / f"{y}.png"
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(f.read_bytes())
+                    written += 1
+                    break
+        return written
+    try:
+        con = sqlite3.connect(f"{src.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise InputError(
+            Problem(str(src), None, None, str(exc), "an MBTiles file (SQLite)", "bad_mbtiles")
+        ) from exc
+    try:
+        for z, x, y in wanted:
+            row = con.execute(
+                "SELECT tile_data FROM tiles WHERE zoom_level=? AND tile_column=? AND tile_row=?",
+                (z, x, 2**z - 1 - y),
+            ).fetchone()
+            if row is not None:
+                target = out_dir / str(z) / str(x) / f"{y}.png"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(bytes(row[0]))
+                written += 1
+    except sqlite3.Error as exc:
+        raise InputError(
+            Problem(
+                str(src),
+                None,
+                "tiles",
+                str(exc),
+                "an MBTiles file with a tiles table",
+                "bad_mbtiles",
+            )
+        ) from exc
+    finally:
+        con.close()
+    return written
+
+
+class _Scale(MacroElement):
+    """Leaflet's scale control, metric only, at the bottom right (the legend is bottom left)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+L.control.scale({metric: true, imperial: false, position: 'bottomright', maxWidth: 150})
+ .addTo({{ this._parent.get_name() }});
+{% endmacro %}"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "JunkaiScale"
+
+
+class _Notice(MacroElement):
+    """A fixed note at the top of the map (HTML text, escaped by the caller)."""
+
+    _template = Template(
+        """{% macro html(this, kwargs) %}<div class="junkai-notice">{{ this.body }}</div>{% endmacro %}"""
+    )
+
+    def __init__(self, body: str) -> None:
+        super().__init__()
+        self._name = "JunkaiNotice"
+        self.body = body
+
+
 # ---------------------------------------------------------------- helpers
 
 
-def _base_map(offline: bool, *, attribution_extra: str = "") -> folium.Map:
+def _base_map(
+    offline: bool = True, *, background: Background | None = None, attribution_extra: str = ""
+) -> folium.Map:
+    """An empty map: local Leaflet files when ``offline``, tiles as ``background`` says.
+
+    ``background`` defaults to :meth:`Background.from_env` offline (none
+    unless configured) and to 地理院タイル online.
+    """
+    if background is None:
+        background = Background.from_env() if offline else Background.gsi()
+    # Without a tile layer Leaflet knows no zoom range, which clustering needs.
+    m = folium.Map(tiles=None, control_scale=False)
+    m.options["maxZoom"] = 19
     if offline:
-        # Without a tile layer Leaflet knows no zoom range, which clustering needs.
-        m = folium.Map(tiles=None, control_scale=True)
-        m.options["maxZoom"] = 19
-        # No tiles: a light paper colour instead of Leaflet's grey.
+        _OFFLINE_MAPS.add(m)
+    if background.tile_url is not None:
+        folium.TileLayer(
+            tiles=background.tile_url,
+            attr=(background.attribution or _e(background.tile_url)) + attribution_extra,
+            name="背景地図",
+            control=False,
+            min_zoom=0,
+            max_zoom=19,  # over-zoomed past the source's own last zoom
+            max_native_zoom=background.max_zoom,
+        ).add_to(m)
+    elif background.tile_path is not None:
+        folium.TileLayer(
+            tiles=f"{TILES_SUBDIR}/{{z}}/{{x}}/{{y}}.png",
+            attr=(background.attribution or "背景地図 (ローカル)") + attribution_extra,
+            name="背景地図",
+            control=False,
+            min_zoom=0,
+            max_zoom=19,
+            max_native_zoom=background.max_zoom,
+        ).add_to(m)
+        _LOCAL_TILES[m] = background
+    else:
+        # No tiles: a light paper colour instead of Leaflet's grey, and say so.
         _header(m).add_child(
             Element("<style>.leaflet-container{background:#f7f7f2 !important;}</style>")
         )
-        _OFFLINE_MAPS.add(m)
-    else:
-        m = folium.Map(tiles=None, control_scale=True)
-        folium.TileLayer(
-            "OpenStreetMap",
-            attr=_OSM_ATTRIBUTION + attribution_extra,
-            name="OpenStreetMap",
-            control=False,
-        ).add_to(m)
+        m.add_child(_Notice(_e(NO_BACKGROUND_JA)))
+    m.add_child(_Scale())
     # Fractional zoom so that fitBounds fills the window (a city fits at 10.5, not 10).
     m.options["zoomSnap"] = 0.25
     _header(m).add_child(Element(_CSS))
@@ -242,6 +600,17 @@ _CSS = """<style>
  border-radius:7px;border:1px solid #fff;}
 .junkai-legend .ln{display:inline-block;width:26px;height:0;vertical-align:middle;margin-right:5px;}
 .junkai-popup td{padding:1px 4px;vertical-align:top;}
+.junkai-notice{position:absolute;z-index:1000;top:10px;left:50px;right:60px;margin:auto;max-width:460px;
+ background:rgba(255,255,224,.95);border:1px solid #b59f3b;border-radius:4px;padding:4px 8px;
+ font:12px/1.4 sans-serif;text-align:center;}
+.junkai-label{font:bold 11px/1.2 sans-serif;color:#222;text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #fff;
+ white-space:nowrap;transform:translate(-50%,-50%);display:inline-block;pointer-events:none;}
+.junkai-unit-label{font:11px/1.2 sans-serif;color:#555;text-shadow:0 0 3px #fff,0 0 2px #fff;white-space:nowrap;
+ transform:translate(-50%,-50%);display:inline-block;pointer-events:none;}
+.junkai-koban-name{font:bold 11px/1.2 sans-serif;color:#1f3c88;text-shadow:0 0 3px #fff,0 0 2px #fff;
+ white-space:nowrap;display:inline-block;pointer-events:none;}
+.junkai-hide-units .junkai-unit-label{display:none;}
+.junkai-hide-koban .junkai-koban-name{display:none;}
 </style>"""
 
 
@@ -308,7 +677,18 @@ def _geojson_points(gj: dict[str, Any]) -> list[tuple[float, float]]:
 
 
 def _e(v: object) -> str:
-    return html.escape("" if v is None else str(v))
+    """``v`` as HTML text that is also inert inside a JavaScript template literal.
+
+    folium writes tooltip and popup HTML into backtick strings of its
+    script; HTML escaping alone leaves `` ` ``, ``${`` and ``\\`` live there,
+    so they become character references too (issue 17: an address ran as
+    script). Leaflet sets the string as innerHTML, which shows them as typed.
+    """
+    text = html.escape("" if v is None else str(v), quote=True)
+    return text.translate(_JS_TEMPLATE_ESCAPES)
+
+
+_JS_TEMPLATE_ESCAPES = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
 
 
 def _hhmm(t: object) -> str:
@@ -394,7 +774,12 @@ def _need_columns(gdf: Any, name: str, cols: Iterable[str]) -> None:
 
 
 def _scalar_frame(gdf: gpd.GeoDataFrame, cols: list[str]) -> gpd.GeoDataFrame:
-    """Keep ``cols`` + geometry, with values JSON can carry (lists joined, NaN blank)."""
+    """Keep ``cols`` + geometry, with values JSON can carry (lists joined, NaN blank).
+
+    Text values are HTML-escaped (:func:`_e`): the frame feeds tooltips only.
+    """
+    import pandas as pd
+
     out = gdf[cols + ["geometry"]].copy()
     for c in cols:
         out[c] = [
@@ -403,8 +788,9 @@ def _scalar_frame(gdf: gpd.GeoDataFrame, cols: list[str]) -> gpd.GeoDataFrame:
             else ("" if v is None or (isinstance(v, float) and v != v) else v)
             for v in out[c]
         ]
-        if out[c].dtype == object:
-            out[c] = out[c].astype(str)
+        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
+            # Tooltips put these into innerHTML (GeoJsonTooltip): text, never markup.
+            out[c] = [_e(v) for v in out[c]]
     return out
 
 
@@ -412,7 +798,12 @@ def _scalar_frame(gdf: gpd.GeoDataFrame, cols: list[str]) -> gpd.GeoDataFrame:
 
 
 def route_map(
-    plan: dict[str, Any], *, beat_geometry: Any = None, offline: bool = False
+    plan: dict[str, Any],
+    *,
+    beat_geometry: Any = None,
+    offline: bool = True,
+    background: Background | None = None,
+    units_gdf: gpd.GeoDataFrame | None = None,
 ) -> folium.Map:
     """The day's route of one officer (``DayPlan.to_dict()``) as a Folium map.
 
@@ -422,13 +813,15 @@ def route_map(
     legend.
     """
     check_plan(plan)
-    m = _base_map(offline)
+    m = _base_map(offline, background=background)
+    if units_gdf is not None:
+        _add_units(m, units_gdf, 5.0)
     pts: list[tuple[float, float]] = []
     if beat_geometry is not None:
         gj = _geojson_of(beat_geometry)
         folium.GeoJson(
             gj,
-            name="受持区 Beat",
+            name="受持区",
             style_function=lambda _f: {
                 "color": "#1f3c88",
                 "weight": 3,
@@ -436,7 +829,7 @@ def route_map(
                 "fillOpacity": 0.04,
                 "dashArray": "6 4",
             },
-            tooltip=f"受持区 {plan.get('beat_id', '')}",
+            tooltip=f"受持区 {_e(plan.get('beat_id', ''))}",
         ).add_to(m)
         pts += _geojson_points(gj)
 
@@ -447,7 +840,7 @@ def route_map(
     street_legs = 0
     # Straight-line plans carry two-point paths; only network paths follow streets.
     on_streets = plan.get("travel_source", "network") == "network"
-    route = folium.FeatureGroup(name="経路 Route").add_to(m)
+    route = folium.FeatureGroup(name="経路", control=False).add_to(m)
     prev = (start["lon"], start["lat"])
     for stop in stops:
         here = (stop["lon"], stop["lat"])
@@ -466,7 +859,7 @@ def route_map(
                 weight=3,
                 dash_array="7 6",
                 opacity=0.9,
-                tooltip="直線 straight line",
+                tooltip="直線 (道路経路なし)",
             ).add_to(route)
         prev = here
     if stops:
@@ -478,7 +871,7 @@ def route_map(
             weight=2,
             dash_array="2 6",
             opacity=0.8,
-            tooltip="帰所 return (straight line)",
+            tooltip="帰所 (直線)",
         ).add_to(route)
 
     koban_label = start.get("label") or plan.get("koban_id") or "交番"
@@ -490,75 +883,171 @@ def route_map(
             icon_anchor=(12, 11),
             class_name="junkai-koban-icon",
         ),
-        tooltip=f"{koban_label} (出発 start {_hhmm(plan.get('windows', [['']])[0][0]) if plan.get('windows') else ''})",
+        tooltip=f"{_e(koban_label)} (出発 {_hhmm(plan.get('windows', [['']])[0][0]) if plan.get('windows') else ''})",
         z_index_offset=500,
     ).add_to(m)
     pts.append((start["lon"], start["lat"]))
 
-    stops_group = folium.FeatureGroup(name="訪問先 Stops").add_to(m)
-    for stop in stops:
-        status = _stop_status(stop)
+    stops_group = folium.FeatureGroup(name="訪問先", control=False).add_to(m)
+    visits, _split = building_visits(plan)
+    markers: list[folium.Marker] = []
+    for visit in visits:
+        status = _stop_status({"households": visit.households})
         colour = STATUS_COLOUR.get(status, "#555")
-        n = stop["order"]
-        folium.Marker(
-            (stop["lat"], stop["lon"]),
+        n = visit.number
+        # A small dot marks the true place; the numbered badge may be moved
+        # off it (with a leader line) so that no badge hides another.
+        folium.CircleMarker(
+            (visit.lat, visit.lon), radius=3, color="#222", weight=1, fill=True, fill_opacity=1
+        ).add_to(stops_group)
+        mk = folium.Marker(
+            (visit.lat, visit.lon),
             icon=folium.DivIcon(
                 html=f'<div class="junkai-stop" data-order="{n}" style="background:{colour}">{n}</div>',
                 icon_size=(30, 30),
                 icon_anchor=(15, 15),
                 class_name="junkai-stop-icon",
             ),
-            popup=folium.Popup(_stop_popup(stop), max_width=320),
-            tooltip=f"{n}. {_hhmm(stop.get('arrival'))} {stop.get('address', '')}",
+            popup=folium.Popup(_visit_popup(visit), max_width=340),
+            tooltip=f"{n}. {_e(_hhmm(visit.arrival))} {_e(visit.address)}",
             z_index_offset=1000 + n,
         ).add_to(stops_group)
-        pts.append((stop["lon"], stop["lat"]))
+        markers.append(mk)  # type: ignore[arg-type]
+        pts.append((visit.lon, visit.lat))
 
-    title = f"{_e(plan.get('date'))} 担当 officer {_e(plan.get('officer_id'))} / 受持区 {_e(plan.get('beat_id', ''))}"
+    title = (
+        f"{_e(plan.get('date'))} 担当 {_e(plan.get('officer_id'))} / 受持区 "
+        f"{_e(plan.get('beat_id', ''))}"
+    )
     rows = [
         f"<b>{title}</b>",
-        '<span class="sw" style="background:#1f3c88;border-radius:2px"></span>交番 koban',
+        '<span class="sw" style="background:#1f3c88;border-radius:2px"></span>交番',
     ]
     for code in ("none", "stale", "current"):
         rows.append(
-            f'<span class="sw" style="background:{STATUS_COLOUR[code]}"></span>{CARD_STATUS_JA[code]} ({code})'
+            f'<span class="sw" style="background:{STATUS_COLOUR[code]}"></span>{CARD_STATUS_JA[code]}'
         )
     if street_legs:
-        rows.append(
-            '<span class="ln" style="border-top:4px solid #1565c0"></span>道路経路 street path'
-        )
+        rows.append('<span class="ln" style="border-top:4px solid #1565c0"></span>道路経路')
     if straight_legs:
         rows.append(
-            '<span class="ln" style="border-top:3px dashed #555"></span>直線 straight line (道路経路なし)'
+            '<span class="ln" style="border-top:3px dashed #555"></span>直線 (道路経路なし)'
         )
     if beat_geometry is not None:
-        rows.append('<span class="ln" style="border-top:3px dashed #1f3c88"></span>受持区 beat')
-    totals = plan.get("totals") or {}
-    rows.append(
-        f"訪問先 {len(stops)} 件 stops · 世帯等 {totals.get('households', sum(len(s.get('households', [])) for s in stops))}"
-    )
+        rows.append('<span class="ln" style="border-top:3px dashed #1f3c88"></span>受持区')
+    n_hh = sum(len(v.households) for v in visits)
+    rows.append(f"訪問先 {len(visits)} 件 · 世帯等 {n_hh}")
+    rows.append("番号 = 訪問順 (1つの建物に1つの番号)")
     m.add_child(_Legend("<br>".join(rows)))
-    folium.LayerControl(collapsed=True).add_to(m)
+    if units_gdf is None:
+        _add_town_labels(m, visits)
+    m.add_child(_ZoomClasses())
     _fit(m, pts)
+    m.add_child(_Declutter(markers))
     return m
 
 
-def _stop_popup(stop: Mapping[str, Any]) -> str:
+def _add_town_labels(m: folium.Map, visits: list[BuildingVisit]) -> None:
+    """町丁目 names from the plan's addresses, above their visits (no layer needed)."""
+    towns: dict[str, list[tuple[float, float]]] = {}
+    for v in visits:
+        town = str(v.address).split(" ")[0] if v.address else ""
+        if town:
+            towns.setdefault(town, []).append((v.lon, v.lat))
+    group = folium.FeatureGroup(name="町丁目名", control=False).add_to(m)
+    for town, pts in towns.items():
+        lon = sum(p[0] for p in pts) / len(pts)
+        lat = max(p[1] for p in pts)
+        folium.Marker(
+            (lat, lon),
+            icon=folium.DivIcon(
+                html=f'<div class="junkai-label" style="color:#666;font-weight:normal">{_e(town)}</div>',
+                icon_size=(0, 0),
+                icon_anchor=(0, 24),
+                class_name="junkai-label-icon",
+            ),
+            interactive=False,
+        ).add_to(group)
+
+
+class _Declutter(MacroElement):
+    """Moves numbered badges apart on every zoom so that none hides another.
+
+    Each badge keeps its place when free, else takes the nearest free place
+    on rings around it, joined to its true place by a thin leader line. The
+    script receives only the markers' variable names (folium identifiers),
+    never data.
+    """
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  var markers = [{% for mk in this.markers %}{{ mk.get_name() }}{% if not loop.last %}, {% endif %}{% endfor %}];
+  var D = {{ this.spacing_px }};
+  var lines = L.layerGroup().addTo(map);
+  markers.forEach(function (mk) { mk._junkaiHome = mk.getLatLng(); });
+  function layout() {
+    lines.clearLayers();
+    var placed = [];
+    markers.forEach(function (mk) {
+      var p = map.latLngToLayerPoint(mk._junkaiHome);
+      var best = null;
+      for (var ring = 0; ring < 12 && best === null; ring++) {
+        var n = ring === 0 ? 1 : 6 * ring;
+        for (var a = 0; a < n; a++) {
+          var ang = 2 * Math.PI * a / n - Math.PI / 2;
+          var q = L.point(p.x + ring * D * Math.cos(ang), p.y + ring * D * Math.sin(ang));
+          if (placed.every(function (o) { return o.distanceTo(q) >= D; })) { best = q; break; }
+        }
+      }
+      if (best === null) { best = p; }
+      placed.push(best);
+      var ll = map.layerPointToLatLng(best);
+      mk.setLatLng(ll);
+      if (best.distanceTo(p) > 0.5) {
+        L.polyline([mk._junkaiHome, ll], {color: '#222', weight: 1.2, interactive: false}).addTo(lines);
+      }
+    });
+  }
+  map.on('zoomend viewreset', layout);
+  map.whenReady(layout);
+})();
+{% endmacro %}"""
+    )
+
+    def __init__(self, markers: list[folium.Marker], spacing_px: int = 30) -> None:
+        super().__init__()
+        self._name = "JunkaiDeclutter"
+        self.markers = markers
+        self.spacing_px = int(spacing_px)
+
+
+def _visit_popup(visit: BuildingVisit) -> str:
     rows = [
-        f"<tr><td>順番</td><td><b>{_e(stop.get('order'))}</b></td></tr>",
-        f"<tr><td>予定時刻</td><td>{_hhmm(stop.get('arrival'))}–{_hhmm(stop.get('departure'))}</td></tr>",
-        f"<tr><td>住所</td><td>{_e(stop.get('address'))}</td></tr>",
-        f"<tr><td>建物</td><td>{_e(stop.get('building_id'))}</td></tr>",
+        f"<tr><td>番号</td><td><b>{visit.number}</b></td></tr>",
+        f"<tr><td>予定時刻</td><td>{_e(_hhmm(visit.arrival))}–{_e(_hhmm(visit.departure))}</td></tr>",
+        f"<tr><td>住所</td><td>{_e(visit.address)}</td></tr>",
+        f"<tr><td>建物</td><td>{_e(visit.building_id)}</td></tr>",
     ]
-    for h in stop.get("households", []):
-        kind = KIND_JA.get(h.get("kind", ""), h.get("kind", ""))
-        floor = f" {h['floor']}階" if h.get("floor") not in (None, "") else ""
-        status = CARD_STATUS_JA.get(h.get("card_status", "none"), "")
-        reasons = "、".join(reason_label(r) for r in h.get("reasons", []))
+    for h in visit.households:
         rows.append(
-            f"<tr><td>{_e(kind)}{_e(floor)}</td><td>{_e(status)}<br><small>{_e(reasons)}</small></td></tr>"
+            f"<tr><td>{_e(household_line(h))}</td><td>{_e(CARD_STATUS_JA.get(h.get('card_status', 'none'), ''))}"
+            f"<br><small>{_e(reasons_ja(h))}</small></td></tr>"
         )
     return f'<table class="junkai-popup">{"".join(rows)}</table>'
+
+
+def household_line(h: Mapping[str, Any]) -> str:
+    """``"401号室 世帯 4階"``: door label, kind and floor of a planned household."""
+    kind = KIND_JA.get(str(h.get("kind", "")), str(h.get("kind", "")))
+    floor = f"{h['floor']}階" if _is_num(h.get("floor")) else ""
+    return " ".join(x for x in (str(h.get("unit") or ""), kind, floor) if x)
+
+
+def reasons_ja(h: Mapping[str, Any]) -> str:
+    """The household's reasons in Japanese, 、-separated."""
+    return "、".join(reason_label(str(r)) for r in h.get("reasons", []))
 
 
 # ---------------------------------------------------------------- beats map
@@ -572,14 +1061,23 @@ def beats_map(
     unvisited_points: gpd.GeoDataFrame | None = None,
     unvisited_style: str = "cluster",
     simplify_m: float = 5.0,
-    offline: bool = False,
+    offline: bool = True,
+    background: Background | None = None,
+    units_gdf: gpd.GeoDataFrame | None = None,
+    colour_by: str = "workload",
+    workload_unit: str = "時間",
+    label_col: str = "beat_id",
 ) -> folium.Map:
-    """Beats coloured by ``workload_col``, with a tooltip of each beat's figures.
+    """Beats coloured by ``workload_col``, labelled, with a tooltip of each beat's figures.
 
-    ``unvisited_points`` (未把握 households, any CRS) are aggregated to counts
-    per building (``building_id``, else per location) and drawn as clustered
-    markers (``unvisited_style="cluster"``) or a heat layer (``"heat"``); no
-    household id or personal field is ever written into the map.
+    ``colour_by="beat"`` colours the beats so that neighbours differ
+    (:func:`adjacent_colours`) instead of by workload. ``units_gdf``
+    (町丁目 polygons with ``name``) adds their outlines and names (shown from
+    zoom 14). ``unvisited_points`` (未把握 households, any CRS) are
+    aggregated to counts per building (``building_id``, else per location)
+    and drawn as clustered markers (``unvisited_style="cluster"``) or a heat
+    layer (``"heat"``); no household id or personal field is ever written
+    into the map.
     """
     import branca.colormap as cm
 
@@ -590,8 +1088,14 @@ def beats_map(
                 "beats_map", None, "unvisited_style", repr(unvisited_style), "'cluster' or 'heat'"
             )
         )
+    if colour_by not in {"workload", "beat"}:
+        raise InputError(
+            Problem("beats_map", None, "colour_by", repr(colour_by), "'workload' or 'beat'")
+        )
     beats = _display_frame(beats_gdf, "beats", simplify_m)
-    m = _base_map(offline)
+    m = _base_map(offline, background=background)
+    if units_gdf is not None:
+        _add_units(m, units_gdf, simplify_m)
     cols = _shareable_columns(beats.columns)
     frame = _scalar_frame(beats, cols)
     values = beats[workload_col].astype(float)
@@ -599,23 +1103,31 @@ def beats_map(
     if vmax <= vmin:
         vmax = vmin + 1.0
     cmap = cm.LinearColormap(["#ffffcc", "#fd8d3c", "#bd0026"], vmin=vmin, vmax=vmax)
-    colour_by_index = {str(i): cmap(float(v)) for i, v in zip(frame.index, values, strict=True)}
-    frame["_fill"] = [colour_by_index[str(i)] for i in frame.index]
+    if colour_by == "beat":
+        ids = beats[label_col] if label_col in beats.columns else pd_index_str(beats)
+        by_beat = adjacent_colours(beats.assign(_id=list(map(str, ids))), "_id")
+        frame["_fill"] = [by_beat[str(b)] for b in ids]
+    else:
+        frame["_fill"] = [cmap(float(v)) for v in values]
     folium.GeoJson(
         json.loads(frame.to_json()),
-        name="受持区 Beats",
+        name="受持区",
         style_function=lambda f: {
             "fillColor": f["properties"]["_fill"],
             "color": "#333",
             "weight": 1.2,
-            "fillOpacity": 0.65,
+            "fillOpacity": 0.65 if colour_by == "workload" else 0.45,
         },
         highlight_function=lambda _f: {"weight": 3, "color": "#000"},
         tooltip=folium.GeoJsonTooltip(
-            fields=cols, aliases=[_alias(c, workload_col) for c in cols], sticky=True
+            fields=cols,
+            aliases=[_alias(c, workload_col, workload_unit) for c in cols],
+            sticky=True,
         ),
     ).add_to(m)
     pts = _geojson_points(json.loads(beats[["geometry"]].to_json()))
+    if label_col in beats.columns:
+        _add_labels(m, beats, label_col, "junkai-label", "受持区名")
 
     if koban_gdf is not None:
         _add_koban(m, koban_gdf)
@@ -625,31 +1137,165 @@ def beats_map(
         n_unvisited = int(sum(c for _, _, c in counts))
         _add_unvisited(m, counts, unvisited_style)
 
-    steps = [vmin + (vmax - vmin) * k / 4 for k in range(5)]
-    grad = "".join(
-        f'<span class="sw" style="background:{cmap(v)};border-radius:2px"></span>{v:,.0f}<br>'
-        for v in steps
-    )
-    body = f"<b>業務量 workload</b> ({_e(workload_col)})<br>{grad}"
+    unit = _e(workload_unit)
+    if colour_by == "workload":
+        edges = [vmin + (vmax - vmin) * k / 5 for k in range(6)]
+        grad = "".join(
+            f'<span class="sw" style="background:{cmap((lo + hi) / 2)};border-radius:2px"></span>'
+            f"{lo:,.0f}–{hi:,.0f} {unit}<br>"
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True)
+        )
+        body = f"<b>業務量 ({unit} / 1巡)</b><br>{grad}"
+    else:
+        body = "<b>受持区</b> (隣り合う受持区は別の色)<br>"
     if n_unvisited:
-        body += f"未把握 {n_unvisited:,} 世帯 (建物ごとの件数 counts per building)"
+        body += (
+            '<span class="sw" style="background:#b30000"></span>'
+            f"未把握 {n_unvisited:,} 世帯 (円の数字 = 世帯数)"
+        )
     m.add_child(_Legend(body))
+    m.add_child(_ZoomClasses())
     folium.LayerControl(collapsed=True).add_to(m)
     _fit(m, pts)
     return m
 
 
-def _alias(col: str, workload_col: str) -> str:
+def pd_index_str(frame: Any) -> list[str]:
+    return [str(i) for i in frame.index]
+
+
+#: Colours for beats that touch: distinct, light enough under labels.
+ADJACENT_PALETTE: tuple[str, ...] = (
+    "#8dd3c7",
+    "#ffffb3",
+    "#bebada",
+    "#fb8072",
+    "#80b1d3",
+    "#fdb462",
+    "#b3de69",
+    "#fccde5",
+    "#d9d9d9",
+    "#bc80bd",
+)
+
+
+def adjacent_colours(
+    gdf: gpd.GeoDataFrame, id_col: str, *, palette: tuple[str, ...] = ADJACENT_PALETTE
+) -> dict[str, str]:
+    """A colour per id such that polygons that touch never share one.
+
+    Greedy graph colouring (networkx, DSATUR) of the adjacency graph
+    (shared boundary or corner, within 1 m); planar maps need at most a few
+    colours, far fewer than the palette's ten.
+    """
+    import networkx as nx
+
+    from .projection import metric_crs_for
+
+    if gdf.crs is None:
+        raise InputError(
+            Problem("beats", None, "crs", "no CRS", "a GeoDataFrame with a CRS", "no_crs")
+        )
+    g4326 = gdf.to_crs(4326)
+    x0, y0, x1, y1 = g4326.total_bounds
+    metric = gdf.to_crs(metric_crs_for((x0 + x1) / 2, (y0 + y1) / 2))
+    ids = [str(v) for v in metric[id_col]]
+    geoms = metric.geometry.buffer(0.5).to_numpy()
+    graph: nx.Graph = nx.Graph()
+    graph.add_nodes_from(ids)
+    import shapely
+
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    graph.add_edges_from(
+        (ids[i], ids[j]) for i, j in zip(left, right, strict=True) if ids[i] != ids[j]
+    )
+    colouring = nx.coloring.greedy_color(graph, strategy="DSATUR")
+    return {b: palette[c % len(palette)] for b, c in colouring.items()}
+
+
+def _add_labels(m: folium.Map, gdf: Any, col: str, css: str, name: str) -> None:
+    """Permanent text labels at each polygon's representative point (escaped text)."""
+    group = folium.FeatureGroup(name=name, control=False).add_to(m)
+    for value, geom in zip(gdf[col], gdf.geometry, strict=True):
+        if geom is None or geom.is_empty or value is None or str(value) == "":
+            continue
+        pt = geom.representative_point()
+        folium.Marker(
+            (pt.y, pt.x),
+            icon=folium.DivIcon(
+                html=f'<div class="{css}">{_e(value)}</div>',
+                icon_size=(0, 0),
+                icon_anchor=(0, 0),
+                class_name="junkai-label-icon",
+            ),
+            interactive=False,
+        ).add_to(group)
+
+
+def _add_units(m: folium.Map, units_gdf: Any, simplify_m: float) -> None:
+    """町丁目 outlines and names (names from zoom 14 on: a city has hundreds)."""
+    units = _display_frame(
+        units_gdf[[c for c in ("name", "geometry") if c in units_gdf]], "units", simplify_m
+    )
+    folium.GeoJson(
+        json.loads(units[["geometry"]].to_json()),
+        name="町丁目",
+        style_function=lambda _f: {"color": "#888", "weight": 0.6, "fill": False},
+        interactive=False,
+        control=False,
+    ).add_to(m)
+    if "name" in units.columns:
+        _add_labels(m, units, "name", "junkai-unit-label", "町丁目名")
+
+
+class _ZoomClasses(MacroElement):
+    """Hides 町丁目 names below zoom 14, koban names below zoom 13, and labels that collide."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+(function () {
+  var map = {{ this._parent.get_name() }};
+  function apply() {
+    var z = map.getZoom(), c = map.getContainer().classList;
+    c.toggle('junkai-hide-units', z < 14);
+    c.toggle('junkai-hide-koban', z < 13);
+    // A label that would run into one already shown waits for a closer zoom.
+    var shown = [];
+    document.querySelectorAll('.junkai-label, .junkai-unit-label').forEach(function (el) {
+      el.style.visibility = '';
+      var r = el.getBoundingClientRect();
+      if (r.width === 0) { return; }
+      var hit = shown.some(function (o) {
+        return !(r.right < o.left || o.right < r.left || r.bottom < o.top || o.bottom < r.top);
+      });
+      if (hit) { el.style.visibility = 'hidden'; } else { shown.push(r); }
+    });
+  }
+  // After every handler: Leaflet moves markers on 'viewreset', fired after 'zoomend'.
+  function later() { setTimeout(apply, 0); }
+  map.on('zoomend viewreset', later);
+  map.whenReady(later);
+})();
+{% endmacro %}"""
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "JunkaiZoomClasses"
+
+
+def _alias(col: str, workload_col: str, unit: str = "時間") -> str:
     names = {
         "beat_id": "受持区",
         "koban_id": "交番",
         "name": "名称",
-        "households": "世帯数",
+        "households": "世帯数 (世帯)",
         "area_m2": "面積 m²",
-        "unvisited": "未把握",
+        "unvisited": "未把握 (世帯)",
     }
     if col == workload_col:
-        return f"業務量 ({col})"
+        return f"業務量 ({unit})"
     return names.get(col, col)
 
 
@@ -711,9 +1357,9 @@ def _add_unvisited(m: folium.Map, counts: list[tuple[float, float, int]], style:
 
 
 def _add_koban(m: folium.Map, koban_gdf: gpd.GeoDataFrame) -> None:
-    """Koban as small badges (names in tooltips: a city has dozens of them)."""
+    """Koban as small badges, their names beside them from zoom 13 on (and in tooltips)."""
     kob = _to_4326(koban_gdf, "koban")
-    group = folium.FeatureGroup(name="交番 Koban").add_to(m)
+    group = folium.FeatureGroup(name="交番").add_to(m)
     for _, row in kob.iterrows():
         pt = (
             row.geometry
@@ -729,7 +1375,17 @@ def _add_koban(m: folium.Map, koban_gdf: gpd.GeoDataFrame) -> None:
                 icon_anchor=(8, 11),
                 class_name="junkai-koban-icon",
             ),
-            tooltip=f"{name} ({row.get('koban_id', '')})",
+            tooltip=f"{_e(name)} ({_e(row.get('koban_id', ''))})",
+        ).add_to(group)
+        folium.Marker(
+            (pt.y, pt.x),
+            icon=folium.DivIcon(
+                html=f'<div class="junkai-koban-name">{_e(name)}</div>',
+                icon_size=(0, 0),
+                icon_anchor=(-10, 8),
+                class_name="junkai-label-icon",
+            ),
+            interactive=False,
         ).add_to(group)
 
 
@@ -762,86 +1418,6 @@ def beat_colours(beat_ids: Iterable[object]) -> dict[str, str]:
     return {b: _PALETTE[i % len(_PALETTE)] for i, b in enumerate(ids)}
 
 
-def rebalance_map(
-    units_gdf: gpd.GeoDataFrame,
-    *,
-    before_col: str = "beat_before",
-    after_col: str = "beat_after",
-    koban_gdf: gpd.GeoDataFrame | None = None,
-    simplify_m: float = 5.0,
-    offline: bool = False,
-) -> folium.Map:
-    """Beats before and after rebalancing as switchable layers, moved units highlighted.
-
-    ``units_gdf``: one polygon per unit (any CRS) with the beat of each unit
-    before and after.
-    """
-    _need_columns(units_gdf, "units", [before_col, after_col])
-    units = _display_frame(units_gdf, "units", simplify_m)
-    m = _base_map(offline)
-    colours = beat_colours(list(units[before_col]) + list(units[after_col]))
-    cols = _shareable_columns(units.columns)
-    frame = _scalar_frame(units, cols)
-    frame["_before"] = units[before_col].astype(str).to_numpy()
-    frame["_after"] = units[after_col].astype(str).to_numpy()
-    moved = frame["_before"] != frame["_after"]
-    for label, key, show in (("調整前 Before", "_before", False), ("調整後 After", "_after", True)):
-        layer = folium.FeatureGroup(name=label, overlay=False, show=show).add_to(m)
-        folium.GeoJson(
-            json.loads(
-                frame.drop(columns=[c for c in ("_before", "_after") if c != key]).to_json()
-            ),
-            style_function=lambda f, key=key: {
-                "fillColor": colours[f["properties"][key]],
-                "color": "#ffffff",
-                "weight": 0.6,
-                "fillOpacity": 0.55,
-            },
-            tooltip=folium.GeoJsonTooltip(fields=cols, sticky=True),
-        ).add_to(layer)
-        dissolved = (
-            units.assign(_b=frame[key].to_numpy())[["_b", "geometry"]]
-            .dissolve(by="_b")
-            .reset_index()
-        )
-        folium.GeoJson(
-            json.loads(dissolved.to_json()),
-            style_function=lambda _f: {"fill": False, "color": "#222", "weight": 2.5},
-            tooltip=folium.GeoJsonTooltip(fields=["_b"], aliases=["受持区"]),
-        ).add_to(layer)
-    if moved.any():
-        mv = frame[moved.to_numpy()]
-        folium.GeoJson(
-            json.loads(mv.to_json()),
-            name=f"移動 Moved units ({int(moved.sum())})",
-            style_function=lambda _f: {
-                "fill": False,
-                "color": "#e00000",
-                "weight": 3.5,
-                "dashArray": "5 3",
-            },
-            tooltip=folium.GeoJsonTooltip(
-                fields=["_before", "_after"], aliases=["調整前", "調整後"]
-            ),
-        ).add_to(m)
-    if koban_gdf is not None:
-        _add_koban(m, koban_gdf)
-    swatches = "".join(
-        f'<span class="sw" style="background:{c};border-radius:2px"></span>{_e(b)}<br>'
-        for b, c in list(colours.items())[:16]
-    )
-    more = f"… {len(colours) - 16} more<br>" if len(colours) > 16 else ""
-    m.add_child(
-        _Legend(
-            f"<b>受持区の調整 beat rebalancing</b><br>{swatches}{more}"
-            f'<span class="ln" style="border-top:3px dashed #e00000"></span>移動した単位 moved: {int(moved.sum())} / {len(frame)}'
-        )
-    )
-    folium.LayerControl(collapsed=False).add_to(m)
-    _fit(m, _geojson_points(json.loads(units[["geometry"]].to_json())))
-    return m
-
-
 # ---------------------------------------------------------------- 専従員 districts
 
 
@@ -855,7 +1431,8 @@ def districts_map(
     beats_gdf: gpd.GeoDataFrame | None = None,
     koban_gdf: gpd.GeoDataFrame | None = None,
     simplify_m: float = 5.0,
-    offline: bool = False,
+    offline: bool = True,
+    background: Background | None = None,
 ) -> folium.Map:
     """専従員 districts (polygons or points, any CRS) with rank, hours and assigned officers.
 
@@ -864,7 +1441,7 @@ def districts_map(
     """
     _need_columns(districts_gdf, "districts", [rank_col, hours_col, officers_col])
     d = _display_frame(districts_gdf, "districts", simplify_m).sort_values(rank_col)
-    m = _base_map(offline)
+    m = _base_map(offline, background=background)
     if beats_gdf is not None:
         outlines = _display_frame(beats_gdf[["geometry"]], "beats", simplify_m)
         folium.GeoJson(
@@ -924,7 +1501,7 @@ def districts_map(
                 icon_anchor=(12, 12),
                 class_name="junkai-rank-icon",
             ),
-            tooltip=f"{rank}. {orig.get(name_col, '')} — {orig[hours_col]} h — {row[officers_col]}",
+            tooltip=f"{rank}. {_e(orig.get(name_col, ''))} — {_e(orig[hours_col])} h — {row[officers_col]}",
         ).add_to(group)
         pts += _geojson_points(feature)
     m.add_child(
@@ -939,7 +1516,8 @@ def districts_map(
 
 
 def _district_tip(row: Any, cols: list[str], aliases: list[str]) -> str:
-    return "<br>".join(f"{_e(a)}: {_e(row[c])}" for c, a in zip(cols, aliases, strict=True))
+    # ``row`` comes from _scalar_frame: its text is escaped already.
+    return "<br>".join(f"{_e(a)}: {row[c]}" for c, a in zip(cols, aliases, strict=True))
 
 
 # ---------------------------------------------------------------- saving
@@ -950,11 +1528,28 @@ def save_map(m: folium.Map, path: str | Path, *, assets_dir: Path | None = None)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     page = m.get_root().render()
+    background = _LOCAL_TILES.get(m)
+    if background is not None:
+        export_tiles(background, _map_bounds(m), out.parent / TILES_SUBDIR)
     if m in _OFFLINE_MAPS:
         page, used = localize_html(page)
         copy_assets(used, out.parent, assets_dir)
     out.write_text(page, encoding="utf-8")
     return out
+
+
+def _map_bounds(m: folium.Map) -> tuple[float, float, float, float]:
+    """(lon0, lat0, lon1, lat1) the map was fitted to, with a margin of a quarter."""
+    from folium.map import FitBounds
+
+    for child in m._children.values():
+        if isinstance(child, FitBounds):
+            (lat0, lon0), (lat1, lon1) = child.bounds
+            dx, dy = (lon1 - lon0) / 4, (lat1 - lat0) / 4
+            return (lon0 - dx, lat0 - dy, lon1 + dx, lat1 + dy)
+    raise InputError(
+        Problem("map", None, "bounds", "a map without bounds", "a map fitted to its layers")
+    )
 
 
 def is_offline(m: folium.Map) -> bool:

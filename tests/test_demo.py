@@ -37,6 +37,34 @@ def test_demo_prints_summary_and_writes_maps(tmp_path):
     assert spec["districts"] and spec["recommendation"]
     assert (tmp_path / "specialist_districts.html").is_file()
     r = summary["rebalance"]
-    assert r["largest_deviation_after"] < r["largest_deviation_before"]
-    assert r["all_contiguous"]
+    # The default: the smallest change within ±10 %, every rule kept (issue 16).
+    assert r["mode"] == "minimal-change" and r["feasible"], r["violations"]
+    assert r["largest_deviation_before"] > 1.0 and r["largest_deviation_after"] <= 0.10
+    assert r["all_contiguous"] and r["koban_rule_kept"]
+    assert 0 < r["households_moved"] < 0.4 * summary["homes"]
     assert (tmp_path / "rebalance.html").is_file()
+    _check_rebalance_geometry(tmp_path / "rebalance.json")
+
+
+def _check_rebalance_geometry(path):
+    """From the written polygons alone: each beat in one piece, next to its koban."""
+    import geopandas as gpd
+
+    from junkai_geo.bundled import load_kanazawa
+
+    plan = json.loads(path.read_text(encoding="utf-8"))
+    beats = gpd.GeoDataFrame.from_features(plan["beats_after"]["features"], crs="EPSG:4326")
+    ds = load_kanazawa(validate=False)
+    beats = beats.to_crs(ds.crs)
+    assert (beats.geometry.geom_type == "Polygon").all()  # contiguous on the drawn map
+    kob = ds.koban.set_index("koban_id").to_crs(ds.crs).geometry
+    units = ds.units.to_crs(ds.crs)
+    for beat_id, koban_id, geom in zip(
+        beats["beat_id"], beats["koban_id"], beats.geometry, strict=True
+    ):
+        pt = kob[koban_id]
+        home = units.geometry[units.geometry.contains(pt)]
+        if home.empty:  # a koban standing just outside every 町丁目: its nearest one
+            home = units.geometry[[units.geometry.distance(pt).idxmin()]]
+        # The beat reaches the 町丁目 holding its koban (it holds or touches the block of it).
+        assert home.distance(geom).min() <= 1.0, (beat_id, koban_id)

@@ -310,3 +310,94 @@ def test_fast_for_20k_households():
     elapsed = _time.perf_counter() - t0
     assert len(s) == n and s["candidate"].any()
     assert elapsed < 3.0, f"score_households took {elapsed:.2f} s for 20k households"
+
+
+# ---------------------------------------------------------------- issue 16: labels, share, night
+
+
+def _mixed(n_business: int = 40, n_home: int = 40):
+    """One high-rise with shops and homes, all without a card, on a weekday."""
+    ids = [f"b{i}" for i in range(n_business)] + [f"h{i}" for i in range(n_home)]
+    hh = pd.DataFrame(
+        {
+            "household_id": ids,
+            "kind": ["business"] * n_business + ["home"] * n_home,
+            "building_id": ["tower"] * len(ids),
+            "floor": [1] * len(ids),
+        }
+    )
+    buildings = pd.DataFrame(
+        {"building_id": ["tower"], "kind": ["highrise"], "floors": [20], "units": [200]}
+    )
+    cards = pd.DataFrame(
+        {
+            "household_id": ids,
+            "status": "none",
+            "occupancy": "occupied",
+            "last_contact": pd.NaT,
+        }
+    )
+    return hh, buildings, cards
+
+
+def test_a_business_is_never_labelled_as_a_dwelling():
+    hh, buildings, cards = _mixed()
+    s = score_households(hh, cards, buildings, None, on=ON, slot="morning")
+    business = s[hh["kind"] == "business"]
+    homes = s[hh["kind"] == "home"]
+    assert not any("highrise" in r or "large_complex" in r for r in business["reasons"])
+    assert all("highrise" in r and "large_complex" in r for r in homes["reasons"])
+
+
+@pytest.mark.parametrize("share", [0.0, 0.3, 0.6])
+def test_unknown_homes_keep_their_share_of_the_best_candidates(share):
+    from junkai_geo.priorities import service_effort_s
+
+    hh, buildings, cards = _mixed(100, 100)
+    params = PriorityParams(min_unknown_home_share=share, share_top_n=50)
+    s = score_households(hh, cards, buildings, None, on=ON, slot="morning", params=params)
+    rate = s["expected_value"] / service_effort_s(hh["kind"].to_numpy(), np.ones(len(hh), bool))
+    top = rate.sort_values(ascending=False, kind="stable").index[:50]
+    homes_in_top = int((hh.loc[top, "kind"] == "home").sum())
+    assert homes_in_top >= int(np.ceil(share * 50))
+    if share == 0.0:
+        # Rule off: on a weekday businesses (p 0.85, 600 s) beat homes (p 0.45, 900 s).
+        assert homes_in_top == 0 and (s["home_share_boost"] == 1.0).all()
+
+
+def test_share_params_are_checked():
+    with pytest.raises(ParameterError, match=r"min_unknown_home_share: found 1.5"):
+        PriorityParams(min_unknown_home_share=1.5)
+    with pytest.raises(ParameterError, match="share_top_n: found 0"):
+        PriorityParams(share_top_n=0)
+
+
+def test_unused_night_window_is_explained():
+    from junkai_geo.priorities import explain_unused_window
+
+    p = np.array([0.2, 0.3, 0.25])
+    none = explain_unused_window(
+        "18:00-20:00",
+        p_contact=p,
+        allowed=np.zeros(3, bool),
+        kept_allowed=0,
+        threshold_p_contact=0.4,
+    )
+    assert none.code == "no_candidate"
+    assert "面接見込み 0.40 以上の候補なし" in none.text_ja and "0.30" in none.text_ja
+    kept = explain_unused_window(
+        "18:00-20:00",
+        p_contact=p,
+        allowed=np.array([True, True, False]),
+        kept_allowed=0,
+        threshold_p_contact=0.1,
+    )
+    assert kept.code == "not_kept" and kept.candidates == 2
+    chosen = explain_unused_window(
+        "18:00-20:00",
+        p_contact=p,
+        allowed=np.ones(3, bool),
+        kept_allowed=3,
+        threshold_p_contact=0.1,
+    )
+    assert chosen.code == "not_chosen" and chosen.to_dict()["window"] == "18:00-20:00"

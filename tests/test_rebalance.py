@@ -18,7 +18,7 @@ from junkai_geo.rebalance import BeatProblem, RebalanceParams, rebalance_beats
 
 ROOT = Path(__file__).resolve().parents[1]
 BUNDLED = ROOT / "data" / "kanazawa"
-FAST = RebalanceParams(moves_per_unit=300, time_limit_s=30)
+FAST = RebalanceParams(mode="best-balance", moves_per_unit=300, time_limit_s=30)
 
 
 def grid_units(n: int = 10, *, seed: int = 0, beats_per_side: int = 2) -> gpd.GeoDataFrame:
@@ -92,7 +92,7 @@ def test_from_scratch_without_kobans(seed: int) -> None:
         units,
         weight_column="households",
         n_beats=6,
-        params=RebalanceParams(moves_per_unit=300, seed=seed),
+        params=RebalanceParams(mode="best-balance", moves_per_unit=300, seed=seed),
     )
     assert_partition(units, result.assignment, 6)
     assert result.before is None
@@ -228,7 +228,7 @@ def test_moved_share_cap_is_kept() -> None:
         units,
         weight_column="households",
         current_column="beat",
-        params=RebalanceParams(moves_per_unit=300, max_moved_share=0.05),
+        params=RebalanceParams(mode="best-balance", moves_per_unit=300, max_moved_share=0.05),
     )
     assert result.after.moved_share <= 0.05 + 1e-9
 
@@ -309,7 +309,7 @@ def test_rebalance_on_sub_units_keeps_locks_and_is_reproducible() -> None:
     refined = refine_units(units, hh, n_beats=4, split_share=0.2, locked="locked", seed=0)
     sub = refined.units
     assert "U33" in refined.split and "U22" not in refined.split
-    params = RebalanceParams(moves_per_unit=300, seed=2)
+    params = RebalanceParams(mode="best-balance", moves_per_unit=300, seed=2)
     runs = [
         rebalance_beats(
             sub,

@@ -30,7 +30,6 @@ from junkai_geo.render import (  # noqa: E402
     check_plan,
     districts_map,
     read_plan,
-    rebalance_map,
     route_map,
     save_map,
 )
@@ -124,7 +123,7 @@ def test_route_map_offline_in_browser(browser, assets, plan, beat, tmp_path):
     save_map(route_map(plan, beat_geometry=beat, offline=True), tmp_path / "route.html")
     report = _check_page(browser, tmp_path, "route.html", tmp_path)
     assert report.stop_orders == [s["order"] for s in plan["stops"]]
-    assert plan["officer_id"] in report.legend and "straight line" in report.legend
+    assert plan["officer_id"] in report.legend and "直線 (道路経路なし)" in report.legend
     # Only the local server was asked for anything, Leaflet among it.
     assert any(u.endswith("/assets/leaflet/leaflet.js") for u in report.requests)
 
@@ -135,7 +134,7 @@ def test_route_map_markers_follow_visit_order(browser, assets, tmp_path, seed):
     save_map(route_map(plan, offline=True), tmp_path / "r.html")
     report = _check_page(browser, tmp_path, "r.html", tmp_path)
     assert report.stop_orders == list(range(1, 26))
-    assert report.marker_count == 26  # stops + koban
+    assert report.marker_count >= 26  # stops + koban (+ 町丁目 labels)
 
 
 def test_route_map_file_url_needs_no_server(browser, assets, plan, tmp_path):
@@ -149,10 +148,10 @@ def test_route_map_file_url_needs_no_server(browser, assets, plan, tmp_path):
 
 def test_route_map_marks_straight_legs_and_street_paths(plan):
     html = route_map(plan).get_root().render()
-    assert "straight line" in html and "道路経路 street path" in html
+    assert "直線 (道路経路なし)" in html and "道路経路<br>" in html
     no_paths = synthetic_plan(5, with_paths=False)
     html = route_map(no_paths).get_root().render()
-    assert "straight line" in html and "道路経路 street path" not in html
+    assert "直線 (道路経路なし)" in html and "道路経路<br>" not in html
 
 
 def test_route_map_popups_show_address_status_reason_time_but_no_household_id(plan):
@@ -166,10 +165,10 @@ def test_route_map_popups_show_address_status_reason_time_but_no_household_id(pl
             assert h["household_id"] not in html
 
 
-def test_online_route_map_uses_osm_tiles_with_attribution(plan):
-    html = route_map(plan).get_root().render()
-    assert "tile.openstreetmap.org" in html
-    assert "OpenStreetMap contributors" in html
+def test_online_route_map_uses_gsi_tiles_with_attribution(plan):
+    html = route_map(plan, offline=False).get_root().render()
+    assert "cyberjapandata.gsi.go.jp/xyz/std/" in html
+    assert "maps.gsi.go.jp/development/ichiran.html" in html  # the attribution link
 
 
 def test_offline_html_names_no_external_resource(plan, assets, tmp_path):
@@ -269,21 +268,6 @@ def test_beats_map_rejects_missing_column_and_crs():
 # ---------------------------------------------------------------- rebalancing, districts
 
 
-def test_rebalance_map_switchable_layers_and_moved_units(browser, assets, tmp_path):
-    units = _grid_beats(4).rename(columns={"beat_id": "unit_id"})
-    units["beat_before"] = [f"B{k % 3}" for k in range(len(units))]
-    units["beat_after"] = units["beat_before"]
-    units.loc[[1, 5, 9], "beat_after"] = "B0"
-    moved = int((units["beat_before"] != units["beat_after"]).sum())
-    m = rebalance_map(units, koban_gdf=_koban(), offline=True)
-    path = save_map(m, tmp_path / "rebalance.html")
-    assert SECRET not in path.read_text(encoding="utf-8")
-    report = _check_page(browser, tmp_path, "rebalance.html", tmp_path)
-    assert report.base_layers == ["調整前 Before", "調整後 After"]
-    assert f"移動 Moved units ({moved})" in report.overlays
-    assert f"moved: {moved} / {len(units)}" in report.legend
-
-
 def test_districts_map_ranks_and_officers(browser, assets, tmp_path):
     d = _grid_beats(2)[["geometry"]].copy()
     d["name"] = ["北安江団地", "広岡高層", "本町", "此花"]
@@ -332,7 +316,7 @@ def test_two_point_paths_of_a_straight_line_plan_are_not_streets():
     plan = synthetic_plan(6, with_paths=True)
     plan["travel_source"] = "straight_line"
     html = route_map(plan).get_root().render()
-    assert "道路経路 street path" not in html and "straight line" in html
+    assert "道路経路<br>" not in html and "直線 (道路経路なし)" in html
 
 
 def test_beat_outlines_are_simplified_for_display():
@@ -350,3 +334,38 @@ def test_beat_outlines_are_simplified_for_display():
     assert len(coarse) < len(fine) / 5
     with pytest.raises(InputError, match="simplify_m"):
         beats_map(beats, workload_col="w", simplify_m=-1)
+
+
+def test_route_map_one_badge_per_building_and_none_hidden(browser, assets, tmp_path):
+    """Consecutive stops of one building share a badge; badges close together are moved apart."""
+    plan = synthetic_plan(12, seed=5)
+    stops = plan["stops"]
+    stops[3]["building_id"] = stops[2]["building_id"]
+    for k in range(6, 11):
+        stops[k]["lon"] = stops[6]["lon"] + 0.00002 * k
+        stops[k]["lat"] = stops[6]["lat"]
+    save_map(route_map(plan, offline=True), tmp_path / "r.html")
+    with serve(tmp_path) as base:
+        page = browser.new_page(viewport={"width": 1000, "height": 700})
+        page.goto(f"{base}/r.html", wait_until="load")
+        page.wait_for_selector(".junkai-stop")
+        page.wait_for_timeout(300)
+        for _zoom in range(3):  # at every zoom level the layout holds
+            boxes = page.eval_on_selector_all(
+                ".junkai-stop",
+                "els => els.map(e => { const r = e.getBoundingClientRect();"
+                " return [parseInt(e.dataset.order, 10), r.x + r.width / 2, r.y + r.height / 2, r.width]; })",
+            )
+            assert sorted(b[0] for b in boxes) == list(range(1, 12))
+            closest = min(
+                ((a[1] - b[1]) ** 2 + (a[2] - b[2]) ** 2) ** 0.5
+                for i, a in enumerate(boxes)
+                for b in boxes[i + 1 :]
+            )
+            assert closest >= boxes[0][3], (closest, boxes[0][3])
+            page.evaluate(
+                "() => { const m = Object.keys(window).filter(k => k.startsWith('map_'))"
+                ".map(k => window[k])[0]; m.setZoom(m.getZoom() - 1, {animate: false}); }"
+            )
+            page.wait_for_timeout(200)
+        page.close()

@@ -463,3 +463,113 @@ def test_one_visit_earliest_start_matches_the_array_form_at_every_second() -> No
     for v in range(data.n_visits):
         expected = earliest_start(data, np.full_like(arrivals, v), arrivals).tolist()
         assert [earliest_start_one(windows[v], int(a)) for a in arrivals] == expected
+
+
+def team_problem(seed: int, n_visits: int, n_officers: int, windows: bool) -> dict:
+    """Several officers sharing one pool of optional visits (team orienteering), own ends."""
+    rng = np.random.default_rng(seed)
+    xy = rng.integers(0, 80, size=(n_visits + 2, 2)).tolist()
+    visits = []
+    for i in range(n_visits):
+        visit = {
+            "id": f"v{i}",
+            "location": i + 2,
+            "service": int(rng.integers(0, 30)),
+            "value": int(rng.integers(1, 20)),
+        }
+        if windows and rng.random() < 0.7:
+            lo = int(rng.integers(0, 500))
+            visit["time_windows"] = [[lo, lo + int(rng.integers(20, 300))]]
+        visits.append(visit)
+    officers = [
+        {"id": f"o{k}", "start": 0, "end": 1, "shift": [0, int(rng.integers(150, 600))]}
+        for k in range(n_officers)
+    ]
+    return {"locations": xy, "scale": 1, "visits": visits, "officers": officers, "seed": seed}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    n_visits=st.integers(5, 40),
+    n_officers=st.integers(2, 4),
+    windows=st.booleans(),
+)
+def test_several_routes_share_visits_feasibly_and_repeat_with_the_seed(
+    seed: int, n_visits: int, n_officers: int, windows: bool
+) -> None:
+    # Each visit at most once across all routes, every route feasible when
+    # replayed against the matrix (check_solution), and with a work budget
+    # that ends the search before the clock, the same seed gives the same plan.
+    problem = team_problem(seed, n_visits, n_officers, windows)
+    problem["time_limit"] = 2.0
+    params = SolverParams(ils_work_per_s=2e5, gls_failures_per_s=20)
+    first = solve_problem(problem, params=params)
+    check_solution(problem, first)
+    assert len(first["routes"]) == n_officers
+    assert first["stats"]["stopped_by"] == "work_budget"
+    second = solve_problem(problem, params=params)
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), n_visits=st.integers(2, 25), windows=st.booleans())
+def test_route_improvement_keeps_the_visits_and_never_lengthens(
+    seed: int, n_visits: int, windows: bool
+) -> None:
+    from junkai_geo.solver.local import improve_route
+
+    problem = team_problem(seed, n_visits, 1, windows)
+    problem["officers"][0]["shift"] = [0, 100_000]
+    if windows:  # windows wide enough that the random order is feasible
+        for v in problem["visits"]:
+            v["time_windows"] = [[0, 100_000]] if seed % 2 else [[0, 50_000], [60_000, 90_000]]
+    data = read_problem(problem)
+    rng = np.random.default_rng(seed)
+    route = [int(v) for v in rng.permutation(n_visits)]
+    before = schedule_route(data, 0, route)
+    assert before.feasible
+    better = improve_route(data, 0, route)
+    after = schedule_route(data, 0, better)
+    assert sorted(better) == sorted(route)
+    assert after.feasible
+    assert after.travel <= before.travel
+    if n_visits >= 8:
+        assert after.travel < before.travel  # a random order of 8+ points is never 2-optimal
+
+
+def test_swap_puts_a_more_valuable_visit_in_the_place_of_a_served_one() -> None:
+    from junkai_geo.solver.local import swap_visits
+
+    # The officer can serve one of the visits at 5 (value 1) or 5 (value 9),
+    # both at the same place: the swap takes the more valuable one.
+    problem = {
+        "durations": [[0, 5], [5, 0]],
+        "visits": [
+            {"id": "cheap", "location": 1, "value": 1, "service": 10},
+            {"id": "dear", "location": 1, "value": 9, "service": 10},
+        ],
+        "officers": [{"id": "o", "start": 0, "end": 0, "shift": [0, 20]}],
+    }
+    data = read_problem(problem)
+    allowed = alone_feasibility(data)[0]
+    assert swap_visits(data, [[0]], allowed) == [[1]]
+    assert swap_visits(data, [[1]], allowed) == [[1]]
+
+
+def test_moves_between_routes_shorten_the_total() -> None:
+    # Two officers from the same point; visits on the left and the right,
+    # given crossed (84 travel): the descent undoes the crossing (44: each
+    # officer his side, or one officer both, the same travel on a line).
+    problem = {
+        "locations": [[0, 0], [-10, 0], [-11, 0], [10, 0], [11, 0]],
+        "visits": [{"id": f"v{i}", "location": i, "value": 1} for i in range(1, 5)],
+        "officers": [{"id": f"o{k}", "start": 0, "end": 0, "shift": [0, 100]} for k in range(2)],
+    }
+    data = read_problem(problem)
+    allowed = alone_feasibility(data)[0]
+    crossed = [[0, 2], [1, 3]]
+    assert route_totals(data, crossed)[1] == 84
+    moved = relocate_descent(data, crossed, allowed)
+    assert route_totals(data, moved) == (4, 44, True)
+    assert sorted(v for r in moved for v in r) == [0, 1, 2, 3]

@@ -19,6 +19,7 @@ def list_audit(
     resource: str | None = Query(default=None, max_length=64),
     resource_id: str | None = Query(default=None, max_length=128),
     username: str | None = Query(default=None, max_length=64),
+    action: str | None = Query(default=None, max_length=32, description="e.g. alert, login"),
     since: datetime | None = None,
     limit: int = Query(default=200, ge=1, le=1000),
     offset: int = Query(default=0, ge=0, le=MAX_INT),
@@ -31,6 +32,8 @@ def list_audit(
         stmt = stmt.where(AuditEntry.resource_id == resource_id)
     if username is not None:
         stmt = stmt.where(AuditEntry.username == username)
+    if action is not None:
+        stmt = stmt.where(AuditEntry.action == action)
     if since is not None:
         stmt = stmt.where(AuditEntry.at >= since)
     return [

@@ -10,13 +10,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from junkai_geo.errors import InputError, Problem
-from junkai_geo.ingest import read_layer
+from junkai_geo.errors import MAX_PROBLEMS_KEPT, InputError, Problem, ProblemList, problem_total
 
 from .. import audit
 from ..auth import Principal
 from ..db import utcnow
 from ..deps import DB, Admin, ReadSession, Settings
+from ..import_sandbox import read_upload
 from ..importer import store_layer
 from ..models import ImportRecord
 from ..schemas import ImportOut, ImportRejected, ProblemOut
@@ -44,6 +44,7 @@ def _out(r: ImportRecord) -> ImportOut:
 def _reject(
     session: Session, who: Principal, layer: str, filename: str, problems: list[Problem]
 ) -> JSONResponse:
+    total = problem_total(problems)
     rec = ImportRecord(
         at=utcnow(),
         user_id=who.user_id,
@@ -51,18 +52,21 @@ def _reject(
         filename=filename,
         status="rejected",
         rows=0,
-        problems=len(problems),
+        problems=total,
     )
     session.add(rec)
-    audit.record(
-        session, who, "import_rejected", layer, filename, detail={"problems": len(problems)}
-    )
+    audit.record(session, who, "import_rejected", layer, filename, detail={"problems": total})
     session.commit()
+    shown = problems[:MAX_PROBLEMS_KEPT]
+    detail = f"{total} problem(s) in {filename}; nothing was imported"
+    if total > len(shown):
+        detail += f" (the first {len(shown):,} of {total:,} are listed)"
     body = ImportRejected(
-        detail=f"{len(problems)} problem(s) in {filename}; nothing was imported",
+        detail=detail,
         file=filename,
         layer=layer,
-        problems=[ProblemOut(**p.to_dict()) for p in problems],
+        problem_count=total,
+        problems=[ProblemOut(**p.to_dict()) for p in shown],
     )
     return JSONResponse(status_code=422, content=body.model_dump())
 
@@ -98,8 +102,8 @@ def import_layer(
             status.HTTP_413_CONTENT_TOO_LARGE,
             detail=f"file larger than {settings.max_upload_bytes} bytes",
         )
-    with db.write_session() as session:
-        if suffix not in SUFFIXES:
+    if suffix not in SUFFIXES:
+        with db.write_session() as session:
             return _reject(
                 session,
                 who,
@@ -116,30 +120,30 @@ def import_layer(
                     )
                 ],
             )
-        with tempfile.TemporaryDirectory(prefix="junkai_import_") as tmp:
-            safe = re.sub(r"[^\w.\-]", "_", filename)
-            path = Path(tmp) / safe
-            path.write_bytes(data)
-            try:
-                frame = read_layer(path, layer, crs=crs, today=today_local())
-            except InputError as exc:
-                problems = [
-                    Problem(filename, p.row, p.field, p.found, p.expected, p.code)
-                    for p in exc.problems
-                ]
-                return _reject(session, who, layer, filename, problems)
-            except ValueError as exc:  # e.g. an unknown CRS given by the caller
-                return _reject(
-                    session,
-                    who,
-                    layer,
-                    filename,
-                    [
-                        Problem(
-                            filename, None, "crs", str(exc)[:200], "a CRS pyproj knows", "bad_crs"
-                        )
-                    ],
-                )
+    # Read and check the file before any transaction: in a process of its
+    # own, within budgets (api/import_sandbox.py), holding no database lock.
+    rejected: list[Problem] | None = None
+    with tempfile.TemporaryDirectory(prefix="junkai_import_") as tmp:
+        safe = re.sub(r"[^\w.\-]", "_", filename)
+        path = Path(tmp) / safe
+        path.write_bytes(data)
+        del data
+        try:
+            frame = read_upload(
+                path, filename, layer, crs=crs, today=today_local(), limits=settings.import_limits()
+            )
+        except InputError as exc:
+            rejected = ProblemList(
+                Problem(filename, p.row, p.field, p.found, p.expected, p.code) for p in exc.problems
+            )
+            rejected.total = exc.total
+        except ValueError as exc:  # e.g. an unknown CRS given by the caller
+            rejected = [
+                Problem(filename, None, "crs", str(exc)[:200], "a CRS pyproj knows", "bad_crs")
+            ]
+    with db.write_session() as session:
+        if rejected is not None:
+            return _reject(session, who, layer, filename, rejected)
         try:
             result = store_layer(session, layer, frame, filename)
         except InputError as exc:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
@@ -8,11 +7,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
-from ..auth import Role
+from ..auth import Role, filters_in_scope
 from ..db import utcnow
 from ..deps import DB, MAX_INT, AnyUser, Manager, ReadSession, forbidden, not_found
 from ..models import NightApproval, OfficerRow
-from ..schemas import NightApprovalIn, NightApprovalOut
+from ..schemas import Day, NightApprovalIn, NightApprovalOut
 
 router = APIRouter(prefix="/night-approvals", tags=["night approvals"])
 
@@ -78,9 +77,14 @@ def list_approvals(
     who: AnyUser,
     session: ReadSession,
     officer_id: str | None = Query(default=None, max_length=64),
-    on_date: date | None = None,
+    on_date: Day | None = None,
 ) -> list[NightApprovalOut]:
-    """Approvals in scope (an officer sees their own)."""
+    """Approvals in scope (an officer sees their own); an ``officer_id``
+    filter outside the scope is 403."""
+    if officer_id is not None and not filters_in_scope(session, who, officer_id=officer_id):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail="the filter names an officer outside your scope"
+        )
     stmt = select(NightApproval).order_by(NightApproval.on_date, NightApproval.start)
     if who.role is Role.OFFICER:
         stmt = stmt.where(NightApproval.officer_id == who.officer_id)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import tempfile
-from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,7 +14,7 @@ from ..db import Database
 from ..deps import DB, AnyUser, Settings, forbidden, not_found
 from ..models import OfficerRow
 from ..planner import PlanFailed, PlanRequest, plan_in_pool
-from ..schemas import PlanOut, ReplanIn
+from ..schemas import Day, PlanOut, ReplanIn
 from ..settings import ApiSettings
 from ..store import workspace_crs
 from .households import to_metric
@@ -46,7 +45,7 @@ def _plan(
     settings: ApiSettings,
     who: Principal,
     officer_id: str,
-    on: date,
+    on: Day,
     windows: list[str] | None,
     seed: int,
     time_limit_s: float,
@@ -81,7 +80,7 @@ def _plan(
 @router.get("/{officer_id}/{on}", response_model=PlanOut)
 def get_plan(
     officer_id: str,
-    on: date,
+    on: Day,
     who: AnyUser,
     db: DB,
     settings: Settings,
@@ -100,7 +99,7 @@ def get_plan(
 )
 def get_plan_map(
     officer_id: str,
-    on: date,
+    on: Day,
     who: AnyUser,
     db: DB,
     settings: Settings,
@@ -124,7 +123,7 @@ def get_plan_map(
 )
 def get_plan_sheet(
     officer_id: str,
-    on: date,
+    on: Day,
     who: AnyUser,
     db: DB,
     settings: Settings,
@@ -151,7 +150,7 @@ def get_plan_sheet(
 @router.post("/{officer_id}/{on}/replan", response_model=PlanOut)
 def replan_day(
     officer_id: str,
-    on: date,
+    on: Day,
     body: ReplanIn,
     who: AnyUser,
     db: DB,

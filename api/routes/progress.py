@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -11,7 +10,7 @@ from junkai_geo.errors import JunkaiGeoError
 from ..auth import Role, current_version
 from ..deps import DB, Manager, ReadSession, forbidden
 from ..heavy_reads import cached_heavy_read
-from ..schemas import ProgressOut
+from ..schemas import Day, ProgressOut
 from ..store import dataset_from_db
 
 router = APIRouter(prefix="/progress", tags=["progress"])
@@ -22,8 +21,8 @@ def get_progress(
     who: Manager,
     db: DB,
     session: ReadSession,
-    start: date,
-    end: date,
+    start: Day,
+    end: Day,
     koban_id: str | None = Query(default=None, max_length=64),
 ) -> Any:
     """Progress per officer over ``[start, end]``: visits, contacts, cards,

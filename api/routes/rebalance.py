@@ -49,9 +49,11 @@ def _job_in_scope(session: Session, who: Principal, job_id: str) -> RebalanceJob
 def start(body: RebalanceIn, who: Manager, db: DB, settings: Settings) -> RebalanceJobOut:
     """Start rebalancing the beats of a station (受持区の調整) in the background.
 
-    Units (census small areas) move between beats so that the households per
-    beat even out within ``tolerance``, beats stay contiguous and compact and
-    few households move. Poll the job; accept it to make a new beat version.
+    The smallest change (fewest households moved) that brings every beat's
+    households within ``tolerance`` of the mean, each beat contiguous and
+    holding or touching its koban's unit, locked beats kept. The result leads
+    with ``feasible`` and ``violations`` (what the plan could not keep) and
+    lists the moves. Poll the job; accept it to make a new beat version.
     """
     station = body.station
     if who.role is Role.MANAGER:

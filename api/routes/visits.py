@@ -3,7 +3,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
@@ -14,11 +13,11 @@ from sqlalchemy.orm import Session
 from junkai_geo.model import Outcome
 
 from .. import audit
-from ..auth import Principal, Role
+from ..auth import Principal, Role, filters_in_scope
 from ..db import utcnow
 from ..deps import DB, MAX_INT, AnyUser, ReadSession, Settings, forbidden, not_found, on_db
 from ..models import HouseholdRow, OfficerRow, VisitRow
-from ..schemas import VisitIn, VisitOut
+from ..schemas import Day, VisitIn, VisitOut
 from ..store import card_status_of, refresh_card, today_local
 from .reports import invalidate_survey_cache
 
@@ -169,12 +168,17 @@ async def list_visits(
     settings: Settings,
     household_id: str | None = Query(default=None, max_length=64),
     officer_id: str | None = Query(default=None, max_length=64),
-    date_from: date | None = None,
-    date_to: date | None = None,
+    date_from: Day | None = None,
+    date_to: Day | None = None,
     limit: int = Query(default=500, ge=1, le=10_000),
     offset: int = Query(default=0, ge=0, le=MAX_INT),
 ) -> list[VisitOut]:
-    """Visits of households in the caller's scope, newest first."""
+    """Visits of households in the caller's scope, newest first; a
+    ``household_id`` or ``officer_id`` filter outside the scope is 403."""
+    if (household_id is not None or officer_id is not None) and not await on_db(
+        db, _filters_ok, session, who, household_id, officer_id
+    ):
+        raise forbidden("the filter names a household or officer outside your scope")
     # The household's card columns only: the whole row would decode its
     # personal JSON for every visit listed.
     stmt = select(VisitRow, HouseholdRow.last_contact, HouseholdRow.occupancy).join(
@@ -193,6 +197,12 @@ async def list_visits(
     stmt = stmt.order_by(VisitRow.visited_on.desc(), VisitRow.time.desc(), VisitRow.visit_id)
     stmt = stmt.limit(min(limit, settings.max_page_size)).offset(offset)
     return await on_db(db, _visit_rows, session, stmt)
+
+
+def _filters_ok(
+    session: Session, who: Principal, household_id: str | None, officer_id: str | None
+) -> bool:
+    return filters_in_scope(session, who, household_id=household_id, officer_id=officer_id)
 
 
 def _visit_rows(session: Session, stmt: Any) -> list[VisitOut]:

@@ -132,7 +132,7 @@ class CalendarProblem:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-serialisable form (inverse: :meth:`from_dict`)."""
-        from ..routing.problem import _params_dict, _window_json
+        from ..routing.serialise import params_dict, window_json
 
         if self.travel is not None and not isinstance(self.travel, TravelParams):
             raise ParameterError(
@@ -161,21 +161,21 @@ class CalendarProblem:
                 {
                     "officer_id": a.officer_id,
                     "date": a.date.isoformat(),
-                    "window": _window_json(a.window),
+                    "window": window_json(a.window),
                 }
                 for a in self.night_approvals
             ],
             "travel": None if self.travel is None else dataclasses.asdict(self.travel),
-            "params": _params_dict(self.params),
-            "route_params": _params_dict(self.route_params),
-            "priority_params": _params_dict(self.priority_params),
+            "params": params_dict(self.params),
+            "route_params": params_dict(self.route_params),
+            "priority_params": params_dict(self.priority_params),
             "notes": list(self.notes),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> CalendarProblem:
         """A problem from :meth:`to_dict`'s form."""
-        from ..routing.problem import _priority_params, _window_like
+        from ..routing.serialise import priority_params_from_dict, window_like
 
         if d.get("format") != CALENDAR_FORMAT:
             raise ParameterError(
@@ -203,14 +203,14 @@ class CalendarProblem:
             visits=None if d["visits"] is None else frame_from_dict(d["visits"]),
             night_approvals=tuple(
                 NightApproval(
-                    str(a["officer_id"]), date.fromisoformat(a["date"]), _window_like(a["window"])
+                    str(a["officer_id"]), date.fromisoformat(a["date"]), window_like(a["window"])
                 )
                 for a in d["night_approvals"]
             ),
             travel=None if d["travel"] is None else TravelParams(**d["travel"]),
             params=CalendarParams(**d["params"]),
             route_params=RouteParams(**d["route_params"]),
-            priority_params=_priority_params(d["priority_params"]),
+            priority_params=priority_params_from_dict(d["priority_params"]),
             notes=tuple(str(n) for n in d["notes"]),
         )
 

@@ -297,9 +297,9 @@ def _specialists(
 
 
 def _rebalance(ds: Any, cards: pd.DataFrame, out: Path, offline: bool, save_map: Any) -> dict:
-    """Even beats for the whole city, from the current ones (heavy 町丁目 split into blocks)."""
+    """The smallest change that brings every beat within ±10 % (heavy 町丁目 split into blocks)."""
     from ..rebalance import BeatProblem, RebalanceParams, rebalance_beats
-    from ..render import rebalance_map
+    from ..rebalance.map import rebalance_map
     from ..workload import refine_units
 
     params = RebalanceParams()
@@ -320,7 +320,6 @@ def _rebalance(ds: Any, cards: pd.DataFrame, out: Path, offline: bool, save_map:
         current_column="beat_id",
         koban=ds.koban,
         n_beats=n_beats,
-        params=params,
         source="bundled units",
     )
     result = rebalance_beats(problem, params=params)
@@ -392,12 +391,17 @@ def _print_text(summary: dict, by_koban: pd.DataFrame, table: pd.DataFrame) -> N
     print()
     r = summary["rebalance"]
     print(
-        "Rebalanced beats (受持区の調整): largest deviation from the mean workload "
-        f"{r['largest_deviation_before']:.1%} -> {r['largest_deviation_after']:.1%} "
-        f"(tolerance {r['tolerance']:.0%}), all beats contiguous: {r['all_contiguous']}, "
-        f"{r['units_moved']} units / {r['households_moved']:,.0f} households change beat "
-        f"({r['units_split']} heavy 町丁目 split into blocks), {r['time_s']:.1f} s"
+        f"Rebalanced beats (受持区の調整, the smallest change within ±{r['tolerance']:.0%}): "
+        + ("実行可能 feasible" if r["feasible"] else "実行不可 NOT feasible")
+        + f"; largest deviation from the mean workload {r['largest_deviation_before']:.1%} -> "
+        f"{r['largest_deviation_after']:.1%}; {r['households_moved']:,.0f} households "
+        f"({r['moved_share']:.1%}) in {r['units_moved']} units change beat; every beat "
+        f"contiguous: {r['all_contiguous']}, holds or touches its koban's unit: "
+        f"{r['koban_rule_kept']} ({r['units_split']} heavy 町丁目 split into blocks), "
+        f"{r['time_s']:.1f} s"
     )
+    for v in r["violations"][:10]:
+        print(f"  violation: {v}")
     print()
     print("Files written:")
     for name, path in summary["files"].items():

@@ -9,6 +9,14 @@ heavier than ``--split-share`` of a mean beat are first split into sub-units
 (``<unit_id>#k``, with ``parent_unit_id``) from the household points, as beats
 are drawn at block level inside large 町丁目 (``--split-share 0`` keeps whole
 units).
+
+``--mode minimal-change`` (default) moves the fewest households that bring
+every beat within ``--tolerance``; ``--mode best-balance`` makes the beats as
+even as it can. Several tolerances (``--tolerance 20,15,10,5``, in % or as
+fractions) run a sweep: a table of largest deviation, households and units
+moved and compactness per tolerance, and one unit layer per tolerance.
+Beats that cannot hold or touch their koban's unit are named on stderr before
+the search.
 """
 
 from __future__ import annotations
@@ -62,9 +70,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--time-limit", type=float, metavar="S", help="seconds (default 60)")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
     parser.add_argument(
+        "--mode",
+        choices=["minimal-change", "best-balance"],
+        help="minimal-change (default): fewest households moved within the tolerance; "
+        "best-balance: the most even beats",
+    )
+    parser.add_argument(
         "--tolerance",
-        type=float,
-        help="largest accepted deviation from the mean workload (default 0.03)",
+        metavar="T[,T...]",
+        help="largest accepted deviation from the mean workload, as a fraction or in %% "
+        "(0.1, 10 or 10%%; default 10%% minimal-change, 3%% best-balance); several values "
+        "(20,15,10,5) run a sweep",
     )
     parser.add_argument(
         "--split-share",
@@ -217,18 +233,42 @@ def refined_units(units: Any, args: argparse.Namespace, split_share: float) -> A
     return refined.units
 
 
+def parse_tolerances(text: str | None) -> list[float]:
+    """``"20,15,10,5"``, ``"10%"`` or ``"0.1"`` -> fractions; values above 1 are percent."""
+    if text is None:
+        return []
+    out = []
+    for part in str(text).split(","):
+        raw = part.strip()
+        try:
+            value = float(raw.rstrip("%"))
+        except ValueError:
+            raise ParameterError(
+                f"--tolerance: found {raw!r}; expected numbers such as 0.1, 10 or 10%"
+            ) from None
+        if raw.endswith("%") or value > 1:
+            value /= 100
+        if not 0 < value <= 1:
+            raise ParameterError(f"--tolerance: found {raw!r}; expected a share in (0, 100 %]")
+        out.append(value)
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..rebalance import BeatProblem, RebalanceParams, rebalance_beats
+    from ..rebalance import BeatProblem, RebalanceParams, check_koban_rule, rebalance_beats
+    from ..rebalance.report import summary_lines, sweep_rows, sweep_table
     from ..settings import load_params
     from ..source import source_of
 
+    tolerances = parse_tolerances(args.tolerance)
     overrides = {
         name: value
         for name, value in (
             ("time_limit_s", args.time_limit),
             ("seed", args.seed),
-            ("tolerance", args.tolerance),
+            ("tolerance", tolerances[0] if len(tolerances) == 1 else None),
             ("split_unit_share", args.split_share),
+            ("mode", args.mode),
         )
         if value is not None
     }
@@ -245,11 +285,9 @@ def run(args: argparse.Namespace) -> int:
     build: dict[str, Any] = {
         "id_column": args.id_column,
         "current_column": args.current,
-        "koban": koban,
         "lock_column": args.lock,
         "locked_beats": [b for b in args.locked_beats.split(",") if b] or None,
         "n_beats": args.beats,
-        "params": params,
         "source": str(path),
     }
     if args.weight:
@@ -264,13 +302,30 @@ def run(args: argparse.Namespace) -> int:
         bundled_weights(units, str(path), source_of(args))  # checks the ids
         units = refined_units(units, args, params.split_unit_share)
         build["weight_column"] = "workload_h"
-    problem = BeatProblem.from_geodataframe(units, **build)
+    problem = BeatProblem.from_geodataframe(units, koban=koban, **build)
+    # Said before the search: beats that cannot hold or touch their koban's unit.
+    for issue in check_koban_rule(problem):
+        kind = "交番条件 koban rule" if issue.blocking else "注意 note"
+        print(f"{kind}: {issue}", file=sys.stderr)
     progress.step(f"rebalancing {len(units):,} units (up to {params.time_limit_s:g} s)")
-    result = rebalance_beats(problem, params=params)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if len(tolerances) > 1:
+        results = [rebalance_beats(problem, params=params, tolerance=t) for t in tolerances]
+        plans = []
+        for t, result in zip(tolerances, results, strict=True):
+            path_t = out.with_name(f"{out.stem}_{round(t * 100):d}pct{out.suffix}")
+            result.units_frame(problem).to_file(path_t, driver="GeoJSON")
+            plans.append({**sweep_rows([result])[0], "out": str(path_t)})
+        print(sweep_table(results), file=sys.stderr)
+        json.dump({"sweep": plans}, sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    result = rebalance_beats(problem, params=params)
     frame = result.units_frame(problem)
     frame.to_file(out, driver="GeoJSON")
+    for line in summary_lines(result):
+        print(line, file=sys.stderr)
     report = {**result.to_dict(geometry=False), "out": str(out)}
     report.pop("assignment")
     json.dump(report, sys.stdout, ensure_ascii=False, indent=1)

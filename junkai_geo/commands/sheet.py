@@ -28,15 +28,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tiles",
         action="store_true",
-        help="draw OpenStreetMap tiles under the route (needs internet)",
+        help="draw 地理院タイル under the route on the sheet (needs internet)",
     )
     parser.add_argument(
         "--html", type=Path, default=None, help="also write the route as an HTML map here"
     )
     parser.add_argument(
+        "--online",
+        dest="offline",
+        action="store_false",
+        help="the HTML map loads Leaflet from CDNs and shows 地理院タイル "
+        "(default: offline, Leaflet from local files, tiles only if configured; docs/maps.md)",
+    )
+    parser.add_argument(
         "--offline",
+        dest="offline",
         action="store_true",
-        help="the HTML map loads Leaflet from local files (see docs/maps.md)",
+        default=True,
+        help="the default; kept for older scripts",
     )
 
 

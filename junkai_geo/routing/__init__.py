@@ -17,6 +17,7 @@ Building a day and solving it are separate steps (docs/architecture.md):
 """
 
 from .clock import Window, WindowLike, format_clock, parse_clock, parse_window
+from .inputs import TravelSource
 from .nodes import Node, build_nodes, prune_nodes
 from .params import RouteParams
 from .plan import plan_day, replan
@@ -25,7 +26,6 @@ from .problem import (
     Candidates,
     DayProblem,
     DayRequest,
-    TravelSource,
     build_day_problem,
     build_day_problem_from_frames,
     rebuild_day_problem,

@@ -16,8 +16,9 @@ from typing import Any
 from ..errors import ParameterError
 from ..travel import UNREACHABLE_S
 from .clock import format_clock, parse_clock
+from .inputs import TravelSource
 from .nodes import solver_windows
-from .problem import DayProblem, TravelSource, rebuild_day_problem
+from .problem import DayProblem, rebuild_day_problem
 from .result import DayPlan, PlannedHousehold, Stop
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,17 +26,25 @@ import pandas as pd
 from ..errors import InputError, ParameterError, Problem
 from ..priorities import SLOTS, PriorityParams, contact_probabilities, score_households, slot_of
 from ..priorities import visit_cells as _visit_cells
-from ..settings import ISHIKAWA_CRS
-from ..travel import UNREACHABLE_S, TravelMatrix, TravelParams, straight_line_matrix
-from .clock import Window, WindowLike, format_clock, parse_clock
+from ..travel import TravelMatrix, TravelParams
+from .clock import Window, WindowLike, format_clock
+from .inputs import (
+    TravelSource,
+    crs_of,
+    household_xy,
+    is_network,
+    leg_paths_of,
+    officer_fields,
+    speeds_of,
+    straight_line_params,
+    to_lonlat,
+    travel_matrix_of,
+)
 from .nodes import Node, build_nodes, prune_nodes, solver_windows
 from .params import RouteParams
 from .result import Place
+from .serialise import params_dict, priority_params_from_dict, window_json, window_like
 from .windows import NightApproval, resolve_windows
-
-#: Where travel times come from: straight-line parameters, a street network
-#: (:class:`junkai_geo.network.StreetNetwork`), or any callable xy -> matrix.
-TravelSource = TravelParams | Callable[[np.ndarray], TravelMatrix] | Any | None
 
 #: Version of the JSON form of :class:`DayProblem`.
 PROBLEM_FORMAT = 1
@@ -284,18 +291,18 @@ class DayProblem:
             "slots": list(self.slots),
             "shift": list(self.shift),
             "start_time_s": self.start_time_s,
-            "breaks": [_window_json(w) for w in self.breaks],
+            "breaks": [window_json(w) for w in self.breaks],
             "night_approval": None
             if self.night_approval is None
             else {
                 "officer_id": self.night_approval.officer_id,
                 "date": self.night_approval.date.isoformat(),
-                "window": _window_json(self.night_approval.window),
+                "window": window_json(self.night_approval.window),
             },
             "focus_days": [d.isoformat() for d in self.focus_days],
             "focus_day": self.focus_day,
-            "params": _params_dict(self.params),
-            "priority_params": _params_dict(self.priority_params),
+            "params": params_dict(self.params),
+            "priority_params": params_dict(self.priority_params),
             "max_candidates": self.max_candidates,
             "candidates": self.candidates.to_dict(),
             "nodes": [
@@ -349,16 +356,16 @@ class DayProblem:
             slots=tuple(d["slots"]),
             shift=win(d["shift"]),
             start_time_s=d["start_time_s"],
-            breaks=tuple(_window_like(w) for w in d["breaks"]),
+            breaks=tuple(window_like(w) for w in d["breaks"]),
             night_approval=None
             if na is None
             else NightApproval(
-                str(na["officer_id"]), date.fromisoformat(na["date"]), _window_like(na["window"])
+                str(na["officer_id"]), date.fromisoformat(na["date"]), window_like(na["window"])
             ),
             focus_days=tuple(date.fromisoformat(x) for x in d["focus_days"]),
             focus_day=bool(d["focus_day"]),
             params=RouteParams(**d["params"]),
-            priority_params=_priority_params(d["priority_params"]),
+            priority_params=priority_params_from_dict(d["priority_params"]),
             max_candidates=int(d["max_candidates"]),
             candidates=Candidates.from_dict(d["candidates"]),
             nodes=tuple(
@@ -396,48 +403,6 @@ class DayProblem:
     def from_json(cls, text: str) -> DayProblem:
         """Inverse of :meth:`to_json`."""
         return cls.from_dict(json.loads(text))
-
-
-def _window_json(w: WindowLike) -> str | list[str]:
-    """A window as asked: text stays text, a pair of times becomes ``HH:MM:SS`` text."""
-    if isinstance(w, str):
-        return w
-    return [format_clock(parse_clock(v, "window")) for v in w]
-
-
-def _window_like(w: Any) -> WindowLike:
-    return w if isinstance(w, str) else (str(w[0]), str(w[1]))
-
-
-def _params_dict(p: Any) -> dict[str, Any]:
-    return {f.name: _plain(getattr(p, f.name)) for f in dataclasses.fields(p)}
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, Mapping):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, tuple | list):
-        return [_plain(x) for x in v]
-    return v
-
-
-def _priority_params(d: Mapping[str, Any]) -> PriorityParams:
-    # The dataclass keeps nested tuples; JSON gives lists.
-    defaults = PriorityParams()
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        out[k] = _like(getattr(defaults, k), v)
-    return PriorityParams(**out)
-
-
-def _like(template: Any, v: Any) -> Any:
-    if isinstance(template, tuple) and isinstance(v, list):
-        inner = template[0] if template else None
-        return tuple(_like(inner, x) for x in v)
-    if isinstance(template, Mapping) and isinstance(v, Mapping):
-        first = next(iter(template.values()), None)
-        return {k: _like(template.get(k, first), x) for k, x in v.items()}
-    return v
 
 
 # ----------------------------------------------------------------------------
@@ -559,7 +524,7 @@ def build_day_problem_from_frames(
     travel
         As for :func:`build_day_problem`.
     """
-    off = _officer_fields(request.officer_id if officer is None else officer)
+    off = officer_fields(request.officer_id if officer is None else officer)
     if off["officer_id"] != str(request.officer_id):
         raise ParameterError(
             f"officer: found {off['officer_id']!r}; expected the request's officer "
@@ -574,7 +539,7 @@ def build_day_problem_from_frames(
         night_approval=request.night_approval,
         params=params,
     )
-    crs = _crs_of(households, buildings)
+    crs = crs_of(households, buildings)
     candidates = _score_candidates(
         households, buildings, cards, visits, request, day_windows, request.start_time_s
     )
@@ -662,7 +627,7 @@ def _score_candidates(
         else np.zeros(len(ids), bool)
     )
     cand = ref["candidate"].to_numpy(bool) & ~excluded
-    xy_all = _household_xy(households)
+    xy_all = household_xy(households)
     ci = np.flatnonzero(cand)
     kinds = (
         households["kind"].astype(str).to_numpy()[ci]
@@ -765,7 +730,7 @@ def _assemble(
         shift_start = start_time_s
     shift = (max(shift_start, 0), min((wins[-1][1] if wins else 0) + params.return_after_s, 86400))
     start_xy, end_xy = start[0], end[0]
-    speed, detour = _speed(travel, off["mode"])
+    speed, detour = speeds_of(travel, off["mode"])
     kept, less, unreach = prune_nodes(
         nodes, start_xy, end_xy, shift=shift, speed_mps=speed, detour=detour, keep=keep_n
     )
@@ -795,11 +760,11 @@ def _assemble(
         ]
     )
     ids = ["start", "end"] + [nd.node_id for nd in kept]
-    matrix = _travel_matrix(travel, loc_xy, ids, off["mode"], crs)
+    matrix = travel_matrix_of(travel, loc_xy, ids, off["mode"], crs)
     notes.extend(m for m in matrix.notes if m not in notes)
     notes.extend(m for m in extra_notes if m not in notes)
-    lonlat = _to_lonlat(loc_xy, crs)
-    leg_paths = _leg_paths(travel, loc_xy, crs, matrix) if _is_network(travel) else {}
+    lonlat = to_lonlat(loc_xy, crs)
+    leg_paths = leg_paths_of(travel, loc_xy, crs, matrix) if is_network(travel) else {}
     return DayProblem(
         officer_id=off["officer_id"],
         koban_id=off["koban_id"],
@@ -833,7 +798,7 @@ def _assemble(
         nodes=tuple(kept),
         skipped=tuple(sorted(reason_of_row.items())),
         matrix=matrix,
-        travel_params=_straight_line_params(travel),
+        travel_params=straight_line_params(travel),
         lonlat=tuple((float(a), float(b)) for a, b in lonlat.tolist()),
         leg_paths=leg_paths,
         window_notes=tuple(window_notes),
@@ -888,160 +853,3 @@ def rebuild_day_problem(
         candidates=problem.candidates.take(rows),
         travel=travel,
     )
-
-
-# ----------------------------------------------------------------------------
-# inputs
-
-
-def _officer_fields(officer: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(officer) and not isinstance(officer, type):
-        data = dataclasses.asdict(officer)
-    elif isinstance(officer, Mapping):
-        data = dict(officer)
-    elif isinstance(officer, pd.Series):
-        data = {str(k): v for k, v in officer.items()}
-    elif isinstance(officer, str):
-        data = {"officer_id": officer}
-    else:
-        raise ParameterError(
-            f"officer: found {type(officer).__name__}; expected an Officer, a mapping or an id"
-        )
-    if not data.get("officer_id"):
-        raise ParameterError(f"officer: found {data!r}; expected an officer_id")
-    mode = str(data.get("mode") or "walk")
-    mode = getattr(data.get("mode"), "value", mode)
-    return {
-        "officer_id": str(data["officer_id"]),
-        "koban_id": None if data.get("koban_id") is None else str(data["koban_id"]),
-        "beat_id": None if data.get("beat_id") is None else str(data["beat_id"]),
-        "mode": str(mode),
-    }
-
-
-def _household_xy(households: pd.DataFrame) -> np.ndarray:
-    if "geometry" in households.columns:
-        geom = households.geometry if hasattr(households, "geometry") else households["geometry"]
-        xs = np.asarray(geom.x, dtype=float)
-        ys = np.asarray(geom.y, dtype=float)
-    elif {"x", "y"} <= set(households.columns):
-        xs = households["x"].to_numpy(float)
-        ys = households["y"].to_numpy(float)
-    else:
-        raise InputError(
-            Problem(
-                "households",
-                None,
-                "geometry",
-                "no geometry and no x / y columns",
-                "point geometry in a metric CRS",
-                "missing_column",
-            )
-        )
-    xy = np.column_stack([xs, ys])
-    bad = ~np.all(np.isfinite(xy), axis=1)
-    if bad.any():
-        ids = households["household_id"].astype(str).to_numpy()[bad][:5]
-        raise InputError(
-            Problem(
-                "households",
-                ", ".join(ids),
-                "geometry",
-                "empty or non-finite point",
-                "a point in metres",
-                "bad_geometry",
-            )
-        )
-    return xy
-
-
-def _crs_of(*frames: Any) -> str:
-    for name, f in zip(("households", "buildings"), frames, strict=False):
-        crs = getattr(f, "crs", None)
-        if crs is None:
-            continue
-        if getattr(crs, "is_geographic", False):
-            raise InputError(
-                Problem(
-                    name,
-                    None,
-                    "geometry",
-                    f"coordinates in {crs.to_string()} (degrees)",
-                    "a metric CRS such as EPSG:6675 (to_crs first)",
-                    "geographic_crs",
-                )
-            )
-        return str(crs.to_string() if hasattr(crs, "to_string") else crs)
-    return ISHIKAWA_CRS
-
-
-def _to_lonlat(xy: np.ndarray, crs: str) -> np.ndarray:
-    from pyproj import Transformer
-
-    tr = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    lon, lat = tr.transform(xy[:, 0], xy[:, 1])
-    return np.column_stack([np.asarray(lon, float), np.asarray(lat, float)])
-
-
-def _is_network(travel: Any) -> bool:
-    # Without the network module loaded nothing can be a StreetNetwork; not
-    # importing it spares its import time on every straight-line plan.
-    module = sys.modules.get("junkai_geo.network")
-    return module is not None and isinstance(travel, module.StreetNetwork)
-
-
-def _travel_matrix(
-    travel: TravelSource, xy: np.ndarray, ids: list[str], mode: str, crs: str
-) -> TravelMatrix:
-    if travel is None or isinstance(travel, TravelParams):
-        return straight_line_matrix(xy, ids=ids, mode=mode, params=travel)
-    if _is_network(travel):
-        from ..travel import network_matrix
-
-        return network_matrix(travel, xy, crs=crs, ids=ids)  # type: ignore[arg-type]
-    if callable(travel):
-        m = travel(xy)
-        if not isinstance(m, TravelMatrix) or m.n != len(xy):
-            raise ParameterError(
-                f"travel: the callable returned {type(m).__name__} of size "
-                f"{getattr(m, 'n', '?')}; expected a TravelMatrix over {len(xy)} points"
-            )
-        return m
-    raise ParameterError(
-        f"travel: found {type(travel).__name__}; expected TravelParams, a StreetNetwork, "
-        "a callable xy -> TravelMatrix, or None"
-    )
-
-
-def _speed(travel: TravelSource, mode: str) -> tuple[float, float]:
-    if isinstance(travel, TravelParams):
-        p = travel
-    elif _is_network(travel):
-        p = travel.params  # type: ignore[union-attr]
-    else:
-        p = TravelParams()
-    return p.speed_mps(mode), p.detour_factor(mode)
-
-
-def _straight_line_params(travel: TravelSource) -> TravelParams | None:
-    if travel is None:
-        return TravelParams()
-    return travel if isinstance(travel, TravelParams) else None
-
-
-def _leg_paths(
-    travel: Any, loc_xy: np.ndarray, crs: str, matrix: TravelMatrix
-) -> dict[str, tuple[tuple[float, float], ...]]:
-    """Street paths of every leg a route may use (not into the start, not out of the end)."""
-    from ..travel import route_paths
-
-    d = matrix.durations_s
-    n = len(loc_xy)
-    pairs = [
-        (a, b)
-        for a in range(n)
-        for b in range(n)
-        if a != b and b != 0 and a != 1 and d[a, b] < UNREACHABLE_S
-    ]
-    paths = route_paths(travel, loc_xy, crs=crs, pairs=pairs)
-    return {f"{a}-{b}": tuple(p) for (a, b), p in sorted(paths.items())}

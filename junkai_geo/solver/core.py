@@ -50,6 +50,10 @@ class SolverParams:
     # mean gap on the hardest instances, against parallel cheapest insertion).
     required_first_solution: str = "SAVINGS"
     ortools_lns: bool = True  # OR-Tools' heuristic ruin-and-recreate neighbourhoods
+    ils_exchange_within: float = 0.97  # exchange sweep for results within this share of the best
+    ils_sequence: bool = True  # 2-opt / or-opt of each route after each refill
+    ils_relocate: bool = True  # moves of visits between routes (less travel) after each refill
+    ils_swap: bool = True  # one-for-one swaps of a served for an unserved visit, in place
 
     def __post_init__(self) -> None:
         check_positive(self, "ils_work_per_s", "rr_work_per_s", "gls_failures_per_s", "margin_s")
@@ -144,6 +148,10 @@ def solve_routing(
             deadline=deadline,
             seed=data.seed,
             noise=params.ils_noise,
+            replace_within=params.ils_exchange_within,
+            sequence=params.ils_sequence,
+            relocate=params.ils_relocate,
+            swap=params.ils_swap,
         )
         stats["ils_iterations"] = done
         clock_hit |= units < budget

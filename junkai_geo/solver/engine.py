@@ -90,7 +90,10 @@ def improve_with_ortools(
         model.AddDisjunction([index], int(penalty))
         ks = np.flatnonzero(allowed[v])
         if len(ks) < n_off:
-            model.SetAllowedVehiclesForIndex([int(k) for k in ks], index)
+            # Not SetAllowedVehiclesForIndex: its binding refuses every Python
+            # list in OR-Tools 9.15 ("absl::Span< int const >"). The vehicle
+            # variable's domain says the same (-1: not performed).
+            model.VehicleVar(index).SetValues([-1, *(int(k) for k in ks)])
     for k in range(n_off):
         time_dim.CumulVar(model.Start(k)).SetRange(int(data.shift_start[k]), int(data.shift_end[k]))
         time_dim.CumulVar(model.End(k)).SetRange(int(data.shift_start[k]), int(data.shift_end[k]))

@@ -89,14 +89,6 @@ def schedule_route(data: RoutingData, k: int, route: list[int]) -> Schedule:
     )
 
 
-def _latest_window_point(data: RoutingData, v: int, bound: int) -> int:
-    best = -1
-    for lo, hi in visit_windows(data)[v]:
-        if lo <= bound:
-            best = max(best, min(hi, bound))
-    return best
-
-
 #: Work of one route refresh that does not depend on its size, in the units of
 #: :class:`Work` (one unit ~ one (visit, position) pair evaluated).
 REFRESH_OVERHEAD = 3000
@@ -110,18 +102,29 @@ class Work:
 
 
 class RouteCache:
-    """Best insertion of every visit into one route, kept up to date."""
+    """Best insertion of every visit (or of the ``candidates``) into one route, kept up to date.
+
+    With ``candidates`` (a boolean mask over visits) only those are
+    evaluated; the others get no feasible insertion (``NO_TIME``).
+    """
 
     def __init__(
-        self, data: RoutingData, k: int, route: list[int], work: Work | None = None
+        self,
+        data: RoutingData,
+        k: int,
+        route: list[int],
+        work: Work | None = None,
+        candidates: np.ndarray | None = None,
     ) -> None:
         self.data, self.k, self.route, self.work = data, k, route, work
-        self.refresh()
+        self.refresh(candidates)
 
-    def refresh(self) -> None:
+    def refresh(self, candidates: np.ndarray | None = None) -> None:
         data, k, route = self.data, self.k, self.route
+        n = data.n_visits
+        cand = np.arange(n) if candidates is None else np.flatnonzero(candidates)
         if self.work is not None:
-            self.work.units += REFRESH_OVERHEAD + data.n_visits * (len(route) + 1)
+            self.work.units += REFRESH_OVERHEAD + len(cand) * (len(route) + 1)
         t = data.durations
         sched = schedule_route(data, k, route)
         self.schedule = sched
@@ -130,32 +133,56 @@ class RouteCache:
         next_loc = np.concatenate([locs, [data.officer_end[k]]])
         depart = np.concatenate([[data.shift_start[k]], sched.end])
         # Latest start at each stop keeping the rest feasible, then at the end point.
-        latest = np.empty(len(route) + 1, dtype=np.int64)
-        latest[-1] = data.shift_end[k]
+        location, service, _ = python_lists(data)
+        windows = visit_windows(data)
+        leg = t.item
+        late = [0] * (len(route) + 1)
+        late[-1] = after = int(data.shift_end[k])
+        nxt = int(data.officer_end[k])
         for j in range(len(route) - 1, -1, -1):
             v = route[j]
-            bound = int(latest[j + 1] - t[locs[j], next_loc[j + 1]] - data.service[v])
-            latest[j] = _latest_window_point(data, v, bound)
+            here = location[v]
+            bound = after - leg(here, nxt) - service[v]
+            best = -1
+            for lo, hi in windows[v]:
+                if lo <= bound:
+                    point = hi if hi < bound else bound
+                    if point > best:
+                        best = point
+            late[j] = after = best
+            nxt = here
+        latest = np.array(late, dtype=np.int64)
+        self.latest, self.depart = latest, depart
+        self.prev_loc, self.next_loc = prev_loc, next_loc
         self.load = int(data.demand[route].sum()) if route else 0
-        n = data.n_visits
-        cand = np.arange(n)
-        cl = data.visit_location
-        arrive = depart[None, :] + t[prev_loc][:, cl].T  # (n, m + 1)
+        big = np.int64(NO_TIME)
+        self.pos_time = np.zeros(n, dtype=np.int64)
+        self.best_time = np.full(n, big, dtype=np.int64)
+        self.pos_travel = np.zeros(n, dtype=np.int64)
+        self.best_travel = np.full(n, big, dtype=np.int64)
+        if not len(cand):
+            return
+        cl = data.visit_location[cand]
+        to_cand = t[prev_loc][:, cl].T  # (c, m + 1)
+        from_cand = t[cl][:, next_loc]
+        arrive = depart[None, :] + to_cand
         start = earliest_start(data, cand[:, None], arrive)
-        finish = start + data.service[:, None]
-        arrive_next = finish + t[cl][:, next_loc]
+        finish = start + data.service[cand][:, None]
+        arrive_next = finish + from_cand
         ok = (start < NO_TIME) & (arrive_next <= latest[None, :])
-        ok &= (self.load + data.demand <= data.capacity[k])[:, None]
+        ok &= (self.load + data.demand[cand] <= data.capacity[k])[:, None]
         old_next = depart + t[prev_loc, next_loc]
         added_time = arrive_next - old_next[None, :]
-        added_travel = t[prev_loc][:, cl].T + t[cl][:, next_loc] - t[prev_loc, next_loc][None, :]
-        big = np.int64(NO_TIME)
+        added_travel = to_cand + from_cand - t[prev_loc, next_loc][None, :]
         key_time = np.where(ok, added_time, big)
         key_travel = np.where(ok, added_travel, big)
-        self.pos_time = key_time.argmin(axis=1)
-        self.best_time = key_time[cand, self.pos_time]
-        self.pos_travel = key_travel.argmin(axis=1)
-        self.best_travel = key_travel[cand, self.pos_travel]
+        rows = np.arange(len(cand))
+        pos = key_time.argmin(axis=1)
+        self.pos_time[cand] = pos
+        self.best_time[cand] = key_time[rows, pos]
+        pos = key_travel.argmin(axis=1)
+        self.pos_travel[cand] = pos
+        self.best_travel[cand] = key_travel[rows, pos]
 
 
 def fill_routes(
@@ -179,7 +206,7 @@ def fill_routes(
     served = np.zeros(data.n_visits, dtype=bool)
     for r in routes:
         served[r] = True
-    caches = [RouteCache(data, k, r, work) for k, r in enumerate(routes)]
+    caches = [RouteCache(data, k, r, work, ~served & allowed[:, k]) for k, r in enumerate(routes)]
     big = np.int64(NO_TIME)
     value_sq = data.value.astype(np.float64) ** 2
     while deadline is None or time.perf_counter() < deadline:
@@ -219,7 +246,68 @@ def fill_routes(
         routes[k].insert(pos, v)
         served[v] = True
         caches[k].route = routes[k]
-        caches[k].refresh()
+        caches[k].refresh(~served & allowed[:, k])
+    return routes
+
+
+def swap_visits(
+    data: RoutingData,
+    routes: Routes,
+    allowed: np.ndarray,
+    *,
+    work: Work | None = None,
+    max_rounds: int = 50,
+) -> Routes:
+    """Put an unserved visit in the very place of a served one when it is worth more.
+
+    Each (stop, unserved visit) pair of a route is checked at once as arrays:
+    the stops before it keep their times and the stops after it their latest
+    starts, so the swap is feasible iff the next stop is reached by its
+    latest start (and capacity holds). The best swap by value gained, then by
+    time saved (an equal value that arrives earlier at the next stop also
+    counts, leaving room for the refill), is made and the route refreshed,
+    until no swap gains. Far cheaper than :func:`replace_visits` (one route
+    refresh per swap made rather than one per stop tried), at the price of
+    keeping the new visit in the old one's place.
+    """
+    routes = [list(r) for r in routes]
+    served = np.zeros(data.n_visits, dtype=bool)
+    for r in routes:
+        served[r] = True
+    t = data.durations
+    value = data.value
+    for k, r in enumerate(routes):
+        if not r:
+            continue
+        for _ in range(max_rounds):
+            open_ = ~served & allowed[:, k] & ~data.required
+            cand = np.flatnonzero(open_)
+            if not len(cand):
+                break
+            c = RouteCache(data, k, r, work, np.zeros(data.n_visits, dtype=bool))
+            if work is not None:
+                work.units += len(cand) * len(r)
+            m = len(r)
+            cl = data.visit_location[cand]
+            arrive = c.depart[None, :m] + t[c.prev_loc[:m]][:, cl].T  # (u, j)
+            start = earliest_start(data, cand[:, None], arrive)
+            arrive_next = start + data.service[cand][:, None] + t[cl][:, c.next_loc[1:]]
+            ok = (start < NO_TIME) & (arrive_next <= c.latest[None, 1:])
+            stops = np.array(r, dtype=np.int64)
+            ok &= ~data.required[stops][None, :]
+            load = c.load - data.demand[stops][None, :] + data.demand[cand][:, None]
+            ok &= load <= data.capacity[k]
+            now_next = c.depart[1:] + t[data.visit_location[stops], c.next_loc[1:]]
+            gain_v = value[cand][:, None] - value[stops][None, :]
+            saved = now_next[None, :] - arrive_next
+            good = ok & ((gain_v > 0) | ((gain_v == 0) & (saved > 0)))
+            if not good.any():
+                break
+            key = np.where(good, gain_v * np.int64(2**32) + saved, np.iinfo(np.int64).min)
+            a, j = np.unravel_index(int(key.argmax()), key.shape)
+            u = int(cand[a])
+            served[r[j]], served[u] = False, True
+            r[j] = u
     return routes
 
 
@@ -256,9 +344,11 @@ def replace_visits(
                 j += 1
                 continue
             trial = r[:j] + r[j + 1 :]
-            cache = RouteCache(data, k, trial, work)
-            cand = ~served & allowed[:, k] & ~data.required & (cache.best_time < NO_TIME)
-            cand &= value > value[s]
+            wanted = ~served & allowed[:, k] & ~data.required & (value > value[s])
+            wanted[s] = True
+            cache = RouteCache(data, k, trial, work, wanted)
+            cand = wanted & (cache.best_time < NO_TIME)
+            cand[s] = False
             if not cand.any():
                 # No better visit fits: still move ``s`` to its cheapest place
                 # in time when that ends the route earlier, so that the refill
@@ -283,6 +373,121 @@ def replace_visits(
     return routes, changed
 
 
+def _path(data: RoutingData, k: int, route: list[int]) -> np.ndarray:
+    return np.array(
+        [data.officer_start[k], *data.visit_location[route], data.officer_end[k]], dtype=np.int64
+    )
+
+
+def _two_opt_moves(t: np.ndarray, path: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every segment reversal of a route at once: (gain, first, last) by gain, gains > 0 only.
+
+    Removing path edges ``x < y`` and reversing the stops between them
+    (route indices ``x .. y - 1``); the matrix may be asymmetric, so the
+    reversed segment's own edges are costed backwards (prefix sums).
+    """
+    fwd = t[path[:-1], path[1:]]
+    bwd = t[path[1:], path[:-1]]
+    cf = np.concatenate([[0], np.cumsum(fwd)])
+    cb = np.concatenate([[0], np.cumsum(bwd)])
+    e = len(fwd)
+    x = np.arange(e)[:, None]
+    y = np.arange(e)[None, :]
+    gain = (
+        fwd[x]
+        + fwd[y]
+        + (cf[y] - cf[x + 1])
+        - t[path[x], path[y]]
+        - t[path[x + 1], path[y + 1]]
+        - (cb[y] - cb[x + 1])
+    )
+    gain = np.where(y >= x + 2, gain, 0)
+    a, b = np.nonzero(gain > 0)
+    g = gain[a, b]
+    order = np.argsort(-g, kind="stable")
+    return g[order], a[order], b[order] - 1
+
+
+def _or_opt_moves(
+    t: np.ndarray, path: np.ndarray, max_len: int = 3
+) -> list[tuple[int, int, int, int]]:
+    """Moves of a run of 1..``max_len`` stops elsewhere in its route, best first.
+
+    Returns ``(gain, first, length, edge)``: take route[first:first+length] out
+    and put it back between path[edge] and path[edge + 1] (edge counted on
+    the path before removal, never touching the run), in the same order.
+    """
+    m = len(path) - 2
+    out: list[tuple[int, int, int, int]] = []
+    e = np.arange(m + 1)
+    for length in range(1, min(max_len, m) + 1):
+        s = np.arange(1, m - length + 2)  # path index of the run's first stop
+        last = s + length - 1
+        removal = t[path[s - 1], path[s]] + t[path[last], path[last + 1]]
+        removal = removal - t[path[s - 1], path[last + 1]]
+        insert = (
+            t[path[e]][:, path[s]].T
+            + t[path[last]][:, path[e + 1]]
+            - t[path[e], path[e + 1]][None, :]
+        )
+        gain = removal[:, None] - insert
+        bad = (e[None, :] >= (s - 1)[:, None]) & (e[None, :] <= last[:, None])
+        gain[bad] = 0
+        a, b = np.nonzero(gain > 0)
+        out += [
+            (int(gain[x, y]), int(s[x] - 1), length, int(e[y])) for x, y in zip(a, b, strict=True)
+        ]
+    out.sort(key=lambda x: -x[0])
+    return out
+
+
+def improve_route(
+    data: RoutingData,
+    k: int,
+    route: list[int],
+    *,
+    work: Work | None = None,
+    max_checks: int = 8,
+) -> list[int]:
+    """Shorten one route by 2-opt and or-opt moves (best first) while they stay feasible.
+
+    Every reversal and every move of a run of 1-3 stops is scored at once as
+    arrays; the best ones are replayed (:func:`schedule_route`, windows and
+    shift) until one is feasible, at most ``max_checks`` per round. The
+    route keeps its visits: only their order changes, for less travel, which
+    leaves room for more visits.
+    """
+    t = data.durations
+    r = list(route)
+    if len(r) < 2:
+        return r
+    while True:
+        path = _path(data, k, r)
+        if work is not None:
+            work.units += REFRESH_OVERHEAD // 3 + 4 * len(path) ** 2
+        gains, firsts, lasts = _two_opt_moves(t, path)
+        moves: list[tuple[int, list[int]]] = []
+        for g, a, b in zip(
+            gains[:max_checks].tolist(),
+            firsts[:max_checks].tolist(),
+            lasts[:max_checks].tolist(),
+            strict=True,
+        ):
+            moves.append((g, r[:a] + r[a : b + 1][::-1] + r[b + 1 :]))
+        for g, first, length, edge in _or_opt_moves(t, path)[:max_checks]:
+            run = r[first : first + length]
+            rest = r[:first] + r[first + length :]
+            at = edge if edge < first else edge - length
+            moves.append((g, rest[:at] + run + rest[at:]))
+        moves.sort(key=lambda x: -x[0])
+        for _, trial in moves[:max_checks]:
+            if schedule_route(data, k, trial).feasible:
+                r = trial
+                break
+        else:
+            return r
+
+
 def relocate_descent(
     data: RoutingData,
     routes: Routes,
@@ -304,7 +509,10 @@ def relocate_descent(
         return routes
     t = data.durations
     n = data.n_visits
-    caches = [RouteCache(data, k, r, work) for k, r in enumerate(routes)]
+    in_routes = np.zeros(n, dtype=bool)
+    for r in routes:
+        in_routes[r] = True
+    caches = [RouteCache(data, k, r, work, in_routes) for k, r in enumerate(routes)]
     big = np.int64(NO_TIME)
     banned = np.zeros((n, len(routes)), dtype=bool)
     while deadline is None or time.perf_counter() < deadline:
@@ -340,7 +548,7 @@ def relocate_descent(
         routes[a] = shorter
         for k in (a, b):
             caches[k].route = routes[k]
-            caches[k].refresh()
+            caches[k].refresh(in_routes)
         banned[:] = False
     return routes
 
@@ -434,6 +642,9 @@ def iterated_local_search(
     noise: float = 0.1,
     restart_after: int = 30,
     replace_within: float = 0.97,
+    sequence: bool = True,
+    relocate: bool = True,
+    swap: bool = True,
 ) -> tuple[Routes, int, int]:
     """Improve collected value by shake-and-refill.
 
@@ -444,7 +655,7 @@ def iterated_local_search(
     """
     rng = np.random.default_rng(seed)
     work = Work()
-    best = fill_routes(data, routes, allowed, work=work)
+    best = fill_routes(data, routes, allowed, work=work, deadline=deadline)
     best_key = route_totals(data, best)[:2]
     current = [list(r) for r in best]
     size, pos, stale = 1, 0, 0
@@ -465,9 +676,28 @@ def iterated_local_search(
         # Refill first without what was just removed, so that the search moves
         # elsewhere instead of rebuilding the same routes, then with everything.
         current = fill_routes(
-            data, shaken, allowed & ~removed[:, None], rng=rng, noise=noise, work=work
+            data,
+            shaken,
+            allowed & ~removed[:, None],
+            rng=rng,
+            noise=noise,
+            work=work,
+            deadline=deadline,
         )
-        current = fill_routes(data, current, allowed, rng=rng, noise=noise, work=work)
+        if not (sequence or relocate or swap):
+            current = fill_routes(
+                data, current, allowed, rng=rng, noise=noise, work=work, deadline=deadline
+            )
+        if relocate and len(current) > 1:
+            current = relocate_descent(data, current, allowed, work=work, deadline=deadline)
+        if sequence:
+            current = [improve_route(data, k, r, work=work) for k, r in enumerate(current)]
+        if swap:
+            current = swap_visits(data, current, allowed, work=work)
+        if sequence or relocate or swap:
+            current = fill_routes(
+                data, current, allowed, rng=rng, noise=noise, work=work, deadline=deadline
+            )
         key = route_totals(data, current)[:2]
         # Exchanges are costly (one route refresh per stop): only near the best.
         if key[0] >= replace_within * best_key[0]:
@@ -477,7 +707,9 @@ def iterated_local_search(
                 )
                 if not changed:
                     break
-                current = fill_routes(data, current, allowed, rng=rng, noise=noise, work=work)
+                current = fill_routes(
+                    data, current, allowed, rng=rng, noise=noise, work=work, deadline=deadline
+                )
             key = route_totals(data, current)[:2]
         if better(key, best_key):
             best, best_key = [list(r) for r in current], key

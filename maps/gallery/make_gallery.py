@@ -3,7 +3,7 @@
 Writes, next to this file: a beats map (workload, 未把握 per building) and a
 route map of one officer's planned day as HTML (offline mode, assets in
 ``assets/``, not committed) and PNG screenshots taken in headless Chromium,
-and page 1 of the route sheet as PNG (rasterised with pypdfium2).
+and page 1 of the route sheet as PNG (rasterised with pypdfium2 or pdftoppm).
 
 Run: ``python maps/gallery/make_gallery.py [--officer K01-1-O]``. Needs the
 dev tools of the map tests (Playwright, the system chromium) and pypdfium2.
@@ -36,7 +36,14 @@ def main(argv: list[str] | None = None) -> int:
     from junkai_geo.bundled import as_of, load_kanazawa
     from junkai_geo.cards import card_table
     from junkai_geo.cli import main as cli
-    from junkai_geo.render import beats_map, read_plan, route_map, save_map
+    from junkai_geo.render import (
+        attach_unit_labels,
+        beats_map,
+        building_visits,
+        read_plan,
+        route_map,
+        save_map,
+    )
     from junkai_geo.sheet import route_sheet_pdf
     from junkai_geo.workload import beat_workload_h
 
@@ -63,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             workload_col="workload_h",
             koban_gdf=data.koban,
             unvisited_points=unvisited,
-            offline=True,
+            units_gdf=data.units,
         ),
         HERE / "beats_kanazawa.html",
     )
@@ -74,12 +81,22 @@ def main(argv: list[str] | None = None) -> int:
         if rc != 0:
             return rc
         plan = read_plan(plan_path)
+    # The plan JSON has no door labels yet: take them from the households layer.
+    plan = attach_unit_labels(plan, data.households)
+    _visits, split = building_visits(plan)
+    if split:
+        print(f"buildings visited at non-consecutive stops: {split}")
     (HERE / "plan_example.json").write_text(
         json.dumps(plan, ensure_ascii=False, indent=1), encoding="utf-8"
     )
     beat_geom = data.beats[data.beats["beat_id"] == plan["beat_id"]].to_crs(4326)
-    save_map(route_map(plan, beat_geometry=beat_geom, offline=True), HERE / "route_example.html")
-    sheet = route_sheet_pdf(plan, HERE / "route_sheet_example.pdf", beat_geometry=beat_geom)
+    save_map(
+        route_map(plan, beat_geometry=beat_geom, units_gdf=data.units),
+        HERE / "route_example.html",
+    )
+    sheet = route_sheet_pdf(
+        plan, HERE / "route_sheet_example.pdf", beat_geometry=beat_geom, units=data.units
+    )
 
     with launch() as browser, serve(HERE) as base:
         for name in ("beats_kanazawa", "route_example"):
@@ -95,17 +112,37 @@ def main(argv: list[str] | None = None) -> int:
             _save_png(page.screenshot(), HERE / f"{name}.png")
             page.close()
 
-    import pypdfium2 as pdfium
+    _save_png(_page1_png(sheet), HERE / "route_sheet_page1.png")
+    for p in sorted(HERE.glob("*.png")):
+        print(f"{p.relative_to(ROOT)}: {p.stat().st_size / 1000:.0f} kB")
+    return 0
 
-    pdf = pdfium.PdfDocument(str(sheet))
+
+def _page1_png(pdf_path: Path) -> bytes:
+    """Page 1 of a PDF as PNG: pypdfium2 when installed, else poppler's pdftoppm."""
+    try:
+        import pypdfium2 as pdfium
+    except ImportError:
+        import shutil
+        import subprocess
+
+        exe = shutil.which("pdftoppm")
+        if exe is None:
+            raise SystemExit(
+                "rasterising the sheet needs pypdfium2 or pdftoppm (poppler-utils)"
+            ) from None
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run(
+                [exe, "-r", "90", "-png", "-f", "1", "-l", "1", str(pdf_path), f"{tmp}/p"],
+                check=True,
+            )
+            return next(Path(tmp).glob("p*.png")).read_bytes()
+    pdf = pdfium.PdfDocument(str(pdf_path))
     img = pdf[0].render(scale=1.25).to_pil()
     pdf.close()
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=True)
-    _save_png(buf.getvalue(), HERE / "route_sheet_page1.png")
-    for p in sorted(HERE.glob("*.png")):
-        print(f"{p.relative_to(ROOT)}: {p.stat().st_size / 1000:.0f} kB")
-    return 0
+    return buf.getvalue()
 
 
 def _save_png(png: bytes, path: Path) -> None:

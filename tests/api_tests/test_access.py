@@ -22,14 +22,14 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
-from api.auth import current_version
+from api.auth import create_user, current_version
 from api.db import utcnow
 from api.deps import RoleGate
 from api.main import ROUTERS, create_app
 from api.models import CalendarJob, RebalanceJob
 from api.settings import ApiSettings
 
-from .conftest import BEATS, USERS, ApiEnv, household_ids, personal_name
+from .conftest import BEATS, PASSWORD, USERS, ApiEnv, household_ids, personal_name
 
 PUBLIC = {("GET", "/health"), ("POST", "/auth/token")}
 _counter = itertools.count(1)
@@ -215,6 +215,24 @@ def calendar_cancel_request(env: ApiEnv, koban: str) -> Req:
     return Req("POST", f"/calendars/{job_id}/cancel", after=close)
 
 
+def fresh_token(env: ApiEnv, user: str) -> dict[str, str]:
+    """A bearer token of ``user`` besides the shared one (for logout)."""
+    r = env.client.post("/auth/token", data={"username": user, "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def own_api_key(env: ApiEnv, user: str) -> int:
+    r = env.client.post("/auth/api-keys", json={"label": "acc"}, headers=env.auth(user))
+    assert r.status_code == 201, r.text
+    return int(r.json()["id"])
+
+
+def throwaway_user(env: ApiEnv) -> int:
+    with env.db.writing() as s:
+        return create_user(s, f"tmp{next(_counter)}x{uuid.uuid4().hex[:6]}", PASSWORD, "admin").id
+
+
 Builder = Callable[[ApiEnv, str, dict[str, Any]], Req]
 
 BUILDERS: dict[tuple[str, str], Builder] = {
@@ -224,7 +242,32 @@ BUILDERS: dict[tuple[str, str], Builder] = {
     ("POST", "/auth/api-keys"): lambda e, u, b: Req(
         "POST", "/auth/api-keys", json={"label": "t"}, ok=(201,)
     ),
+    ("GET", "/auth/api-keys"): lambda e, u, b: Req("GET", "/auth/api-keys"),
+    ("POST", "/auth/api-keys/{key_id}/revoke"): lambda e, u, b: Req(
+        "POST", f"/auth/api-keys/{own_api_key(e, u)}/revoke"
+    ),
+    ("POST", "/auth/logout"): lambda e, u, b: Req(
+        "POST", "/auth/logout", headers=fresh_token(e, u), ok=(204,)
+    ),
+    ("POST", "/auth/password"): lambda e, u, b: Req(
+        "POST",
+        "/auth/password",
+        json={"current_password": PASSWORD, "new_password": PASSWORD},
+        ok=(204,),
+    ),
     ("GET", "/users"): lambda e, u, b: Req("GET", "/users"),
+    ("POST", "/users/{user_id}/disable"): lambda e, u, b: Req(
+        "POST", f"/users/{throwaway_user(e)}/disable"
+    ),
+    ("POST", "/users/{user_id}/enable"): lambda e, u, b: Req(
+        "POST", f"/users/{throwaway_user(e)}/enable"
+    ),
+    ("POST", "/users/{user_id}/password"): lambda e, u, b: Req(
+        "POST",
+        f"/users/{throwaway_user(e)}/password",
+        json={"new_password": "another-pass-1"},
+        ok=(204,),
+    ),
     ("POST", "/users"): lambda e, u, b: Req(
         "POST",
         "/users",
@@ -378,7 +421,7 @@ GATES = {(m, r.path): gate_of(r) for r in ROUTES for m in r.methods}
 
 def send(env: ApiEnv, req: Req, user: str | None) -> Any:
     headers = dict(req.headers)
-    if user is not None:
+    if user is not None and "Authorization" not in headers:
         headers.update(env.auth(user))
     try:
         return env.client.request(
@@ -422,6 +465,7 @@ def test_every_private_route_has_a_role_gate() -> None:
 @pytest.mark.parametrize("case", PRIVATE, ids=[f"{m} {p}" for m, p in PRIVATE])
 def test_no_token_is_401(api_env: ApiEnv, case: tuple[str, str]) -> None:
     req = BUILDERS[case](api_env, "admin", beat_info("BEAT-NAKA1"))
+    req.headers.pop("Authorization", None)
     assert send(api_env, req, None).status_code == 401
     req.headers["Authorization"] = "Bearer not-a-token"
     assert send(api_env, req, None).status_code == 401

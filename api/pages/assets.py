@@ -1,0 +1,150 @@
+"""The pages' browser assets, fetched from the npm registry at install.
+
+Every file a page loads is served by the service itself (``/assets/...``):
+police networks are often closed, and the pages' Content-Security-Policy
+forbids other hosts. The files are not committed; ``python -m
+api.pages.assets install`` fetches them once with ``npm pack`` (the npm
+registry's ordinary client) into a cache folder, or set
+``JUNKAI_WEB_ASSETS`` to a folder copied from a connected machine.
+
+- Leaflet: the maps;
+- ``@digital-go-jp/design-tokens``: colours, type and spacing of the
+  デジタル庁デザインシステム (CSS custom properties);
+- ``swagger-ui-dist``: ``/docs`` without a CDN;
+- ``axe-core``: the accessibility check of the browser tests (never served
+  to users' pages).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from junkai_geo.errors import JunkaiGeoError
+
+ASSETS_ENV = "JUNKAI_WEB_ASSETS"
+
+
+@dataclass(frozen=True)
+class WebPackage:
+    name: str
+    version: str
+    #: path inside the tarball (under ``package/``) -> path under the assets folder
+    files: dict[str, str]
+
+
+WEB_PACKAGES: tuple[WebPackage, ...] = (
+    WebPackage(
+        "leaflet",
+        "1.9.4",
+        {
+            "dist/leaflet.js": "leaflet/leaflet.js",
+            "dist/leaflet.css": "leaflet/leaflet.css",
+            "dist/images/layers.png": "leaflet/images/layers.png",
+            "dist/images/layers-2x.png": "leaflet/images/layers-2x.png",
+            "dist/images/marker-icon.png": "leaflet/images/marker-icon.png",
+            "dist/images/marker-icon-2x.png": "leaflet/images/marker-icon-2x.png",
+            "dist/images/marker-shadow.png": "leaflet/images/marker-shadow.png",
+            "LICENSE": "leaflet/LICENSE",
+        },
+    ),
+    WebPackage(
+        "@digital-go-jp/design-tokens",
+        "1.1.9",
+        {"dist/tokens.css": "tokens/tokens.css", "LICENSE": "tokens/LICENSE"},
+    ),
+    WebPackage(
+        "swagger-ui-dist",
+        "5.35.0",
+        {
+            "swagger-ui-bundle.js": "swagger-ui/swagger-ui-bundle.js",
+            "swagger-ui.css": "swagger-ui/swagger-ui.css",
+            "favicon-32x32.png": "swagger-ui/favicon-32x32.png",
+            "LICENSE": "swagger-ui/LICENSE",
+        },
+    ),
+    WebPackage(
+        "axe-core",
+        "4.14.1",
+        {"axe.min.js": "axe-core/axe.min.js", "LICENSE": "axe-core/LICENSE"},
+    ),
+)
+
+
+class WebAssetsError(JunkaiGeoError, FileNotFoundError):
+    """The pages' assets are missing and cannot be installed here."""
+
+
+def default_assets_dir() -> Path:
+    env = os.environ.get(ASSETS_ENV)
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "junkai_geo" / "pages_assets"
+
+
+def required_files() -> list[str]:
+    return [dst for p in WEB_PACKAGES for dst in p.files.values()]
+
+
+def missing_assets(root: Path | None = None) -> list[str]:
+    root = root or default_assets_dir()
+    return [f for f in required_files() if not (root / f).is_file()]
+
+
+def install_web_assets(root: Path | None = None, *, npm: str = "npm") -> Path:
+    """Fetch the packages from the npm registry into ``root`` (idempotent)."""
+    root = root or default_assets_dir()
+    if not missing_assets(root):
+        return root
+    exe = shutil.which(npm)
+    if exe is None:
+        raise WebAssetsError(
+            f"the pages' assets are missing in {root} and '{npm}' is not installed: install "
+            f"Node.js and npm (Debian: apt-get install npm) or set {ASSETS_ENV} to a folder "
+            "copied from another machine"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for pkg in WEB_PACKAGES:
+            spec = f"{pkg.name}@{pkg.version}"
+            proc = subprocess.run(
+                [exe, "pack", spec, "--pack-destination", tmp, "--silent"],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode != 0:
+                raise WebAssetsError(f"npm pack {spec} failed: {proc.stderr.strip()[-500:]}")
+            tgz = Path(tmp) / proc.stdout.strip().splitlines()[-1]
+            with tarfile.open(tgz, "r:gz") as tar:
+                for src, dst in pkg.files.items():
+                    member = tar.extractfile(f"package/{src}")
+                    if member is None:
+                        raise WebAssetsError(f"{spec}: {src} not in the package")
+                    target = root / dst
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(member.read())
+    missing = missing_assets(root)
+    if missing:
+        raise WebAssetsError(f"pages' assets still missing after install: {missing}")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] != ["install"]:
+        print("usage: python -m api.pages.assets install", file=sys.stderr)
+        return 2
+    print(install_web_assets())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

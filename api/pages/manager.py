@@ -1,0 +1,286 @@
+"""Manager pages: beats map, progress, night approvals, 専従員, the April survey.
+
+Each calls the JSON API's own function with the page session's principal
+(``api.routes.progress``, ``night_approvals``, ``specialists``,
+``reports``), so a manager sees their station and nothing else.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, select, text
+
+from ..auth import Principal, Role, current_version
+from ..models import BeatRow, HouseholdRow, OfficerRow, UnitRow
+from ..routes import night_approvals as night_api
+from ..routes import progress as progress_api
+from ..routes import reports as reports_api
+from ..routes import specialists as specialists_api
+from ..routes.reports import CSV_COLUMNS
+from ..schemas import NightApprovalIn
+from ..store import today_local
+from .editor import editor_data
+from .officer import simplified
+from .web import CSRF, PageUser, db_of, render, require_role, settings_of
+
+router = APIRouter(include_in_schema=False)
+
+#: Workload classes of the beats map (colour i: below the bound i, hours per cycle).
+CLASS_COLOURS = 5
+
+
+def _manager(who: Principal) -> str:
+    require_role(who, Role.MANAGER)
+    assert who.station is not None
+    return who.station
+
+
+def beats_map_data(db: Any, who: Principal) -> dict[str, Any]:
+    """Beats (polygon, workload, households, 未把握) and 未把握 per 町丁目 of the station."""
+    station = who.station or ""
+    editor = editor_data(db, station, who.koban_ids)  # cached per beat version
+    work: dict[str, float] = {}
+    for u in editor["units"]:
+        work[u["beat_id"]] = work.get(u["beat_id"], 0.0) + u["workload_h"]
+    with db.read_session() as session:
+        version = current_version(session)
+        beats = session.execute(
+            select(
+                BeatRow.beat_id,
+                BeatRow.name,
+                BeatRow.koban_id,
+                BeatRow.households,
+                BeatRow.geom_wkb,
+            )
+            .where(BeatRow.version == version, BeatRow.koban_id.in_(who.koban_ids or []))
+            .order_by(BeatRow.beat_id)
+        ).all()
+        beat_ids = [b[0] for b in beats]
+        # 未把握 (occupied, never contacted) per unit: the partial index of migration 0004.
+        unknown = session.execute(
+            select(HouseholdRow.unit_id, HouseholdRow.beat_id, func.count())
+            .where(
+                HouseholdRow.beat_id.in_(beat_ids),
+                HouseholdRow.last_contact.is_(None),
+                text("households.occupancy = 'occupied'"),
+            )
+            .group_by(HouseholdRow.unit_id, HouseholdRow.beat_id)
+        ).all()
+        names = dict(
+            session.execute(
+                select(UnitRow.unit_id, UnitRow.name).where(UnitRow.beat_id.in_(beat_ids))
+            ).all()
+        )
+    label = {u["unit_id"]: u["label"] for u in editor["units"]}
+    unknown_beat: dict[str, int] = {}
+    points = []
+    for uid, bid, n in unknown:
+        unknown_beat[bid] = unknown_beat.get(bid, 0) + int(n)
+        if uid in label:
+            points.append(
+                {
+                    "name": names.get(uid, ""),
+                    "n": int(n),
+                    "lat": label[uid][0],
+                    "lon": label[uid][1],
+                }
+            )
+    values = sorted(work.values())
+    bounds = (
+        [
+            values[min(len(values) - 1, (len(values) * (i + 1)) // CLASS_COLOURS)]
+            for i in range(CLASS_COLOURS - 1)
+        ]
+        if values
+        else []
+    )
+    rows = []
+    for bid, name, kid, hh, g in beats:
+        w = work.get(bid, 0.0)
+        cls = sum(1 for b in bounds if w > b)
+        rows.append(
+            {
+                "beat_id": bid,
+                "name": name or bid,
+                "koban_id": kid,
+                "households": hh,
+                "workload_h": round(w, 1),
+                "unknown": unknown_beat.get(bid, 0),
+                "cls": cls,
+                "geometry": simplified(g, 0.00005) if g else None,
+            }
+        )
+    return {
+        "beats": rows,
+        "bounds": [round(b, 1) for b in bounds],
+        "unknown_points": points,
+        "koban": editor["koban"],
+        "units": [
+            {
+                "name": u["name"],
+                "geometry": {"type": "Point", "coordinates": [u["label"][1], u["label"][0]]},
+            }
+            for u in editor["units"]
+        ],
+    }
+
+
+@router.get("/station/beats")
+async def beats_page(request: Request, who: PageUser) -> Response:
+    _manager(who)
+    data = await run_in_threadpool(beats_map_data, db_of(request), who)
+    return render(request, "beats.html", who, data=data, beats=data["beats"], bounds=data["bounds"])
+
+
+@router.get("/station/progress")
+async def progress_page(
+    request: Request, who: PageUser, start: date | None = None, end: date | None = None
+) -> Response:
+    _manager(who)
+    end = end or today_local()
+    start = start or end.replace(day=1)
+    if start > end:
+        start, end = end, start
+    result = await run_in_threadpool(_progress, request, who, start, end)
+    return render(request, "progress.html", who, result=result, start=start, end=end)
+
+
+def _progress(request: Request, who: Principal, start: date, end: date) -> dict[str, Any]:
+    with db_of(request).read_session() as session:
+        out: dict[str, Any] = progress_api.get_progress(who, session, start, end, None)
+    return out
+
+
+def _officers(request: Request, who: Principal) -> list[str]:
+    with db_of(request).read_session() as session:
+        return list(
+            session.scalars(
+                select(OfficerRow.officer_id)
+                .where(OfficerRow.koban_id.in_(who.koban_ids or []))
+                .order_by(OfficerRow.officer_id)
+            )
+        )
+
+
+@router.get("/station/night")
+def night_page(request: Request, who: PageUser, error: str = "") -> Response:
+    _manager(who)
+    with db_of(request).read_session() as session:
+        approvals = night_api.list_approvals(who, session, None, None)
+    return render(
+        request,
+        "night.html",
+        who,
+        approvals=approvals,
+        officers=_officers(request, who),
+        tomorrow=today_local() + timedelta(days=1),
+        error=error,
+    )
+
+
+@router.post("/station/night", dependencies=[CSRF])
+def approve_night(
+    request: Request,
+    who: PageUser,
+    officer_id: Annotated[str, Form(max_length=64)],
+    on_date: Annotated[date, Form()],
+    start: Annotated[str, Form(max_length=5)],
+    end: Annotated[str, Form(max_length=5)],
+) -> Response:
+    _manager(who)
+    try:
+        body = NightApprovalIn(officer_id=officer_id, on_date=on_date, start=start, end=end)
+        night_api.approve(body, who, db_of(request))
+    except (HTTPException, ValueError) as exc:
+        detail = getattr(exc, "detail", None) or "start/end: expected HH:MM"
+        return RedirectResponse(f"/station/night?error={str(detail)[:200]}", status_code=303)
+    return RedirectResponse("/station/night", status_code=303)
+
+
+@router.post("/station/night/{approval_id}/revoke", dependencies=[CSRF])
+def revoke_night(request: Request, who: PageUser, approval_id: int) -> Response:
+    _manager(who)
+    night_api.revoke(approval_id, who, db_of(request))
+    return RedirectResponse("/station/night", status_code=303)
+
+
+@router.get("/station/specialists")
+async def specialists_page(request: Request, who: PageUser) -> Response:
+    _manager(who)
+    report = await run_in_threadpool(_specialists, request, who)
+    return render(request, "specialists.html", who, report=report)
+
+
+def _specialists(request: Request, who: Principal) -> dict[str, Any] | None:
+    with db_of(request).read_session() as session:
+        try:
+            out: dict[str, Any] = specialists_api.get_specialists(who, session, top=5)
+        except HTTPException:
+            return None
+    return out
+
+
+async def _survey(request: Request, who: Principal) -> Any:
+    db = db_of(request)
+    with db.read_session() as session:
+        return await reports_api.cached_beat_survey(
+            db, session, who, cards_per_book=settings_of(request).cards_per_book
+        )
+
+
+@router.get("/station/survey")
+async def survey_page(request: Request, who: PageUser) -> Response:
+    _manager(who)
+    survey = await _survey(request, who)
+    return render(request, "survey.html", who, survey=survey, columns=CSV_COLUMNS)
+
+
+@router.get("/station/survey.xlsx")
+async def survey_xlsx(request: Request, who: PageUser) -> Response:
+    """The April beat survey (受持区実態調査) as an Excel workbook (xlsxwriter)."""
+    _manager(who)
+    survey = await _survey(request, who)
+    return Response(
+        survey_workbook(survey, who.station or ""),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={
+            "Content-Disposition": f'attachment; filename="beat_survey_{survey.as_of.isoformat()}.xlsx"'
+        },
+    )
+
+
+def survey_workbook(survey: Any, station: str) -> bytes:
+    import xlsxwriter
+
+    buf = io.BytesIO()
+    wb = xlsxwriter.Workbook(buf, {"in_memory": True})
+    ws = wb.add_worksheet("受持区実態調査")
+    bold = wb.add_format({"bold": True, "bg_color": "#D9E6FF", "border": 1})
+    num = wb.add_format({"num_format": "#,##0", "border": 1})
+    txt = wb.add_format({"border": 1})
+    ws.write(
+        0,
+        0,
+        f"受持区実態調査 {station}（{survey.as_of.isoformat()} 現在、受持区版 {survey.version}）",
+    )
+    ws.write(1, 0, f"簿冊は {survey.cards_per_book} 枚で1冊")
+    for c, (_, head) in enumerate(CSV_COLUMNS):
+        ws.write(3, c, head, bold)
+    for r, row in enumerate([*survey.beats, survey.totals], start=4):
+        for c, (f, _) in enumerate(CSV_COLUMNS):
+            v = getattr(row, f)
+            if isinstance(v, int):
+                ws.write_number(r, c, v, num)
+            else:
+                ws.write_string(r, c, str(v), txt)
+    ws.set_column(0, 2, 12)
+    ws.set_column(3, len(CSV_COLUMNS) - 1, 10)
+    ws.freeze_panes(4, 3)
+    wb.close()
+    return buf.getvalue()

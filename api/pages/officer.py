@@ -1,0 +1,382 @@
+"""Officer pages: the day's route, results, re-plan, sheet, 近くの未把握, progress.
+
+Every page and action goes through the JSON API's own functions
+(``api.routes.plans``, ``visits``, ``households``), called with the page
+session's principal, so the scope rules are the API's, checked on the server.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import uuid
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from shapely import wkb
+from shapely.geometry import mapping
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from junkai_geo.model import Outcome
+from junkai_geo.render import reason_label
+
+from ..auth import Principal, Role, current_version
+from ..db import utcnow
+from ..models import BeatRow, KobanRow, OfficerRow, UnitRow, VisitRow
+from ..routes import households as households_api
+from ..routes import plans as plans_api
+from ..routes import visits as visits_api
+from ..schemas import ReplanIn, VisitIn
+from ..store import LOCAL_TZ, today_local
+from .models import PagePlan
+from .web import CSRF, PageForbidden, PageUser, db_of, render, require_role, settings_of
+
+router = APIRouter(include_in_schema=False)
+
+OUTCOMES = [o.value for o in Outcome]  # met, absent, refused, moved_out, vacant
+
+
+def parse_day(day: str) -> date:
+    today = today_local()
+    if day == "today":
+        return today
+    if day == "tomorrow":
+        return today + timedelta(days=1)
+    try:
+        return date.fromisoformat(day)
+    except ValueError as exc:
+        raise HTTPException(404, detail="day: expected YYYY-MM-DD") from exc
+
+
+def officer_in_scope(session: Session, who: Principal, officer_id: str) -> OfficerRow:
+    """The API's check (plans._officer_in_scope), as a page answer."""
+    try:
+        return plans_api._officer_in_scope(session, who, officer_id)
+    except HTTPException as exc:
+        raise PageForbidden("officer") from exc
+
+
+@router.get("/officer/{day}")
+def my_day(request: Request, who: PageUser, day: str) -> Response:
+    require_role(who, Role.OFFICER)
+    if day not in ("today", "tomorrow"):
+        raise PageForbidden("officer")
+    on = parse_day(day)
+    return RedirectResponse(f"/route/{who.officer_id}/{on.isoformat()}", status_code=303)
+
+
+def stored_plan(
+    request: Request, who: Principal, officer_id: str, on: date
+) -> tuple[dict[str, Any], int]:
+    """The day's plan an officer works from: stored, or planned now through the API."""
+    db = db_of(request)
+    with db.read_session() as session:
+        officer_in_scope(session, who, officer_id)
+        row = session.scalar(
+            select(PagePlan).where(PagePlan.officer_id == officer_id, PagePlan.on_date == on)
+        )
+        if row is not None:
+            return row.plan, row.replans
+    settings = settings_of(request)
+    plan = plans_api.get_plan(officer_id, on, who, db, settings)
+    save_plan(db, officer_id, on, plan, replanned=False)
+    return plan, 0
+
+
+def save_plan(db: Any, officer_id: str, on: date, plan: dict[str, Any], *, replanned: bool) -> None:
+    with db.writing() as session:
+        row = session.scalar(
+            select(PagePlan).where(PagePlan.officer_id == officer_id, PagePlan.on_date == on)
+        )
+        if row is None:
+            session.add(
+                PagePlan(
+                    officer_id=officer_id, on_date=on, plan=plan, replans=0, updated_at=utcnow()
+                )
+            )
+        elif replanned:
+            row.plan, row.replans, row.updated_at = plan, row.replans + 1, utcnow()
+
+
+def results_of_day(session: Session, officer_id: str, on: date) -> dict[str, str]:
+    """household_id -> the last outcome recorded by the officer on that day."""
+    rows = session.execute(
+        select(VisitRow.household_id, VisitRow.outcome)
+        .where(VisitRow.officer_id == officer_id, VisitRow.visited_on == on)
+        .order_by(VisitRow.time, VisitRow.created_at)
+    ).all()
+    return {h: o for h, o in rows}
+
+
+def beat_context(session: Session, officer: OfficerRow) -> dict[str, Any]:
+    """The beat polygon, its units (町丁目 names) and the koban, for the map."""
+    version = current_version(session)
+    beat_ids = (
+        [officer.beat_id]
+        if officer.beat_id
+        else list(
+            session.scalars(
+                select(BeatRow.beat_id).where(
+                    BeatRow.version == version, BeatRow.koban_id == officer.koban_id
+                )
+            )
+        )
+    )
+    beats = []
+    for bid, name, g in session.execute(
+        select(BeatRow.beat_id, BeatRow.name, BeatRow.geom_wkb).where(
+            BeatRow.version == version, BeatRow.beat_id.in_(beat_ids)
+        )
+    ):
+        if g:
+            beats.append({"beat_id": bid, "name": name or bid, "geometry": simplified(g, 0.00005)})
+    units = [
+        {"name": name, "geometry": simplified(g, 0.00008)}
+        for name, g in session.execute(
+            select(UnitRow.name, UnitRow.geom_wkb).where(UnitRow.beat_id.in_(beat_ids))
+        )
+        if g
+    ]
+    k = session.get(KobanRow, officer.koban_id)
+    koban = None if k is None else {"name": k.name, "lon": k.lon, "lat": k.lat}
+    return {"beats": beats, "units": units, "koban": koban}
+
+
+def simplified(geom_wkb: bytes, tolerance_deg: float) -> dict[str, Any]:
+    g = wkb.loads(geom_wkb).simplify(tolerance_deg, preserve_topology=True)
+    return _rounded(mapping(g))
+
+
+def _rounded(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return round(obj, 6)
+    if isinstance(obj, (list, tuple)):
+        return [_rounded(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _rounded(v) for k, v in obj.items()}
+    return obj
+
+
+def _hhmm(t: Any) -> str:
+    return str(t or "")[:5]
+
+
+def stop_rows(plan: dict[str, Any], results: dict[str, str]) -> list[dict[str, Any]]:
+    rows = []
+    for s in plan.get("stops", []):
+        households = [
+            {
+                "household_id": h["household_id"],
+                "kind": h.get("kind", ""),
+                "floor": h.get("floor"),
+                "card_status": h.get("card_status", ""),
+                "reasons": [reason_label(r) for r in h.get("reasons", [])],
+                "result": results.get(h["household_id"], ""),
+                "key": uuid.uuid4().hex,
+            }
+            for h in s.get("households", [])
+        ]
+        rows.append(
+            {
+                "order": s["order"],
+                "building_id": s.get("building_id") or "",
+                "address": s.get("address", ""),
+                "arrival": _hhmm(s.get("arrival")),
+                "departure": _hhmm(s.get("departure")),
+                "lon": s["lon"],
+                "lat": s["lat"],
+                "households": households,
+            }
+        )
+    return rows
+
+
+@router.get("/route/{officer_id}/{day}")
+def route_page(request: Request, who: PageUser, officer_id: str, day: str) -> Response:
+    on = parse_day(day)
+    plan, replans = stored_plan(request, who, officer_id, on)
+    with db_of(request).read_session() as session:
+        officer = officer_in_scope(session, who, officer_id)
+        results = results_of_day(session, officer_id, on)
+        context = beat_context(session, officer)
+    stops = stop_rows(plan, results)
+    today = today_local()
+    data = {
+        "officer_id": officer_id,
+        "date": on.isoformat(),
+        "start": plan.get("start"),
+        "stops": [
+            {
+                "order": s["order"],
+                "lon": s["lon"],
+                "lat": s["lat"],
+                "address": s["address"],
+                "arrival": s["arrival"],
+                "path": p.get("path"),
+            }
+            for s, p in zip(stops, plan.get("stops", []), strict=True)
+        ],
+        **context,
+    }
+    return render(
+        request,
+        "route.html",
+        who,
+        data=data,
+        plan=plan,
+        stops=stops,
+        on=on,
+        officer_id=officer_id,
+        today=today,
+        can_record=on <= today,
+        outcomes=OUTCOMES,
+        replans=replans,
+        now=datetime.now(LOCAL_TZ).strftime("%H:%M"),
+        tomorrow=today + timedelta(days=1),
+        done=sum(1 for s in stops for h in s["households"] if h["result"]),
+        total=sum(len(s["households"]) for s in stops),
+    )
+
+
+@router.post("/route/{officer_id}/{day}/visits", dependencies=[CSRF])
+def record_result(
+    request: Request,
+    who: PageUser,
+    officer_id: str,
+    day: str,
+    household_id: Annotated[str, Form(max_length=64)],
+    outcome: Annotated[str, Form(max_length=16)],
+    key: Annotated[str, Form(max_length=128)],
+) -> Response:
+    """One result (面接 / 不在 / 拒否 / 転出 / 空家), through ``POST /visits``."""
+    on = parse_day(day)
+    now = datetime.now(LOCAL_TZ).strftime("%H:%M")
+    try:
+        body = VisitIn(
+            household_id=household_id,
+            visited_on=on,
+            time=now,
+            outcome=outcome,  # type: ignore[arg-type]
+            officer_id=officer_id,
+            idempotency_key=key,
+        )
+    except ValidationError as exc:
+        raise HTTPException(422, detail="outcome: expected one of " + ", ".join(OUTCOMES)) from exc
+    out = visits_api.register_visit(body, who, db_of(request), Response())
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse(
+            {
+                "household_id": out.household_id,
+                "outcome": out.outcome.value,
+                "replayed": out.replayed,
+            }
+        )
+    return RedirectResponse(
+        f"/route/{officer_id}/{on.isoformat()}#h-{household_id}", status_code=303
+    )
+
+
+@router.post("/route/{officer_id}/{day}/replan", dependencies=[CSRF])
+def replan(
+    request: Request,
+    who: PageUser,
+    officer_id: str,
+    day: str,
+    lon: Annotated[float, Form()],
+    lat: Annotated[float, Form()],
+    now: Annotated[str, Form(max_length=5)],
+) -> Response:
+    """The rest of the day from where the officer stands, through the API's re-plan."""
+    on = parse_day(day)
+    if not re.match(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", now):
+        raise HTTPException(422, detail="now: expected HH:MM")
+    db = db_of(request)
+    with db.read_session() as session:
+        officer_in_scope(session, who, officer_id)
+        done = sorted(results_of_day(session, officer_id, on))
+    body = ReplanIn(now=now, lon=lon, lat=lat, done=done[:500])
+    plan = plans_api.replan_day(officer_id, on, body, who, db, settings_of(request))
+    save_plan(db, officer_id, on, plan, replanned=True)
+    return RedirectResponse(f"/route/{officer_id}/{on.isoformat()}?replanned=1", status_code=303)
+
+
+@router.get("/route/{officer_id}/{day}/sheet.pdf")
+def sheet(request: Request, who: PageUser, officer_id: str, day: str) -> Response:
+    """The A4 route sheet (junkai_geo.sheet) of the plan the officer works from."""
+    from junkai_geo.sheet import route_sheet_pdf
+
+    on = parse_day(day)
+    plan, _ = stored_plan(request, who, officer_id, on)
+    with db_of(request).read_session() as session:
+        officer = officer_in_scope(session, who, officer_id)
+        g = None
+        if officer.beat_id:
+            g = session.scalar(
+                select(BeatRow.geom_wkb).where(
+                    BeatRow.version == current_version(session),
+                    BeatRow.beat_id == officer.beat_id,
+                )
+            )
+    with tempfile.TemporaryDirectory(prefix="junkai_sheet_") as tmp:
+        path = route_sheet_pdf(
+            plan, Path(tmp) / "sheet.pdf", beat_geometry=wkb.loads(g) if g else None
+        )
+        data = Path(path).read_bytes()
+    name = f"route_{officer_id}_{on.isoformat()}.pdf"
+    return Response(
+        data,
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}"'},
+    )
+
+
+@router.get("/officer-near")
+async def near_page(
+    request: Request, who: PageUser, lon: float | None = None, lat: float | None = None
+) -> Response:
+    """近くの未把握: the nearest 未把握 households to where the officer stands."""
+    found: list[dict[str, Any]] = []
+    error = ""
+    if lon is not None and lat is not None:
+        db = db_of(request)
+        with db.read_session() as session:
+            try:
+                resp = await households_api.near(
+                    who, db, session, lon=lon, lat=lat, limit=20, radius_m=2000
+                )
+                found = orjson.loads(resp.body)
+            except HTTPException:
+                error = "outside"
+    data = {"lon": lon, "lat": lat, "found": found}
+    return render(request, "near.html", who, data=data, found=found, lon=lon, lat=lat, error=error)
+
+
+@router.get("/officer-progress")
+async def my_progress(request: Request, who: PageUser) -> Response:
+    """My progress this month: visits, contacts, cards, coverage, 未把握."""
+    require_role(who, Role.OFFICER)
+    today = today_local()
+    start = today.replace(day=1)
+    row = await run_in_threadpool(_officer_progress, request, who, start, today)
+    return render(request, "my_progress.html", who, row=row, start=start, end=today)
+
+
+def _officer_progress(request: Request, who: Principal, start: date, end: date) -> Any:
+    from junkai_geo.progress import progress_report
+
+    from ..store import dataset_from_db
+
+    with db_of(request).read_session() as session:
+        ds = dataset_from_db(session, who.koban_ids)
+    result = progress_report(ds, start=start, end=end)
+    for o in result.officers:
+        if o.officer_id == who.officer_id:
+            return o.to_dict()
+    return None

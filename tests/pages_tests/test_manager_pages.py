@@ -1,0 +1,190 @@
+"""Manager and admin pages end to end in Chromium, on SQLite and PostgreSQL.
+
+Manager: the station's beats map, progress, approve a night visit, 専従員,
+the survey and its .xlsx, the beat editor (move two units, see the figures
+change, accept a new beat version, its change map). Admin: import a file
+with an error and see the report in the page; users; audit trail. Every
+page: no console error, no request to another host, no serious or critical
+axe-core violation.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from api.models import BeatVersion, NightApproval, UnitRow
+
+from .conftest import axe_violations, dump, login, open_context, shot
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def manager(service: Any, browser: Any) -> Any:
+    ctx, rec = open_context(browser, viewport=(1280, 800))
+    page = ctx.new_page()
+    login(page, service.base, "manager1")
+    yield page, rec
+    ctx.close()
+
+
+@pytest.fixture(scope="module")
+def admin(service: Any, browser: Any) -> Any:
+    ctx, rec = open_context(browser, viewport=(1280, 800))
+    page = ctx.new_page()
+    login(page, service.base, "admin1")
+    yield page, rec
+    ctx.close()
+
+
+def test_beats_map(service: Any, manager: Any, web_assets: Any) -> None:
+    page, rec = manager
+    assert page.url.endswith("/station/beats")
+    page.wait_for_selector(".leaflet-container .beat-label")
+    assert (
+        page.locator(".leaflet-tooltip.beat-label").count() == 5
+    )  # K37-1, K38-1, K39-1, K39-2, K42-1
+    assert "時間／巡回1周" in page.inner_text("#legend")
+    assert page.locator(".leaflet-tooltip.koban-label").count() == 4
+    assert "背景地図は設定されていません" in page.inner_text("#map-note")
+    shot(page, "manager_beats", service.backend)
+    assert axe_violations(page, web_assets) == [], dump(axe_violations(page, web_assets))
+
+
+def test_progress_flags_lagging(service: Any, manager: Any, web_assets: Any) -> None:
+    page, rec = manager
+    page.goto(f"{service.base}/station/progress?start=2026-08-01&end=2026-10-31")
+    rows = page.locator("#progress-table tbody tr")
+    assert rows.count() >= 5
+    shot(page, "manager_progress", service.backend)
+    assert axe_violations(page, web_assets) == []
+
+
+def test_approve_a_night_visit(service: Any, manager: Any, web_assets: Any) -> None:
+    page, rec = manager
+    page.goto(f"{service.base}/station/night")
+    page.select_option("#a-officer", "K39-1-O")
+    page.fill("#a-start", "18:30")
+    page.fill("#a-end", "20:00")
+    page.click("#approve-form button[type=submit]")
+    page.wait_for_selector("#approvals tbody tr")
+    assert "K39-1-O" in page.inner_text("#approvals") and "18:30–20:00" in page.inner_text(
+        "#approvals"
+    )
+    with service.db.read_session() as s:
+        assert s.scalar(select(func.count()).select_from(NightApproval)) == 1
+    shot(page, "manager_night", service.backend)
+    assert axe_violations(page, web_assets) == []
+
+
+def test_specialists_and_survey_xlsx(service: Any, manager: Any, web_assets: Any) -> None:
+    page, rec = manager
+    page.goto(f"{service.base}/station/specialists")
+    assert page.locator("h1").count() == 1
+    assert axe_violations(page, web_assets) == []
+    page.goto(f"{service.base}/station/survey")
+    assert page.locator("#survey-table tbody tr").count() == 6  # 5 beats + total
+    assert axe_violations(page, web_assets) == []
+    shot(page, "manager_survey", service.backend)
+    resp = page.request.get(f"{service.base}/station/survey.xlsx")
+    assert resp.status == 200
+    from openpyxl import load_workbook
+
+    ws = load_workbook(io.BytesIO(resp.body())).active
+    assert ws.cell(4, 3).value == "受持区" and ws.cell(4, 4).value == "世帯等数"
+    assert ws.max_row == 4 + 6
+
+
+def test_beat_editor_move_two_units_and_accept(service: Any, manager: Any, web_assets: Any) -> None:
+    page, rec = manager
+    page.goto(f"{service.base}/station/editor")
+    page.wait_for_selector("body[data-editor-ready='1']", timeout=60_000)
+    assert page.locator("#figures tbody tr").count() == 5
+    before = page.inner_text("#fig-K39-2 .w")
+    # Two units of K39-1 that border K39-2.
+    units = page.request.get(f"{service.base}/station/editor/data.json").json()
+    idx = {u["i"]: u for u in units["units"]}
+    border = []
+    for a, b in units["adjacency"]:
+        for x, y in ((a, b), (b, a)):
+            if idx[x]["beat_id"] == "K39-1" and idx[y]["beat_id"] == "K39-2" and x not in border:
+                border.append(x)
+    assert len(border) >= 2
+    for i in border[:2]:
+        page.evaluate(
+            "name => { for (const l of Object.values(window.junkaiMap._layers)) {"
+            " if (l.feature === undefined && l.getTooltip && l.getTooltip() && "
+            "l.getTooltip().getContent().startsWith(name + ' (')) { l.fire('click'); return; } } }",
+            idx[i]["name"],
+        )
+    assert page.inner_text("#sel-count") == "2"
+    page.select_option("#move-to", "K39-2")
+    page.click("#move-btn")
+    after = page.inner_text("#fig-K39-2 .w")
+    assert float(after) > float(before)
+    assert "changed" in (page.get_attribute("#fig-K39-2 .w", "class") or "")
+    ms = page.evaluate("window.junkaiLastMoveMs")
+    assert ms < 150, ms
+    shot(page, "manager_editor", service.backend)
+    assert axe_violations(page, web_assets) == [], dump(axe_violations(page, web_assets))
+    page.click("#accept-btn")
+    page.wait_for_url("**/station/changes/*")
+    assert page.locator("table.data tbody tr").count() == 2
+    with service.db.read_session() as s:
+        assert s.scalar(select(func.max(BeatVersion.version))) == 2
+        moved = {idx[i]["unit_id"] for i in border[:2]}
+        beats = set(s.scalars(select(UnitRow.beat_id).where(UnitRow.unit_id.in_(moved))))
+    assert beats == {"K39-2"}
+    shot(page, "manager_change_map", service.backend)
+    assert axe_violations(page, web_assets) == []
+
+
+def test_manager_pages_made_no_errors_and_no_foreign_requests(service: Any, manager: Any) -> None:
+    page, rec = manager
+    assert rec.console_errors == [] and rec.page_errors == [], rec.console_errors
+    assert rec.foreign(service.base) == []
+
+
+def test_admin_import_with_an_error_shows_the_report(
+    service: Any, admin: Any, web_assets: Any
+) -> None:
+    page, rec = admin
+    assert page.url.endswith("/admin/imports")
+    page.select_option("#i-layer", "households")
+    page.set_input_files("#i-file", str(FIXTURES / "households_swapped_latlon.csv"))
+    page.click("#import-form button[type=submit]")
+    page.wait_for_selector("#import-report")
+    rec.forgive(422)
+    row = page.locator("#import-report tr.problem").first.inner_text()
+    for part in (
+        "households_swapped_latlon.csv",
+        "2",
+        "geometry",
+        "lon 36.550000, lat 136.630000 (outside Japan)",
+        "coordinates in Japan; lon/lat look swapped",
+    ):
+        assert part in row, (part, row)
+    shot(page, "admin_import_report", service.backend)
+    assert axe_violations(page, web_assets) == [], dump(axe_violations(page, web_assets))
+
+
+def test_admin_users_and_audit(service: Any, admin: Any, web_assets: Any) -> None:
+    page, rec = admin
+    page.goto(f"{service.base}/admin/users")
+    assert "officer1" in page.inner_text("table.data")
+    assert axe_violations(page, web_assets) == []
+    page.goto(f"{service.base}/admin/audit")
+    text = page.inner_text("#audit-table")
+    assert "import_rejected" in text and "login" in text
+    shot(page, "admin_audit", service.backend)
+    assert axe_violations(page, web_assets) == []
+    # The admin is not a manager: the editor is refused on the server.
+    resp = page.goto(f"{service.base}/station/editor")
+    assert resp is not None and resp.status == 403
+    rec.forgive(403)
+    assert rec.console_errors == [] and rec.foreign(service.base) == []
