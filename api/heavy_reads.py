@@ -27,8 +27,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .db import Database
-
 #: Seconds an answer is given without recomputing it.
 HEAVY_CACHE_S = 30.0
 #: Seconds an answer may be given while the next one is computed.
@@ -54,12 +52,16 @@ def invalidate_heavy_reads() -> None:
         _generation += 1
 
 
-def cached_heavy_read(db: Database, key: Hashable, compute: Callable[[Session], Any]) -> Any:
-    """``compute(session)`` on a read session of ``db``, answered from the cache.
+def cached_heavy_read(session: Session, key: Hashable, compute: Callable[[Session], Any]) -> Any:
+    """``compute(session)``, answered from the cache.
 
-    Call it from a worker thread (a plain ``def`` route), not the event
-    loop: a miss computes in the calling thread. Errors are not cached.
+    ``key`` is completed with the session's database. Call it from a worker
+    thread (a plain ``def`` route), not the event loop: a miss computes in
+    the calling thread on ``session``; a background refresh on a new session
+    of the same engine. Errors are not cached.
     """
+    bind = session.get_bind()
+    key = (bind.engine.url.render_as_string(hide_password=True), key)
     now = time.monotonic()
     with _LOCK:
         hit = _ANSWERS.get(key)
@@ -69,7 +71,7 @@ def cached_heavy_read(db: Database, key: Hashable, compute: Callable[[Session], 
             if key not in _REFRESHING:
                 _REFRESHING.add(key)
                 threading.Thread(
-                    target=_refresh, args=(db, key, compute), name="heavy-refresh", daemon=True
+                    target=_refresh, args=(bind, key, compute), name="heavy-refresh", daemon=True
                 ).start()
             return hit[1]
         key_lock = _KEY_LOCKS.setdefault(key, threading.Lock())
@@ -78,14 +80,14 @@ def cached_heavy_read(db: Database, key: Hashable, compute: Callable[[Session], 
             hit = _ANSWERS.get(key)
             if hit is not None and time.monotonic() < hit[0]:
                 return hit[1]  # computed by the request we waited for
-        return _compute_and_store(db, key, compute)
+        return _compute_and_store(session, key, compute)
 
 
-def _compute_and_store(db: Database, key: Hashable, compute: Callable[[Session], Any]) -> Any:
+def _compute_and_store(session: Session, key: Hashable, compute: Callable[[Session], Any]) -> Any:
     with _LOCK:
         generation = _generation
     started = time.monotonic()
-    with _RUNNING, db.read_session() as session:
+    with _RUNNING:
         out = compute(session)
     with _LOCK:
         # A write cleared the cache meanwhile: this answer may predate it.
@@ -97,9 +99,11 @@ def _compute_and_store(db: Database, key: Hashable, compute: Callable[[Session],
     return out
 
 
-def _refresh(db: Database, key: Hashable, compute: Callable[[Session], Any]) -> None:
+def _refresh(bind: Any, key: Hashable, compute: Callable[[Session], Any]) -> None:
     try:
-        _compute_and_store(db, key, compute)
+        # The bind carries the read engine's options (autocommit on PostgreSQL).
+        with Session(bind=bind, expire_on_commit=False) as session:
+            _compute_and_store(session, key, compute)
     except Exception:  # noqa: BLE001 - the next request computes and reports it
         with _LOCK:
             _ANSWERS.pop(key, None)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from junkai_geo.errors import JunkaiGeoError
 
 from ..auth import Role, current_version
-from ..deps import DB, Manager, ReadSession, forbidden
+from ..deps import Manager, ReadSession, forbidden
 from ..heavy_reads import cached_heavy_read
 from ..schemas import Day, ProgressOut
 from ..store import dataset_from_db
@@ -19,7 +19,6 @@ router = APIRouter(prefix="/progress", tags=["progress"])
 @router.get("", response_model=ProgressOut)
 def get_progress(
     who: Manager,
-    db: DB,
     session: ReadSession,
     start: Day,
     end: Day,
@@ -51,5 +50,5 @@ def get_progress(
             ) from exc
         return result.to_dict()
 
-    key = ("progress", id(db), who.koban_ids, station, start, end, koban_id)
-    return cached_heavy_read(db, (*key, current_version(session)), compute)
+    key = ("progress", who.koban_ids, station, start, end, koban_id)
+    return cached_heavy_read(session, (*key, current_version(session)), compute)

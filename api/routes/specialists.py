@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from junkai_geo.errors import JunkaiGeoError
 
 from ..auth import current_version
-from ..deps import DB, Manager, ReadSession
+from ..deps import Manager, ReadSession
 from ..heavy_reads import cached_heavy_read
 from ..schemas import SpecialistReportOut
 from ..store import dataset_from_db, today_local
@@ -22,7 +22,6 @@ MAX_TOP = 50
 @router.get("", response_model=SpecialistReportOut)
 def get_specialists(
     who: Manager,
-    db: DB,
     session: ReadSession,
     top: int = Query(default=5, ge=1, le=MAX_TOP),
 ) -> Any:
@@ -51,5 +50,5 @@ def get_specialists(
             ) from exc
         return report.to_dict()
 
-    key = ("specialists", id(db), who.koban_ids, top, today, current_version(session))
-    return cached_heavy_read(db, key, compute)
+    key = ("specialists", who.koban_ids, top, today, current_version(session))
+    return cached_heavy_read(session, key, compute)
