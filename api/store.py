@@ -559,25 +559,45 @@ def _points(frame: pd.DataFrame, crs: str = ISHIKAWA_CRS) -> Any:
     )
 
 
+def _rows(session: Session, stmt: Any) -> list[Any]:
+    """The rows of a column select, through Core (no ORM result processing)."""
+    return list(session.connection().execute(stmt).fetchall())
+
+
+def _frame(rows: list[Any], columns: list[str]) -> pd.DataFrame:
+    """``pd.DataFrame(rows, columns=columns)``, built column by column.
+
+    The row-wise constructor inspects every row object (hundreds of
+    thousands of visits: most of a report's time); transposing first gives
+    the same frame (same values and dtypes) several times faster.
+    """
+    if not rows:
+        return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(
+        {c: list(v) for c, v in zip(columns, zip(*rows, strict=True), strict=True)},
+        columns=columns,
+    )
+
+
 def households_of_beats(session: Session, beats: list[str]) -> Any:
     """The planning columns of the households of ``beats`` (no personal field)."""
     cols = [getattr(HouseholdRow, c) for c in HOUSEHOLD_COLUMNS]
-    rows = session.execute(
-        select(*cols, HouseholdRow.x, HouseholdRow.y).where(HouseholdRow.beat_id.in_(beats))
-    ).all()
-    return _points(
-        pd.DataFrame(rows, columns=[*HOUSEHOLD_COLUMNS, "x", "y"]), workspace_crs(session)
+    rows = _rows(
+        session,
+        select(*cols, HouseholdRow.x, HouseholdRow.y).where(HouseholdRow.beat_id.in_(beats)),
     )
+    return _points(_frame(rows, [*HOUSEHOLD_COLUMNS, "x", "y"]), workspace_crs(session))
 
 
 def visits_of_beats(session: Session, beats: list[str]) -> pd.DataFrame:
     """Every visit of the households of ``beats``."""
-    rows = session.execute(
+    rows = _rows(
+        session,
         select(*(getattr(VisitRow, c) for c in VISIT_COLUMNS))
         .join(HouseholdRow, HouseholdRow.household_id == VisitRow.household_id)
-        .where(HouseholdRow.beat_id.in_(beats))
-    ).all()
-    return pd.DataFrame(rows, columns=list(VISIT_COLUMNS))
+        .where(HouseholdRow.beat_id.in_(beats)),
+    )
+    return _frame(rows, list(VISIT_COLUMNS))
 
 
 def buildings_of_households(session: Session, households: pd.DataFrame) -> Any:
@@ -586,14 +606,13 @@ def buildings_of_households(session: Session, households: pd.DataFrame) -> Any:
     cols = [getattr(BuildingRow, c) for c in BUILDING_COLUMNS]
     rows: list[Any] = []
     for i in range(0, len(ids), CHUNK):
-        rows += session.execute(
+        rows += _rows(
+            session,
             select(*cols, BuildingRow.x, BuildingRow.y).where(
                 BuildingRow.building_id.in_(ids[i : i + CHUNK])
-            )
-        ).all()
-    return _points(
-        pd.DataFrame(rows, columns=[*BUILDING_COLUMNS, "x", "y"]), workspace_crs(session)
-    )
+            ),
+        )
+    return _points(_frame(rows, [*BUILDING_COLUMNS, "x", "y"]), workspace_crs(session))
 
 
 def dataset_from_db(

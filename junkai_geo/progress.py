@@ -205,10 +205,12 @@ def progress_report(
         )
     hh = dataset.households
     visits = dataset.visits
-    when = pd.to_datetime(visits["visited_on"]).dt.date  # type: ignore[index]
-    before_start = visits[when < start]  # type: ignore[index]
-    upto_end = visits[when <= end]  # type: ignore[index]
-    period = visits[(when >= start) & (when <= end)].copy()  # type: ignore[index]
+    # Compare datetime64 days, not Python dates (an object per visit).
+    when = pd.to_datetime(visits["visited_on"]).to_numpy("datetime64[D]")  # type: ignore[index]
+    start64, end64 = np.datetime64(start, "D"), np.datetime64(end, "D")
+    before_start = visits[when < start64]  # type: ignore[index]
+    upto_end = visits[when <= end64]  # type: ignore[index]
+    period = visits[(when >= start64) & (when <= end64)].copy()  # type: ignore[index]
     cards_start = card_table(hh, before_start, today=start, stale_after_months=p.stale_after_months)  # type: ignore[arg-type]
     cards_end = card_table(
         hh,  # type: ignore[arg-type]
@@ -240,23 +242,13 @@ def progress_report(
     ).dt.date
     period["beat_of_hh"] = period["household_id"].map(hh_beat)
 
+    stats = _officer_stats(period, officers)
     rows: list[OfficerProgress] = []
     for r in officers.to_dict("records"):
         oid = str(r["officer_id"])
-        mine = period[period["officer_id"].astype(str) == oid]
-        b = r.get("beat_id")
-        b = None if b is None or (isinstance(b, float) and np.isnan(b)) or b == "" else str(b)
-        in_beat = mine[mine["beat_of_hh"] == b] if b else mine.iloc[0:0]
+        b = _beat_of(r.get("beat_id"))
         total = int(beat_total.get(b, 0)) if b else 0
-        weekly = [
-            {
-                "week": str(w),
-                "attempts": int(len(g)),
-                "contacts": int(g["met"].sum()),
-                "households": int(g["household_id"].nunique()),
-            }
-            for w, g in mine.groupby("week")
-        ]
+        attempted = int(stats.attempted.get(oid, 0)) if b else 0
         rows.append(
             OfficerProgress(
                 officer_id=oid,
@@ -264,16 +256,16 @@ def progress_report(
                 station=str(r["station"]),
                 role=str(r.get("role") or "beat"),
                 beat_id=b,
-                attempts=int(len(mine)),
-                contacts=int(mine["met"].sum()),
-                cards_made=int(mine["made"].sum()),
-                cards_corrected=int((mine["met"] & ~mine["made"]).sum()),
+                attempts=int(stats.attempts.get(oid, 0)),
+                contacts=int(stats.contacts.get(oid, 0)),
+                cards_made=int(stats.made.get(oid, 0)),
+                cards_corrected=int(stats.corrected.get(oid, 0)),
                 beat_households=total,
-                households_attempted=int(in_beat["household_id"].nunique()),
-                coverage=(in_beat["household_id"].nunique() / total) if total else None,
+                households_attempted=attempted,
+                coverage=(attempted / total) if total else None,
                 unknown_start=int(unknown_start.get(b, 0)) if b else 0,
                 unknown_end=int(unknown_end.get(b, 0)) if b else 0,
-                weekly=weekly,
+                weekly=stats.weekly.get(oid, []),
             )
         )
     _flag(rows, p)
@@ -297,6 +289,70 @@ def progress_report(
     if len(period) == 0:
         notes.append("no visit in the period")
     return ProgressResult(start, end, p, rows, notes)
+
+
+def _beat_of(value: Any) -> str | None:
+    """An officer's beat id, None when he has none (None, NaN or empty)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
+        return None
+    return str(value)
+
+
+@dataclass
+class _OfficerStats:
+    attempts: dict[str, int]
+    contacts: dict[str, int]
+    made: dict[str, int]
+    corrected: dict[str, int]
+    attempted: dict[str, int]
+    weekly: dict[str, list[dict[str, Any]]]
+
+
+def _officer_stats(period: pd.DataFrame, officers: pd.DataFrame) -> _OfficerStats:
+    """Per-officer counts of the period's visits, each in one grouped pass.
+
+    ``attempted`` counts the distinct households of the officer's own beat
+    he attempted; ``weekly`` lists his weeks in order.
+    """
+    oid = period["officer_id"].astype(str)
+    by = oid.to_numpy()
+    met = period["met"].to_numpy(bool)
+    made = period["made"].to_numpy(bool)
+    counts = (
+        pd.DataFrame({"o": by, "n": 1, "met": met, "made": made, "corrected": met & ~made})
+        .groupby("o", sort=False)[["n", "met", "made", "corrected"]]
+        .sum()
+    )
+    beat_of = {
+        str(r["officer_id"]): _beat_of(r.get("beat_id")) for r in officers.to_dict("records")
+    }
+    own = oid.map(beat_of)
+    in_beat = (own.notna() & (period["beat_of_hh"] == own)).to_numpy(bool)
+    hid = period["household_id"].astype(str).to_numpy()
+    attempted = pd.DataFrame({"o": by[in_beat], "h": hid[in_beat]}).groupby("o")["h"].nunique()
+    week = pd.DataFrame({"o": by, "w": period["week"].to_numpy(), "met": met, "h": hid})
+    weeks = week.groupby(["o", "w"]).agg(
+        attempts=("h", "size"), contacts=("met", "sum"), households=("h", "nunique")
+    )
+    weekly: dict[str, list[dict[str, Any]]] = {}
+    for (o, w), a, c, h in zip(
+        weeks.index,
+        weeks["attempts"].to_numpy(),
+        weeks["contacts"].to_numpy(),
+        weeks["households"].to_numpy(),
+        strict=True,
+    ):
+        weekly.setdefault(str(o), []).append(
+            {"week": str(w), "attempts": int(a), "contacts": int(c), "households": int(h)}
+        )
+    return _OfficerStats(
+        attempts={str(k): int(v) for k, v in counts["n"].items()},
+        contacts={str(k): int(v) for k, v in counts["met"].items()},
+        made={str(k): int(v) for k, v in counts["made"].items()},
+        corrected={str(k): int(v) for k, v in counts["corrected"].items()},
+        attempted={str(k): int(v) for k, v in attempted.items()},
+        weekly=weekly,
+    )
 
 
 def _flag(rows: list[OfficerProgress], p: ProgressParams) -> None:

@@ -3,11 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy.orm import Session
 
 from junkai_geo.errors import JunkaiGeoError
 
-from ..auth import Role
+from ..auth import Role, current_version
 from ..deps import Manager, ReadSession, forbidden
+from ..heavy_reads import cached_heavy_read
 from ..schemas import Day, ProgressOut
 from ..store import dataset_from_db
 
@@ -25,6 +27,8 @@ def get_progress(
     """Progress per officer over ``[start, end]``: visits, contacts, cards,
     coverage, 未把握 counts, weekly trend; lagging officers flagged with
     suggested focus days (巡回連絡強化日). A manager sees their station.
+    Answers are cached per scope, period and beat version
+    (:mod:`api.heavy_reads`).
     """
     if (end - start).days > 366:
         raise HTTPException(
@@ -34,15 +38,17 @@ def get_progress(
         raise forbidden()
     from junkai_geo.progress import progress_report
 
-    ds = dataset_from_db(session, who.koban_ids)
-    try:
-        result = progress_report(
-            ds,
-            start=start,
-            end=end,
-            koban_id=koban_id,
-            station=who.station if who.role is Role.MANAGER else None,
-        )
-    except JunkaiGeoError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)[:500]) from exc
-    return result.to_dict()
+    station = who.station if who.role is Role.MANAGER else None
+
+    def compute(read: Session) -> dict[str, Any]:
+        ds = dataset_from_db(read, who.koban_ids)
+        try:
+            result = progress_report(ds, start=start, end=end, koban_id=koban_id, station=station)
+        except JunkaiGeoError as exc:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)[:500]
+            ) from exc
+        return result.to_dict()
+
+    key = ("progress", who.koban_ids, station, start, end, koban_id)
+    return cached_heavy_read(session, (*key, current_version(session)), compute)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ..auth import Principal, current_version
 from ..db import Database
 from ..deps import DB, AnyUser, ReadSession, Settings, forbidden, on_db
+from ..heavy_reads import invalidate_heavy_reads
 from ..models import BeatRow, HouseholdRow, KobanRow
 from ..schemas import SurveyOut, SurveyRow
 from ..store import status_case, today_local
@@ -61,6 +62,7 @@ def invalidate_survey_cache() -> None:
     """Forget the cached surveys (after a write that changes households or cards)."""
     with _SURVEYS_LOCK:
         _SURVEYS.clear()
+    invalidate_heavy_reads()  # /progress and /specialists read the same rows
 
 
 async def cached_beat_survey(
