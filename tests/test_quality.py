@@ -1,4 +1,4 @@
-"""The code quality gates of the project: ruff (lint and format) and mypy on the library."""
+"""The code quality gates of the project: ruff (lint and format) and mypy on the library and the service."""
 
 from __future__ import annotations
 
@@ -25,6 +25,6 @@ def test_ruff_format_is_clean():
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_mypy_library_is_clean():
-    r = _run("mypy", "junkai_geo")
+def test_mypy_library_and_service_are_clean():
+    r = _run("mypy", "junkai_geo", "api")
     assert r.returncode == 0, r.stdout + r.stderr

@@ -7,7 +7,7 @@ They call the JSON API's own functions (``api.routes.imports``, ``users``,
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -54,9 +54,9 @@ def import_file(
         who,
         db_of(request),
         settings_of(request),
-        layer,
+        cast(Any, layer),  # checked against LAYERS above
         file,
-        crs or None,  # type: ignore[arg-type]
+        crs or None,
     )
     report: dict[str, Any]
     status = 200
@@ -117,5 +117,15 @@ def add_user(
 def audit_page(request: Request, who: PageUser, username: str | None = None) -> Response:
     require_role(who, Role.ADMIN)
     with db_of(request).read_session() as session:
-        rows = audit_api.list_audit(who, session, None, None, username or None, None, 200, 0)
+        rows = audit_api.list_audit(
+            who,
+            session,
+            resource=None,
+            resource_id=None,
+            username=username or None,
+            action=None,
+            since=None,
+            limit=200,
+            offset=0,
+        )
     return render(request, "audit.html", who, rows=rows, username=username or "")

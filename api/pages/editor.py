@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -459,7 +459,7 @@ def change_map(request: Request, who: PageUser, version: int) -> Response:
             "name": units.get(uid, ("", None))[0],
             "from_beat": a,
             "to_beat": c,
-            "geometry": _rounded(mapping(wkb.loads(units[uid][1])))
+            "geometry": _rounded(mapping(wkb.loads(cast(bytes, units[uid][1]))))
             if units.get(uid, ("", None))[1]
             else None,
         }
