@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
@@ -76,6 +77,46 @@ class _Verifier:
             self._waiting -= 1
 
 
+class _BlockMemo:
+    """Recent refusals, kept in the worker for ``BLOCK_MEMO_S`` seconds.
+
+    A blocked address or account that keeps trying is answered 429 from
+    memory, without a thread or a database read: a flood then costs the
+    worker almost nothing. The database stays the authority; a memo only
+    repeats a refusal it gave moments ago.
+    """
+
+    BLOCK_MEMO_S = 5.0
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._until: dict[tuple[object, ...], float] = {}
+
+    def _keys(self, db_id: int, username: str, ip: str) -> list[tuple[object, ...]]:
+        name = username[:64]
+        return [(db_id, "address", ip), (db_id, "pair", name, ip), (db_id, "account", name, ip)]
+
+    def blocked(self, db_id: int, username: str, ip: str) -> bool:
+        now = time.monotonic()
+        return any(self._until.get(k, 0.0) > now for k in self._keys(db_id, username, ip))
+
+    def remember(self, db_id: int, reason: str, username: str, ip: str) -> None:
+        if len(self._until) >= self.MAX_ENTRIES:
+            now = time.monotonic()
+            self._until = {k: t for k, t in self._until.items() if t > now}
+            if len(self._until) >= self.MAX_ENTRIES:
+                self._until.clear()
+        name = username[:64]
+        key: tuple[object, ...] = {
+            "address": (db_id, "address", ip),
+            "account_and_address": (db_id, "pair", name, ip),
+        }.get(reason, (db_id, "account", name, ip))
+        self._until[key] = time.monotonic() + self.BLOCK_MEMO_S
+
+
+_BLOCKS = _BlockMemo()
+
+
 def _verifier(request: Request, settings: ApiSettings) -> _Verifier:
     v: _Verifier | None = getattr(request.app.state, "login_verifier", None)
     if v is None:
@@ -120,6 +161,8 @@ async def login(
         known_address_days=settings.login_known_address_days,
     )
     username = form.username
+    if _BLOCKS.blocked(id(db), username, ip):
+        raise _too_many(settings, settings.login_window_s)
 
     def precheck() -> tuple[str | None, LoginCandidate | None]:
         with db.read_session() as session:
@@ -127,6 +170,8 @@ async def login(
             return reason, (None if reason else login_candidate(session, username))
 
     reason, cand = await run_in_threadpool(precheck)
+    if reason is not None:
+        _BLOCKS.remember(id(db), reason, username, ip)
     if reason is not None or cand is None:
         raise _too_many(settings, settings.login_window_s)
     ok = await _verifier(request, settings).verify(cand.password_hash, form.password)
