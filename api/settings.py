@@ -49,6 +49,10 @@ class ApiSettings(BaseSettings):
     #: and how many may wait; beyond that a login gets 429 at once.
     login_verify_concurrency: int = 2
     login_queue_max: int = 64
+    #: Seconds before a refused login (wrong password, 429) is answered: the
+    #: event loop waits, holding no thread, and each connection of a flood
+    #: can try at most once in this time.
+    login_refusal_delay_s: float = Field(default=1.0, ge=0, le=10)
     #: Addresses of reverse proxies whose X-Forwarded-For is believed (comma
     #: separated, uvicorn's ``forwarded_allow_ips``); empty: none, the peer
     #: address is the client's.

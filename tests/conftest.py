@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import os as _os
+
+# Refused logins are answered late in service (login_refusal_delay_s); the
+# tests send many on purpose, so they run without the wait, except the test
+# of the wait itself (tests/api_tests/test_attacks.py). Subprocess servers
+# inherit it.
+_os.environ.setdefault("JUNKAI_LOGIN_REFUSAL_DELAY_S", "0")
+
 from pathlib import Path
 
 import pytest

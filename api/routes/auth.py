@@ -162,6 +162,7 @@ async def login(
     )
     username = form.username
     if _BLOCKS.blocked(id(db), username, ip):
+        await asyncio.sleep(settings.login_refusal_delay_s)
         raise _too_many(settings, settings.login_window_s)
 
     def precheck() -> tuple[str | None, LoginCandidate | None]:
@@ -173,6 +174,7 @@ async def login(
     if reason is not None:
         _BLOCKS.remember(id(db), reason, username, ip)
     if reason is not None or cand is None:
+        await asyncio.sleep(settings.login_refusal_delay_s)
         raise _too_many(settings, settings.login_window_s)
     ok = await _verifier(request, settings).verify(cand.password_hash, form.password)
     if ok is None:
@@ -202,6 +204,9 @@ async def login(
 
     out = await run_in_threadpool(record)
     if out is None:
+        # A wrong password is answered late (the event loop waits, no thread):
+        # each connection of a flood can then try only so fast.
+        await asyncio.sleep(settings.login_refusal_delay_s)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="wrong username or password",

@@ -562,3 +562,16 @@ def test_an_admin_making_an_account_that_reads_personal_fields_raises_an_alert(
         "/audit", params={"action": "alert", "resource": "user"}, headers=api_env.auth("admin")
     ).json()
     assert any(a["detail"]["username"] == name and a["username"] == "admin" for a in alerts)
+
+
+def test_a_refused_login_is_answered_late_without_holding_a_thread(tmp_path: Path) -> None:
+    svc = Service(tmp_path, login_refusal_delay_s=0.5)
+    try:
+        started = time.monotonic()
+        assert svc.login("10.7.0.1", "user20", "wrong") == 401
+        assert time.monotonic() - started >= 0.5
+        started = time.monotonic()
+        assert svc.login("10.7.0.1", "user20", PASSWORD) == 200
+        assert time.monotonic() - started < 5
+    finally:
+        svc.db.dispose()
