@@ -529,7 +529,12 @@ def test_unknown_role_and_mode() -> None:
             "unknown_enum",
         ),
         Problem(
-            "officers_unknown_role.csv", 2, "mode", "'car'", "one of walk, bicycle", "unknown_enum"
+            "officers_unknown_role.csv",
+            2,
+            "mode",
+            "'horse'",
+            "one of walk, bicycle, car",
+            "unknown_enum",
         ),
     ]
 
