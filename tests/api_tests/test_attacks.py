@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -112,61 +113,9 @@ def test_a_wrong_password_never_holds_the_write_lock(service: Service) -> None:
     assert waited < 1.0
 
 
-def test_forwarded_for_is_not_believed_unless_a_proxy_is_configured(tmp_path: Path) -> None:
-    """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; the service does not."""
-    sqlite = tmp_path / "junkai.sqlite3"
-    db = Database(f"sqlite:///{sqlite}")
-    db.migrate()
-    with db.writing() as s:
-        create_user(s, "admin1", PASSWORD, "admin")
-    db.dispose()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "JUNKAI_DATABASE_URL")}
-    env.pop("JUNKAI_TRUSTED_PROXIES", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--sqlite-path", str(sqlite)]
-        + ["--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
-        codes = []
-        for n in range(8):  # a new forged address each time: throttled all the same
-            r = httpx.post(
-                f"http://127.0.0.1:{port}/auth/token",
-                data={"username": "admin1", "password": "wrong"},
-                headers={"X-Forwarded-For": f"203.0.113.{n}"},
-                timeout=10,
-            )
-            codes.append(r.status_code)
-        assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}
-    finally:
-        proc.terminate()
-        proc.wait(30)
-    db = Database(f"sqlite:///{sqlite}")
-    with db.read_session() as s:
-        ips = set(s.scalars(select(AuditEntry.client_ip)))
-    db.dispose()
-    assert ips == {"127.0.0.1"}
-
-
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``junkai-geo serve`` on an empty SQLite file with one admin."""
-    tmp = tmp_path_factory.mktemp("live")
-    sqlite = tmp / "junkai.sqlite3"
+@contextmanager
+def serving(sqlite: Path) -> Iterator[str]:
+    """``junkai-geo serve`` on a new SQLite file with one admin, ``admin1``."""
     db = Database(f"sqlite:///{sqlite}")
     db.migrate()
     with db.writing() as s:
@@ -199,6 +148,33 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_forwarded_for_is_not_believed_unless_a_proxy_is_configured(tmp_path: Path) -> None:
+    """uvicorn trusts X-Forwarded-For from 127.0.0.1 by default; the service does not."""
+    sqlite = tmp_path / "junkai.sqlite3"
+    with serving(sqlite) as base:
+        codes = []
+        for n in range(8):  # a new forged address each time: throttled all the same
+            r = httpx.post(
+                f"{base}/auth/token",
+                data={"username": "admin1", "password": "wrong"},
+                headers={"X-Forwarded-For": f"203.0.113.{n}"},
+                timeout=10,
+            )
+            codes.append(r.status_code)
+        assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}
+    db = Database(f"sqlite:///{sqlite}")
+    with db.read_session() as s:
+        ips = set(s.scalars(select(AuditEntry.client_ip)))
+    db.dispose()
+    assert ips == {"127.0.0.1"}
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serving(tmp_path_factory.mktemp("live") / "junkai.sqlite3") as base:
+        yield base
 
 
 class Counter:
