@@ -392,6 +392,9 @@ class PlanOut(BaseModel):
     skipped: list[dict[str, str]]
     totals: dict[str, float]
     notes: list[str]
+    night_windows: list[dict[str, Any]] = Field(
+        default_factory=list, description="approved night windows without a visit, and why"
+    )
 
 
 class ReplanIn(InputModel):

@@ -223,6 +223,7 @@ def test_plan_json_follows_the_format(grid_plan):
         "skipped",
         "totals",
         "notes",
+        "night_windows",
     }
     assert d["travel_source"] == "straight_line"
     assert any("straight line" in n for n in d["notes"])
@@ -901,3 +902,44 @@ def test_each_household_carries_its_door() -> None:
     assert split_address("上柿木畠 1-1 401号室") == ("上柿木畠 1-1", "401号室")
     assert split_address("長町３丁目 長町団地 1号棟 101") == ("長町３丁目 長町団地 1号棟", "101")
     assert split_address("暁町 21-9") == ("暁町 21-9", "")
+
+
+def test_an_approved_night_window_left_unused_is_explained(grid):
+    hh, b, cards = grid
+    # Nobody may be met in a window at a probability of 0.99 or more, so the
+    # approved evening stays empty: the plan says why, in Japanese first.
+    plan = plan_frames(
+        OFFICER,
+        ON,
+        windows=["10:00-12:00", "18:00-20:00"],
+        households=hh,
+        buildings=b,
+        cards=cards,
+        visits=None,
+        start_xy=(X0, Y0),
+        night_approval=NightApproval("O1", ON, "18:00-20:00"),
+        params=RouteParams(min_p_contact_window=0.99),
+        time_limit_s=0.3,
+    )
+    assert not any(s.arrival_s >= 18 * 3600 for s in plan.stops)
+    notes = [n for n in plan.notes if n.startswith("夜間 18:00-20:00 は未使用")]
+    assert len(notes) == 1 and "0.99" in notes[0], plan.notes
+    assert [w["code"] for w in plan.to_dict()["night_windows"]] == ["no_candidate"]
+    from junkai_geo.sheet import sheet_notes
+
+    on_sheet = [n for n in sheet_notes(plan.to_dict()) if n.startswith("夜間 18:00–20:00")]
+    assert len(on_sheet) == 1 and "未使用" in on_sheet[0], on_sheet
+    # With the window used, no such note.
+    used = plan_frames(
+        OFFICER,
+        ON,
+        windows=["18:00-20:00"],
+        households=hh,
+        buildings=b,
+        cards=cards,
+        visits=None,
+        start_xy=(X0, Y0),
+        night_approval=NightApproval("O1", ON, "18:00-20:00"),
+        time_limit_s=0.3,
+    )
+    assert used.stops and not any("未使用" in n for n in used.notes)

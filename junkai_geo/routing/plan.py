@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ParameterError
 from ..model import split_address
@@ -21,6 +21,9 @@ from .inputs import TravelSource
 from .nodes import solver_windows
 from .problem import DayProblem, rebuild_day_problem
 from .result import DayPlan, PlannedHousehold, Stop
+
+if TYPE_CHECKING:
+    from ..priorities import WindowNote
 
 
 def _solve(problem: dict[str, Any]) -> dict[str, Any]:
@@ -173,6 +176,8 @@ def plan_day(problem: DayProblem, *, time_limit_s: float = 2.0, seed: int = 0) -
         {"household_id": cands.household_id[r], "reason": reason}
         for r, reason in sorted(reason_of_row.items())
     ]
+    night = unused_night_windows(problem, stops)
+    notes.extend(f"{w.text_ja} / {w.text}" for w in night)
     return DayPlan(
         officer_id=problem.officer_id,
         koban_id=problem.koban_id,
@@ -187,10 +192,54 @@ def plan_day(problem: DayProblem, *, time_limit_s: float = 2.0, seed: int = 0) -
         skipped=skipped,
         travel_s=route_travel,
         notes=notes,
+        night_windows=[w.to_dict() for w in night],
         status=status_txt,
         matrix=matrix,
         problem=problem,
     )
+
+
+def unused_night_windows(problem: DayProblem, stops: Sequence[Stop]) -> list[WindowNote]:
+    """Why each approved night window of the day has no visit (Japanese first).
+
+    The same window rule as the problem's (``RouteParams.min_p_contact_window``
+    and its companions) is applied again to the candidates, so the note says
+    whether nobody was likely enough to be met then, whether such households
+    were left out before routing, or whether the other windows simply gave
+    more (:func:`junkai_geo.priorities.explain_unused_window`).
+    """
+    import numpy as np
+
+    from ..priorities import SLOTS, explain_unused_window
+    from .windows import _is_night
+
+    params, wins, cands = problem.params, problem.windows, problem.candidates
+    if problem.night_approval is None or not wins:
+        return []
+    n = len(cands.household_id)
+    cols = [SLOTS.index(s) for s in problem.slots]
+    p_win = np.asarray(cands.p_slot, float).reshape(n, len(SLOTS))[:, cols]
+    prior = np.asarray(cands.prior_slot, float).reshape(n, len(SLOTS))[:, cols]
+    best = p_win.max(axis=1) if n else np.zeros(0)
+    allowed = (
+        (p_win >= params.min_p_contact_window)
+        & (p_win >= params.window_p_tolerance * best[:, None])
+        & (p_win >= params.window_p_prior_ratio * prior)
+    )
+    out: list[WindowNote] = []
+    for i, (a, b) in enumerate(wins):
+        if not _is_night((a, b), params) or any(a <= s.arrival_s < b for s in stops):
+            continue
+        kept_allowed = sum(1 for nd in problem.nodes if (a, b) in nd.windows)
+        note = explain_unused_window(
+            f"{format_clock(a)[:5]}-{format_clock(b)[:5]}",
+            p_contact=p_win[:, i],
+            allowed=allowed[:, i],
+            kept_allowed=kept_allowed,
+            threshold_p_contact=params.min_p_contact_window,
+        )
+        out.append(note)
+    return out
 
 
 def _slot_index(slot: str) -> int:

@@ -105,6 +105,9 @@ class DayPlan:
     travel_s: int
     notes: list[str]
     status: str = "feasible"
+    #: Each approved night window left without a visit and why
+    #: (:class:`junkai_geo.priorities.WindowNote` as a dict).
+    night_windows: list[dict[str, Any]] = field(default_factory=list)
     #: Travel matrix over [start, end, nodes...] used by the solver.
     matrix: TravelMatrix | None = field(default=None, repr=False)
     #: The problem this plan solves (not serialised; :func:`replan` plans
@@ -141,6 +144,7 @@ class DayPlan:
             "skipped": [dict(s) for s in self.skipped],
             "totals": self.totals(),
             "notes": list(self.notes),
+            "night_windows": [dict(w) for w in self.night_windows],
         }
 
     def summary(self) -> str:
