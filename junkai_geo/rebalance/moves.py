@@ -45,20 +45,17 @@ class CompoundMoves:
     made: int
     chain_beats: int
 
-    def _can_leave(self, i: int, a: int) -> bool:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # provided by the search class this mixin is part of
 
-    def _move(self, i: int, a: int, b: int) -> None:
-        raise NotImplementedError
+        def _can_leave(self, i: int, a: int) -> bool: ...
 
-    def _delta(self, i: int, a: int, b: int) -> float:
-        raise NotImplementedError
+        def _move(self, i: int, a: int, b: int) -> None: ...
 
-    def _cost_of(self, b: int) -> float:
-        raise NotImplementedError
+        def _delta(self, i: int, a: int, b: int) -> float: ...
 
-    def _moved_cost(self) -> float:
-        raise NotImplementedError
+        def _cost_of(self, b: int) -> float: ...
+
+        def _moved_cost(self) -> float: ...
 
     def _beat_neighbours(self, b: int) -> list[int]:
         assign = self.assign
