@@ -122,8 +122,29 @@ def default_assets_dir() -> Path:
     env = os.environ.get(ASSETS_ENV)
     if env:
         return Path(env)
+    return user_cache_dir("web_assets")
+
+
+def user_cache_dir(name: str) -> Path:
+    """``$XDG_CACHE_HOME/junkai_geo/NAME`` (``~/.cache`` when unset)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "junkai_geo" / "web_assets"
+    return Path(base) / "junkai_geo" / name
+
+
+def npm_pack(exe: str, spec: str, dest: Path, *, error: type[Exception] = JunkaiGeoError) -> Path:
+    """One package's tarball from the npm registry (``npm pack``) in ``dest``; its path.
+
+    Shared by the map assets here and the pages' assets (api/pages/assets.py).
+    """
+    proc = subprocess.run(
+        [exe, "pack", spec, "--pack-destination", str(dest), "--silent"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise error(f"npm pack {spec} failed: {proc.stderr.strip()[-500:]}")
+    return dest / proc.stdout.strip().splitlines()[-1]
 
 
 def required_files() -> list[str]:
@@ -175,16 +196,7 @@ def install_assets(assets_dir: Path | None = None, *, npm: str = "npm") -> Path:
     root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         for pkg in NPM_PACKAGES:
-            spec = f"{pkg.name}@{pkg.version}"
-            proc = subprocess.run(
-                [exe, "pack", spec, "--pack-destination", tmp, "--silent"],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if proc.returncode != 0:
-                raise OfflineAssetsError(f"npm pack {spec} failed: {proc.stderr.strip()[-500:]}")
-            tgz = Path(tmp) / f"{pkg.name}-{pkg.version}.tgz"
+            tgz = npm_pack(exe, f"{pkg.name}@{pkg.version}", Path(tmp), error=OfflineAssetsError)
             _extract(tgz, pkg, root)
     import folium
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from junkai_geo.errors import JunkaiGeoError
+from junkai_geo.offline import npm_pack, user_cache_dir
 
 ASSETS_ENV = "JUNKAI_WEB_ASSETS"
 
@@ -85,8 +85,7 @@ def default_assets_dir() -> Path:
     env = os.environ.get(ASSETS_ENV)
     if env:
         return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "junkai_geo" / "pages_assets"
+    return user_cache_dir("pages_assets")
 
 
 def required_files() -> list[str]:
@@ -114,15 +113,7 @@ def install_web_assets(root: Path | None = None, *, npm: str = "npm") -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         for pkg in WEB_PACKAGES:
             spec = f"{pkg.name}@{pkg.version}"
-            proc = subprocess.run(
-                [exe, "pack", spec, "--pack-destination", tmp, "--silent"],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if proc.returncode != 0:
-                raise WebAssetsError(f"npm pack {spec} failed: {proc.stderr.strip()[-500:]}")
-            tgz = Path(tmp) / proc.stdout.strip().splitlines()[-1]
+            tgz = npm_pack(exe, spec, Path(tmp), error=WebAssetsError)
             with tarfile.open(tgz, "r:gz") as tar:
                 for src, dst in pkg.files.items():
                     member = tar.extractfile(f"package/{src}")
