@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -1072,3 +1073,38 @@ def write_layers(
         "public": int((hgeo["kind"] == "public").sum()),
         "visits": len(visits),
     }
+
+
+def write_meta(out: Path, meta: dict) -> None:
+    """``meta.json`` of a derivation: sorted keys, UTF-8, a newline at the end."""
+    import json
+
+    (out / "meta.json").write_text(
+        json.dumps(meta, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
+
+
+def derivation_main(
+    derive: Callable[..., dict], *, description: str, default_out: Path, argv: list[str] | None
+) -> int:
+    """The command line of a derivation script: --shared, --out, --seed, --quiet."""
+    import argparse
+    import json
+
+    repo = Path(__file__).resolve().parents[1]
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument(
+        "--shared", type=Path, default=repo.parent / "shared", help="the shared/ folder"
+    )
+    ap.add_argument("--out", type=Path, default=default_out, help="output folder")
+    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    meta = derive(args.shared, args.out, args.seed, verbose=not args.quiet)
+    if not args.quiet:
+        print(
+            json.dumps(
+                {"counts": meta["counts"], "rates": meta["rates"]}, ensure_ascii=False, indent=1
+            )
+        )
+    return 0

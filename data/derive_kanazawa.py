@@ -19,8 +19,6 @@ Rectangular CS VII); spatial layers are stored in JGD2011 geographic
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import re
 import sys
@@ -45,6 +43,7 @@ from derive_common import (  # noqa: E402
     assign_koban,
     beat_officers,
     beats_layer,
+    derivation_main,
     households_of_units,
     read_census,
     separate_points,  # noqa: F401  (tests call it from here)
@@ -57,6 +56,7 @@ from derive_common import (  # noqa: E402
     units_layer,
     visits_table,
     write_layers,
+    write_meta,
 )
 
 SCRIPT_VERSION = "1.0"
@@ -237,30 +237,18 @@ def derive(shared: Path, out: Path, seed: int = DEFAULT_SEED, *, verbose: bool =
         "rates": summarise(hdf, reg, visits, pattern, bdf),
         "params": {k: v for k, v in asdict(p).items()},
     }
-    (out / "meta.json").write_text(
-        json.dumps(meta, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8"
-    )
+    write_meta(out, meta)
     log("written")
     return meta
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--shared", type=Path, default=REPO.parent / "shared", help="the shared/ folder"
+    return derivation_main(
+        derive,
+        description=__doc__.splitlines()[0],
+        default_out=REPO / "data" / "kanazawa",
+        argv=argv,
     )
-    ap.add_argument("--out", type=Path, default=REPO / "data" / "kanazawa", help="output folder")
-    ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    ap.add_argument("--quiet", action="store_true")
-    args = ap.parse_args(argv)
-    meta = derive(args.shared, args.out, args.seed, verbose=not args.quiet)
-    if not args.quiet:
-        print(
-            json.dumps(
-                {"counts": meta["counts"], "rates": meta["rates"]}, ensure_ascii=False, indent=1
-            )
-        )
-    return 0
 
 
 if __name__ == "__main__":
