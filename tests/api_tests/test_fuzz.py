@@ -2,10 +2,14 @@
 
 Every operation gets up to ``EXAMPLES`` requests that fit the schema and
 that do not (negative mode), sent in turn as an officer, a manager and
-the admin, on each database. Each answer must pass schemathesis's checks
-``CHECKS``: no 5xx, a status code the OpenAPI document lists for the
-operation, and a body that fits the documented schema. The test fails
-unless at least ``MIN_REQUESTS`` were sent per database.
+the admin. The full count (50 fitting, 25 not) runs on SQLite; PostgreSQL
+gets a smaller share (``PG_EXAMPLES``), since the schema and the checks are
+the same and only the database's own refusals (integer ranges, text it
+cannot store) differ, and the suite must stay within its time budget. Each
+answer must pass schemathesis's checks ``CHECKS``: no 5xx, a status code
+the OpenAPI document lists for the operation, and a body that fits the
+documented schema. The test fails unless at least ``MIN_REQUESTS`` were
+sent on that database.
 
 Operations that would withdraw the shared fixtures' own credentials
 (logout, password changes, disabling users) are left out here; their
@@ -26,7 +30,8 @@ from schemathesis.generation import GenerationMode
 from .conftest import ApiEnv
 
 EXAMPLES = {GenerationMode.POSITIVE: 50, GenerationMode.NEGATIVE: 25}
-MIN_REQUESTS = 2500
+PG_EXAMPLES = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 10}
+MIN_REQUESTS = {"sqlite": 2500, "postgres": 800}
 USERS = ("off_naka1", "admin", "mgr_naka")
 CHECKS = ("not_a_server_error", "status_code_conformance", "response_schema_conformance")
 WITHDRAWING = {
@@ -51,11 +56,12 @@ def test_no_server_error_in_generated_requests(api_env: ApiEnv) -> None:
 
     tokens = [api_env.auth(user) for user in USERS]
     used = checks()
+    examples = EXAMPLES if api_env.backend == "sqlite" else PG_EXAMPLES
 
     def fuzz(operation: schemathesis.APIOperation, mode: GenerationMode) -> None:
         @given(case=operation.as_strategy(mode))
         @settings(
-            max_examples=EXAMPLES[mode],
+            max_examples=examples[mode],
             deadline=None,
             database=None,
             phases=[Phase.explicit, Phase.generate],
@@ -88,4 +94,4 @@ def test_no_server_error_in_generated_requests(api_env: ApiEnv) -> None:
             fuzz(operation, mode)
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:20])
     print(f"schemathesis: {sent} requests on {api_env.backend}, every check passed")
-    assert sent >= MIN_REQUESTS, f"only {sent} requests generated"
+    assert sent >= MIN_REQUESTS[api_env.backend], f"only {sent} requests generated"
