@@ -117,22 +117,37 @@ def assert_sheet(path: Path, plan: dict, travel: str = "直線距離") -> None:
     assert travel in text  # the sheet says which travel it used
 
 
-def service_plan(url: str, officer: str, on: date) -> dict:
+def served_plan_and_calendar(url: str, officer: str, on: date, calendar_koban: str | None = None) -> tuple[dict, dict]:
+    """The service's plan of ``officer`` and, with ``calendar_koban``, its calendar job (done)."""
+    import time
+
     db = Database(url)
     db.migrate()
     with db.writing() as session:
         create_user(session, "admin-test", "correct-horse-battery", "admin")
     app = create_app(ApiSettings(database_url=url, plan_processes=0, plan_time_limit_s=0.5), db=db)
+    job: dict = {}
     with TestClient(app) as client:
         r = client.post(
             "/auth/token", data={"username": "admin-test", "password": "correct-horse-battery"}
         )
-        token = r.json()["access_token"]
-        r = client.get(f"/plans/{officer}/{on}", headers={"Authorization": f"Bearer {token}"})
+        h = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        r = client.get(f"/plans/{officer}/{on}", headers=h)
         assert r.status_code == 200, r.text
         plan = r.json()
+        if calendar_koban is not None:
+            body = {"koban_id": calendar_koban, "start": on.isoformat(), "weeks": 1}
+            r = client.post("/calendars", headers=h, json={**body, "forecast_runs": 1})
+            assert r.status_code == 202, r.text
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                job = client.get(f"/calendars/{r.json()['id']}", headers=h).json()
+                if job["status"] not in ("queued", "running"):
+                    break
+                time.sleep(0.3)
+            assert job["status"] == "done", job
     db.dispose()
-    return dict(plan)
+    return dict(plan), job
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -224,9 +239,12 @@ def test_a_workspace_with_streets_plans_along_them(tmp_path: Path) -> None:
         sheet = tmp_path / f"{officer}.pdf"
         cli("sheet", str(out), "--out", str(sheet))
         assert_sheet(sheet, plan, "道路網")
-    served = service_plan(f"sqlite:///{ws}", "HO1", ON)
+    served, job = served_plan_and_calendar(f"sqlite:///{ws}", "HO1", ON, calendar_koban="HK1")
     assert served["travel_source"] == "network" and served["stops"]
     assert max(len(s["path"]) for s in served["stops"]) > 2
+    # The service's calendar job travels on the same streets and says so.
+    assert job["result"]["travel_source"] == "network", job["message"]
+    assert job["result"]["calendar"]["attempts"]
 
 
 POLICE = ROOT.parent / "shared" / "data" / "police" / "koban_japan_2024-11-20.csv"
