@@ -117,7 +117,9 @@ def assert_sheet(path: Path, plan: dict, travel: str = "直線距離") -> None:
     assert travel in text  # the sheet says which travel it used
 
 
-def served_plan_and_calendar(url: str, officer: str, on: date, calendar_koban: str | None = None) -> tuple[dict, dict]:
+def served_plan_and_calendar(
+    url: str, officer: str, on: date, calendar_koban: str | None = None
+) -> tuple[dict, dict]:
     """The service's plan of ``officer`` and, with ``calendar_koban``, its calendar job (done)."""
     import time
 
