@@ -279,7 +279,7 @@ def test_status_of_the_bundled_data_matches_data_readme(
     ]
     assert status["households_without_beat"] == 0
     assert status["beats_without_officer"] == 0
-    assert status["buildings_outside_beats"] == 0
+    assert status["buildings_without_beat"] == 0
     assert status["unknown"] > 0
 
 
