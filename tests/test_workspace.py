@@ -514,3 +514,88 @@ def test_buildings_by_location_match_an_independent_point_in_polygon(
     status = json.loads(out)
     assert status["buildings_without_beat"] == len(lost)
     assert status["buildings_without_beat_ids"] == lost[:20]
+
+
+def test_postgis_points_carry_the_workspace_crs_abroad(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A workspace in Helsinki: PostGIS points are labelled with its CRS (UTM 35N,
+    EPSG:32635), transform back to the imported longitude / latitude, measure in
+    metres, and the migration relabels a database made before (down and up)."""
+    import geopandas as gpd
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from api.db import alembic_config
+    from tests.api_tests.conftest import fresh_postgres_database
+    from tests.test_own_data import helsinki_files
+
+    helsinki_files(tmp_path)
+    source = gpd.read_file(tmp_path / "households.geojson").set_index("household_id")
+    with fresh_postgres_database() as url:
+        for layer, name in (
+            ("koban", "koban.geojson"),
+            ("beats", "beats.geojson"),
+            ("households", "households.geojson"),
+        ):
+            code, _, err = run(capsys, "import", layer, str(tmp_path / name), "--database-url", url)
+            assert code == 0, err
+        engine = create_engine(url)
+
+        def srids(conn: object) -> dict[str, set[int]]:
+            return {
+                t: {
+                    int(v)
+                    for (v,) in conn.execute(  # type: ignore[attr-defined]
+                        text(f"SELECT DISTINCT ST_SRID(geom) FROM {t}")
+                    )
+                }
+                | {
+                    int(
+                        conn.execute(  # type: ignore[attr-defined]
+                            text(f"SELECT Find_SRID(current_schema()::text, '{t}', 'geom')")
+                        ).scalar()
+                    )
+                }
+                for t in ("koban", "households", "beats")
+            }
+
+        try:
+            with engine.connect() as conn:
+                crs = conn.execute(text("SELECT value FROM workspace_meta WHERE key = 'crs'"))
+                assert crs.scalar() == "EPSG:32635"
+                assert srids(conn) == {"koban": {32635}, "households": {32635}, "beats": {4326}}
+                rows = conn.execute(
+                    text(
+                        "SELECT household_id, ST_X(ST_Transform(geom, 4326)), "
+                        "ST_Y(ST_Transform(geom, 4326)), x, y FROM households"
+                    )
+                ).all()
+                assert len(rows) == len(source) == 60
+                for hid, lon, lat, _, _ in rows:
+                    p = source.geometry[hid]
+                    assert abs(lon - p.x) < 1e-8 and abs(lat - p.y) < 1e-8, (hid, lon, lat)
+                # Distances in metres, as the GiST-indexed ST_DWithin of /households/near.
+                hid0, _, _, x0, y0 = rows[0]
+                near = conn.execute(
+                    text(
+                        "SELECT count(*) FROM households WHERE "
+                        "ST_DWithin(geom, ST_SetSRID(ST_MakePoint(:x, :y), 32635), 150)"
+                    ),
+                    {"x": x0, "y": y0},
+                ).scalar()
+                assert near == sum(np.hypot(x - x0, y - y0) <= 150 for *_, x, y in rows) > 1
+            # A database made before: labelled 6675 at 0009, relabelled by 0010_geom_srid.
+            cfg = alembic_config()
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.downgrade(cfg, "0009")
+            with engine.connect() as conn:
+                assert srids(conn)["households"] == {6675}
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+            with engine.connect() as conn:
+                assert srids(conn) == {"koban": {32635}, "households": {32635}, "beats": {4326}}
+        finally:
+            engine.dispose()
