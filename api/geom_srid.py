@@ -78,10 +78,3 @@ def set_point_srid(conn: Any, crs: str) -> list[str]:
         conn.execute(text(trigger_sql(table, srid)))
         changed.append(table)
     return changed
-
-
-def workspace_srid(session: Any) -> int:
-    """The SRID of the workspace's point columns (its metric CRS's EPSG code)."""
-    from .store import workspace_crs
-
-    return srid_of(workspace_crs(session))

@@ -205,10 +205,10 @@ def _nearest(
     index on ``geom`` (``ST_DWithin``).
     """
     if postgis:
-        from ..geom_srid import workspace_srid
+        from ..geom_srid import srid_of
 
         # (x, y) and households.geom are in the workspace's metric CRS.
-        point = func.ST_SetSRID(func.ST_MakePoint(x, y), workspace_srid(session))
+        point = func.ST_SetSRID(func.ST_MakePoint(x, y), srid_of(workspace_crs(session)))
         dist: Any = func.ST_Distance(text("households.geom"), point)
     else:
         dist = (HouseholdRow.x - x) * (HouseholdRow.x - x) + (HouseholdRow.y - y) * (
