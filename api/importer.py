@@ -3,8 +3,8 @@
 
 A layer is read and checked by :func:`junkai_geo.ingest.read_layer`, then
 against what the workspace holds (references to koban, beats, buildings,
-households), and households without a ``beat_id`` are given the beat
-whose polygon holds them (:func:`place_in_beats`). Any problem stops the
+households), and households and buildings without a ``beat_id`` are
+given the beat whose polygon holds them (:func:`place_in_beats`). Any problem stops the
 import before anything is written; the caller's transaction then holds
 nothing.
 
@@ -150,6 +150,8 @@ def check_references(session: Session, layer: str, frame: Any, file: str) -> lis
     elif layer == "officers":
         check("koban_id", koban, "koban")
         check("beat_id", beats, "beat (current version)")
+    elif layer == "buildings":
+        check("beat_id", beats, "beat (current version)")
     elif layer == "households":
         check("beat_id", beats, "beat (current version)")
         buildings = set(session.scalars(select(BuildingRow.building_id)))
@@ -227,10 +229,13 @@ def beats_of_points(
 
 
 def place_in_beats(session: Session, frame: Any, file: str) -> tuple[Any, list[Problem], int]:
-    """Households without ``beat_id`` get their beat by location.
+    """Households or buildings without ``beat_id`` get their beat by location.
 
-    Returns the frame, the problems (households in no beat; households to
-    place while the workspace has no beats) and how many were placed.
+    The row id is the frame's first column (``household_id``,
+    ``building_id``); a building footprint is placed by its representative
+    point (the point the workspace keeps). Returns the frame, the problems
+    (rows in no beat; rows to place while the workspace has no beats) and
+    how many were placed.
     """
     if "beat_id" not in frame.columns:
         frame["beat_id"] = None
@@ -238,7 +243,7 @@ def place_in_beats(session: Session, frame: Any, file: str) -> tuple[Any, list[P
     if not empty.any():
         return frame, [], 0
     ids, geoms = current_beats(session, frame.crs)
-    hid = frame["household_id"].to_numpy(dtype=object)
+    rid = frame[frame.columns[0]].to_numpy(dtype=object)
     if len(ids) == 0:
         return (
             frame,
@@ -251,20 +256,23 @@ def place_in_beats(session: Session, frame: Any, file: str) -> tuple[Any, list[P
                     "a beat_id, or the beats imported first (junkai-geo import beats ...)",
                     "no_beats",
                 )
-                for h in hid[empty]
+                for h in rid[empty]
             ],
             0,
         )
-    points = frame.geometry.to_numpy()[empty]
+    where = frame.geometry[empty]
+    if not (where.geom_type == "Point").all():
+        where = where.representative_point()
+    points = np.asarray(where.to_numpy(), dtype=object)
     beat, nearest, dist = beats_of_points(points, ids, geoms)
-    lonlat = frame.geometry[empty].to_crs("EPSG:4326")
+    lonlat = where.to_crs("EPSG:4326")
     problems = []
     for i in np.flatnonzero(pd.isna(beat)):
         p = lonlat.iloc[i]
         problems.append(
             Problem(
                 file,
-                str(hid[empty][i]),
+                str(rid[empty][i]),
                 "geometry",
                 f"a point at lon {p.x:.6f}, lat {p.y:.6f} outside every beat, "
                 f"{dist[i]:.0f} m from the nearest beat {nearest[i]!r}",
@@ -279,43 +287,45 @@ def place_in_beats(session: Session, frame: Any, file: str) -> tuple[Any, list[P
     return frame, [], int(empty.sum())
 
 
-def replace_orphans(session: Session, version: int) -> tuple[int, int]:
-    """After a new beat version: households whose beat is gone get one by location.
+def replace_orphans(session: Session, version: int) -> dict[str, tuple[int, int]]:
+    """After a new beat version: households and buildings whose beat is gone
+    get one by location.
 
-    Returns (placed, left without a beat). Those left keep no beat and are
-    reported by ``junkai-geo status``.
+    Returns, per layer, (placed, left without a beat). Those left keep no
+    beat and are reported by ``junkai-geo status``.
     """
     import geopandas as gpd
 
     from .store import workspace_crs
 
     ids = set(session.scalars(select(BeatRow.beat_id).where(BeatRow.version == version)))
-    rows = session.execute(
-        select(HouseholdRow.household_id, HouseholdRow.beat_id, HouseholdRow.x, HouseholdRow.y)
-    ).all()
-    orphans = [r for r in rows if r[1] is None or r[1] not in ids]
-    if not orphans:
-        return 0, 0
     crs = workspace_crs(session)
-    pts = gpd.GeoSeries(gpd.points_from_xy([r[2] for r in orphans], [r[3] for r in orphans]))
     bids, geoms = current_beats(session, crs)
-    beat, _, _ = beats_of_points(np.asarray(pts.to_numpy(), dtype=object), bids, geoms)
-    values = [
-        {"household_id": r[0], "beat_id": b}
-        for r, b in zip(orphans, beat, strict=True)
-        if b is not None
-    ]
-    for i in range(0, len(values), 5000):
-        session.execute(update(HouseholdRow), values[i : i + 5000])
-    # The rest lose a beat that no longer exists.
-    left = [r[0] for r, b in zip(orphans, beat, strict=True) if b is None]
-    for i in range(0, len(left), 5000):
-        session.execute(
-            update(HouseholdRow)
-            .where(HouseholdRow.household_id.in_(left[i : i + 5000]))
-            .values(beat_id=None)
-        )
-    return len(values), len(left)
+    out: dict[str, tuple[int, int]] = {}
+    for name, model, key in (
+        ("households", HouseholdRow, HouseholdRow.household_id),
+        ("buildings", BuildingRow, BuildingRow.building_id),
+    ):
+        rows = session.execute(select(key, model.beat_id, model.x, model.y)).all()
+        orphans = [r for r in rows if r[1] is None or r[1] not in ids]
+        if not orphans:
+            out[name] = (0, 0)
+            continue
+        pts = gpd.GeoSeries(gpd.points_from_xy([r[2] for r in orphans], [r[3] for r in orphans]))
+        beat, _, _ = beats_of_points(np.asarray(pts.to_numpy(), dtype=object), bids, geoms)
+        values = [
+            {key.key: r[0], "beat_id": b}
+            for r, b in zip(orphans, beat, strict=True)
+            if b is not None
+        ]
+        for i in range(0, len(values), 5000):
+            session.execute(update(model), values[i : i + 5000])
+        # The rest lose a beat that no longer exists.
+        left = [r[0] for r, b in zip(orphans, beat, strict=True) if b is None]
+        for i in range(0, len(left), 5000):
+            session.execute(update(model).where(key.in_(left[i : i + 5000])).values(beat_id=None))
+        out[name] = (len(values), len(left))
+    return out
 
 
 def store_layer(session: Session, layer: str, frame: Any, filename: str) -> ImportResult:
@@ -326,12 +336,11 @@ def store_layer(session: Session, layer: str, frame: Any, filename: str) -> Impo
     """
     problems = check_references(session, layer, frame, filename)
     notes: list[str] = []
-    if layer == "households" and not problems:
+    if layer in ("households", "buildings") and not problems:
         frame, problems, placed = place_in_beats(session, frame, filename)
         if placed:
-            notes.append(
-                f"{placed} household(s) without beat_id placed in the beat that holds them"
-            )
+            what = "household(s)" if layer == "households" else "building(s)"
+            notes.append(f"{placed} {what} without beat_id placed in the beat that holds them")
     if problems:
         raise InputError(problems)
     if layer == "koban":
@@ -339,12 +348,12 @@ def store_layer(session: Session, layer: str, frame: Any, filename: str) -> Impo
     elif layer == "beats":
         version = add_beat_version(session, frame, source="import", note=filename)
         session.flush()
-        placed, left = replace_orphans(session, version)
-        if placed or left:
-            notes.append(
-                f"{placed} household(s) placed in the new beats by location"
-                + (f"; {left} lie in no beat and have none now" if left else "")
-            )
+        for what, (placed, left) in replace_orphans(session, version).items():
+            if placed or left:
+                notes.append(
+                    f"{placed} {what} placed in the new beats by location"
+                    + (f"; {left} lie in no beat and have none now" if left else "")
+                )
         recount_beats(session, version)
         n = len(frame)
     elif layer == "officers":

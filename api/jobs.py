@@ -197,9 +197,39 @@ def _run_with_cancel(db: Database, model: Any, job_id: str, fn: Any) -> Any:
     return out["result"]
 
 
-def calendar_inputs(session: Any, koban_id: str, start: Any, days: int) -> dict[str, Any]:
-    """The koban's dataset (metric CRS), cards on ``start`` and the night
-    approvals on record for its officers within the horizon."""
+def calendar_travel(session: Any, officers: Any, koban_id: str, beat_id: str | None) -> Any:
+    """The workspace's street network a calendar job travels on, or None (straight line).
+
+    As for the command line's calendar (one travel source per calendar):
+    the network of the mode most of the koban's officers use; for a new
+    officer's plan, the mode of the beat's officer. None when the workspace
+    holds no street network of that mode.
+    """
+    from .workspace import load_network
+
+    mine = officers[officers["koban_id"].astype(str) == koban_id] if officers is not None else None
+    modes = [] if mine is None else list(mine["mode"].astype(str))
+    if beat_id is not None and mine is not None:
+        of_beat = list(mine.loc[mine["beat_id"].astype(str) == str(beat_id), "mode"].astype(str))
+        modes = of_beat or modes
+    mode = max(sorted(set(modes)), key=modes.count) if modes else "walk"
+    return load_network(session, mode if mode in ("walk", "bicycle") else "walk")
+
+
+def travel_source_of(plans: list[Any], travel: Any) -> str:
+    """What the day plans travelled on (``network`` / ``straight_line``)."""
+    sources = {p.travel_source for p in plans if p is not None}
+    if len(sources) == 1:
+        return str(sources.pop())
+    return "straight_line" if travel is None else "network"
+
+
+def calendar_inputs(
+    session: Any, koban_id: str, start: Any, days: int, beat_id: str | None = None
+) -> dict[str, Any]:
+    """The koban's dataset (metric CRS), cards on ``start``, the night
+    approvals on record for its officers within the horizon and the street
+    network to travel on (:func:`calendar_travel`)."""
     from datetime import timedelta
 
     import pandas as pd
@@ -211,6 +241,7 @@ def calendar_inputs(session: Any, koban_id: str, start: Any, days: int) -> dict[
     from .store import dataset_from_db
 
     ds = dataset_from_db(session, frozenset({koban_id}), buildings=True)
+    travel = calendar_travel(session, ds.officers, koban_id, beat_id)
     version = current_version(session)
     ds.beats = pd.DataFrame(
         session.execute(
@@ -241,6 +272,7 @@ def calendar_inputs(session: Any, koban_id: str, start: Any, days: int) -> dict[
         "dataset": ds,
         "cards": cards,
         "approvals": [Approval(o, d, f"{a}-{b}") for o, d, a, b in rows],
+        "travel": travel,
     }
 
 
@@ -260,8 +292,8 @@ def _calendar_job(db: Database, job: dict[str, Any]) -> Callable[[], dict[str, A
     kind, koban_id, beat_id, start = job["kind"], job["koban_id"], job["beat_id"], job["start"]
     days = 7 * int(p.get("weeks", 1))
     with db.read_session() as s:
-        inputs = calendar_inputs(s, koban_id, start, days)
-    ds, cards = inputs["dataset"], inputs["cards"]
+        inputs = calendar_inputs(s, koban_id, start, days, beat_id)
+    ds, cards, travel = inputs["dataset"], inputs["cards"], inputs["travel"]
     if ds.households is None or ds.households.empty:
         raise ValueError(f"koban {koban_id} has no households in its current beats")
 
@@ -272,12 +304,16 @@ def _calendar_job(db: Database, job: dict[str, Any]) -> Callable[[], dict[str, A
                 cards,
                 beat_id=str(beat_id),
                 start=start,
+                travel=travel,
                 params=NewOfficerParams(
                     route_time_limit_s=float(p["day_time_limit_s"]),
                     max_weeks=int(p.get("max_weeks", 60)),
                 ),
             )
-            return {"new_officer": newp.to_dict()}
+            return {
+                "new_officer": newp.to_dict(),
+                "travel_source": travel_source_of([d.plan for d in newp.days], travel),
+            }
         # Already a child process: the pools are planned here, one after another.
         request = CalendarRequest(
             koban_id=koban_id,
@@ -287,7 +323,7 @@ def _calendar_job(db: Database, job: dict[str, Any]) -> Callable[[], dict[str, A
             night_approvals=tuple(inputs["approvals"]),
             params=CalendarParams(day_time_limit_s=float(p["day_time_limit_s"]), workers=1),
         )
-        problem = build_calendar_problem(ds, request, cards=cards)
+        problem = build_calendar_problem(ds, request, cards=cards, travel=travel)
         cal = plan_calendar(problem, seed=int(p.get("seed", 0)))
         fc = forecast_coverage(
             cal,
@@ -302,6 +338,9 @@ def _calendar_job(db: Database, job: dict[str, Any]) -> Callable[[], dict[str, A
                 {"officer_id": a.officer_id, "date": a.date.isoformat(), "window": a.window}
                 for a in inputs["approvals"]
             ],
+            "travel_source": travel_source_of(
+                [d for days in cal.plans.values() for d in days], travel
+            ),
         }
 
     return plan

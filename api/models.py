@@ -6,7 +6,9 @@ CRS of the workspace, ``workspace_meta.crs``, EPSG:6675 in Ishikawa, for
 distances), with B-tree indexes on both pairs. Beat
 polygons are WKB (WGS84) in ``geom_wkb``. On PostgreSQL the migration adds
 PostGIS ``geom`` columns (GeoAlchemy2 types, GiST indexes) kept in step with
-those columns by triggers, and the spatial queries use them; they are not
+those columns by triggers, and the spatial queries use them; the point
+columns carry the SRID of the workspace's CRS (``api/geom_srid.py``), beat
+polygons SRID 4326; they are not
 mapped here so that one ORM model serves both databases.
 """
 
@@ -164,12 +166,15 @@ class BuildingRow(Base):
     __table_args__ = (
         Index("ix_buildings_xy", "x", "y"),
         Index("ix_buildings_lonlat", "lon", "lat"),
+        Index("ix_buildings_beat_id", "beat_id"),
     )
     building_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     floors: Mapped[int] = mapped_column(Integer, default=1)
     units: Mapped[int] = mapped_column(Integer, default=1)
     complex_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    #: Given, or the beat whose polygon holds the building (api.importer).
+    beat_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lon: Mapped[float] = mapped_column(Float)
     lat: Mapped[float] = mapped_column(Float)
     x: Mapped[float] = mapped_column(Float)

@@ -158,6 +158,11 @@ def ensure_crs(session: Session, frame: Any) -> str:
             set_meta(session, "crs", crs.to_string())
         else:
             set_meta(session, "crs", ISHIKAWA_CRS)
+        if session.get_bind().dialect.name == "postgresql":
+            from .geom_srid import set_point_srid
+
+            # PostGIS points carry the workspace's CRS (api/geom_srid.py).
+            set_point_srid(session, workspace_crs(session))
     return workspace_crs(session)
 
 
@@ -370,6 +375,7 @@ def upsert_buildings(session: Session, gdf: gpd.GeoDataFrame) -> int:
             "floors": _int(r.get("floors"), 1),
             "units": _int(r.get("units"), 1),
             "complex_id": _opt_text(r.get("complex_id")),
+            "beat_id": _opt_text(r.get("beat_id")),
             "lon": lon[i],
             "lat": lat[i],
             "x": x[i],
@@ -750,7 +756,7 @@ def workspace_dataset(session: Session) -> Dataset:
         units["density_per_km2"] = units["households"] / area_km2.where(area_km2 > 0, 1.0)
     ocols = ["officer_id", "koban_id", "role", "beat_id", "mode", "shift_pattern"]
     officers = frame(select(*(getattr(OfficerRow, c) for c in ocols)), ocols)
-    bucols = [*BUILDING_COLUMNS, "x", "y"]
+    bucols = [*BUILDING_COLUMNS, "beat_id", "x", "y"]
     buildings = _points(frame(select(*(getattr(BuildingRow, c) for c in bucols)), bucols), crs)
     hcols = [*HOUSEHOLD_COLUMNS, "unit_id", "x", "y"]
     households = _points(frame(select(*(getattr(HouseholdRow, c) for c in hcols)), hcols), crs)

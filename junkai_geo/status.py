@@ -11,7 +11,7 @@ LAYER_ORDER = ("koban", "beats", "units", "officers", "buildings", "households",
 
 
 def data_status(ds: Dataset, *, today: date) -> dict[str, Any]:
-    """Counts per layer, 未把握, beats without an officer, households without a beat.
+    """Counts per layer, 未把握, beats without an officer, households and buildings without a beat.
 
     未把握 counts occupied households whose card status is ``none`` on
     ``today`` (:func:`junkai_geo.cards.card_table`); homes are households of
@@ -51,17 +51,11 @@ def data_status(ds: Dataset, *, today: date) -> dict[str, Any]:
     else:
         out.update(unknown=0, unknown_homes=0, households_without_beat=0)
         out["households_without_beat_ids"] = []
-    if ds.buildings is not None and len(ds.buildings) and ds.beats is not None and len(ds.beats):
-        import numpy as np
-        import shapely
-
-        points = ds.buildings.geometry.to_numpy()
-        hit, _ = shapely.STRtree(ds.beats.geometry.to_numpy()).query(points, predicate="intersects")
-        outside = np.ones(len(points), dtype=bool)
-        outside[hit] = False
-        out["buildings_outside_beats"] = int(outside.sum())
-        out["buildings_outside_beats_ids"] = sorted(
-            ds.buildings.loc[outside, "building_id"].astype(str).tolist()
+    if ds.buildings is not None and len(ds.buildings):
+        none = _buildings_without_beat(ds, beat_ids)
+        out["buildings_without_beat"] = int(none.sum())
+        out["buildings_without_beat_ids"] = sorted(
+            ds.buildings.loc[none, "building_id"].astype(str).tolist()
         )[:20]
     officers = ds.officers
     staffed: set[str] = set()
@@ -76,6 +70,32 @@ def data_status(ds: Dataset, *, today: date) -> dict[str, Any]:
         out["beats_without_households"] = len(empty)
         out["beats_without_households_ids"] = empty[:20]
     return out
+
+
+def _buildings_without_beat(ds: Dataset, beat_ids: set[str]) -> Any:
+    """Buildings with no beat: no ``beat_id`` of a current beat, and in no beat's polygon.
+
+    A building's beat is its ``beat_id`` (given, or placed by location on
+    import); a building without one (the bundled data, a file read
+    directly) is looked up by location, so the count is the same either way.
+    """
+    import numpy as np
+    import shapely
+
+    b = ds.buildings
+    assert b is not None
+    if "beat_id" in b.columns:
+        known = b["beat_id"].astype(str).isin(beat_ids).to_numpy() & b["beat_id"].notna().to_numpy()
+    else:
+        known = np.zeros(len(b), dtype=bool)
+    none = ~known
+    if none.any() and ds.beats is not None and len(ds.beats):
+        points = b.geometry.to_numpy()[none]
+        hit, _ = shapely.STRtree(ds.beats.geometry.to_numpy()).query(points, predicate="intersects")
+        inside = np.zeros(len(points), dtype=bool)
+        inside[hit] = True
+        none[np.flatnonzero(none)[inside]] = False
+    return none
 
 
 def format_status(status: dict[str, Any], label: str) -> str:
@@ -114,10 +134,10 @@ def format_status(status: dict[str, Any], label: str) -> str:
             f"  beats without households: {status['beats_without_households']}"
             + _ids(status["beats_without_households_ids"], status["beats_without_households"])
         )
-    if "buildings_outside_beats" in status:
+    if "buildings_without_beat" in status:
         lines.append(
-            f"  buildings outside every beat: {status['buildings_outside_beats']}"
-            + _ids(status["buildings_outside_beats_ids"], status["buildings_outside_beats"])
+            f"  buildings without a beat: {status['buildings_without_beat']}"
+            + _ids(status["buildings_without_beat_ids"], status["buildings_without_beat"])
         )
     lines.append(
         f"  households without a beat: {status['households_without_beat']}"

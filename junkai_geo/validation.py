@@ -176,6 +176,7 @@ LAYER_SPECS: dict[str, list[ColumnSpec]] = {
         ColumnSpec("floors", "int", default=1, minimum=1),
         ColumnSpec("units", "int", default=1, minimum=1),
         ColumnSpec("complex_id", "str"),
+        ColumnSpec("beat_id", "str"),
     ],
     "households": [
         ColumnSpec("household_id", "id", required=True),
@@ -248,6 +249,8 @@ COLUMN_ALIASES: dict[str, dict[str, str]] = {
         "戸数": "units",
         "団地id": "complex_id",
         "団地": "complex_id",
+        "受持区id": "beat_id",
+        "受持区": "beat_id",
     },
     "households": {
         "世帯id": "household_id",

@@ -297,3 +297,49 @@ def test_options_take_one_name_or_several() -> None:
         national=NationalOptions(prefecture="石川県", station="金沢東"),
     )
     assert list(koban["name"]) == ["金沢駅前交番"]
+
+
+# --- rebalance on a raw e-Stat file ------------------------------------------------
+
+
+def test_rebalance_reads_a_raw_estat_file_as_the_importer_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Parts of one KEY_CODE become one unit, water areas are left out, cp932 names read."""
+    import json
+
+    import geopandas as gpd
+
+    from junkai_geo.cli import main
+
+    out = tmp_path / "beats.geojson"
+    argv = ["rebalance", str(F / "estat_ok.shp"), "--weight", "households", "--beats", "2"]
+    assert main([*argv, "--time-limit", "1", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["plan"]["beats"] == 2
+    assert "注意 note: estat_ok.shp: 1 water area part(s) (HCODE 8154) left out" in captured.err
+    assert "172016810 俵町 (2)" in captured.err
+    written = gpd.read_file(out)
+    expected = set(read_layer(F / "estat_ok.shp", "units", today=TODAY)["unit_id"])
+    assert sorted(written["unit_id"]) == sorted(expected)  # each KEY_CODE once, no 金沢港
+    assert len(written) == 6 and "172017660" not in set(written["unit_id"])
+    weights = dict(zip(written["unit_id"], written["households"], strict=True))
+    assert weights["172016810"] == 28  # 0 + 28: the counts of both parts
+    assert set(written["beat"]) == {"B001", "B002"}
+    # The e-Stat name of the id column names the same ids.
+    assert main([*argv, "--id", "KEY_CODE", "--time-limit", "0.5", "--out", str(out)]) == 0
+    assert sorted(gpd.read_file(out)["unit_id"]) == sorted(expected)
+
+
+def test_rebalance_refuses_estat_parts_that_differ(capsys: pytest.CaptureFixture[str]) -> None:
+    from junkai_geo.cli import main
+
+    argv = ["rebalance", str(F / "estat_duplicate_key_code.shp"), "--weight", "households"]
+    assert main([*argv, "--beats", "2", "--out", "unused.geojson"]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "junkai-geo rebalance: error: 1 problem(s) in input:",
+        "  - estat_duplicate_key_code.shp, row/feature 172016810, field 'MOJI': found 2 parts "
+        "of KEY_CODE 172016810 that differ: feature 3 MOJI='俵町', feature 4 MOJI='俵町２丁目'; "
+        "expected the same MOJI in every part of one KEY_CODE (parts of one 町丁・字 differ only "
+        "in geometry, AREA, JINKO and SETAI) [duplicate_key_different]",
+    ]

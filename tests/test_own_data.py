@@ -117,22 +117,39 @@ def assert_sheet(path: Path, plan: dict, travel: str = "直線距離") -> None:
     assert travel in text  # the sheet says which travel it used
 
 
-def service_plan(url: str, officer: str, on: date) -> dict:
+def served_plan_and_calendar(
+    url: str, officer: str, on: date, calendar_koban: str | None = None
+) -> tuple[dict, dict]:
+    """The service's plan of ``officer`` and, with ``calendar_koban``, its calendar job (done)."""
+    import time
+
     db = Database(url)
     db.migrate()
     with db.writing() as session:
         create_user(session, "admin-test", "correct-horse-battery", "admin")
     app = create_app(ApiSettings(database_url=url, plan_processes=0, plan_time_limit_s=0.5), db=db)
+    job: dict = {}
     with TestClient(app) as client:
         r = client.post(
             "/auth/token", data={"username": "admin-test", "password": "correct-horse-battery"}
         )
-        token = r.json()["access_token"]
-        r = client.get(f"/plans/{officer}/{on}", headers={"Authorization": f"Bearer {token}"})
+        h = {"Authorization": f"Bearer {r.json()['access_token']}"}
+        r = client.get(f"/plans/{officer}/{on}", headers=h)
         assert r.status_code == 200, r.text
         plan = r.json()
+        if calendar_koban is not None:
+            body = {"koban_id": calendar_koban, "start": on.isoformat(), "weeks": 1}
+            r = client.post("/calendars", headers=h, json={**body, "forecast_runs": 1})
+            assert r.status_code == 202, r.text
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                job = client.get(f"/calendars/{r.json()['id']}", headers=h).json()
+                if job["status"] not in ("queued", "running"):
+                    break
+                time.sleep(0.3)
+            assert job["status"] == "done", job
     db.dispose()
-    return dict(plan)
+    return dict(plan), job
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -224,83 +241,247 @@ def test_a_workspace_with_streets_plans_along_them(tmp_path: Path) -> None:
         sheet = tmp_path / f"{officer}.pdf"
         cli("sheet", str(out), "--out", str(sheet))
         assert_sheet(sheet, plan, "道路網")
-    served = service_plan(f"sqlite:///{ws}", "HO1", ON)
+    served, job = served_plan_and_calendar(f"sqlite:///{ws}", "HO1", ON, calendar_koban="HK1")
     assert served["travel_source"] == "network" and served["stops"]
     assert max(len(s["path"]) for s in served["stops"]) > 2
+    # The service's calendar job travels on the same streets and says so.
+    assert job["result"]["travel_source"] == "network", job["message"]
+    assert job["result"]["calendar"]["attempts"]
 
 
-POLICE = ROOT.parent / "shared" / "data" / "police" / "koban_japan_2024-11-20.csv"
+SHARED = ROOT.parent / "shared" / "data"
+POLICE = SHARED / "police" / "koban_japan_2024-11-20.csv"
+CENSUS = SHARED / "kanazawa" / "ishikawa_h27_chome_households.csv"
 
 
-@pytest.mark.skipif(not POLICE.is_file(), reason=f"{POLICE} is not there (../shared)")
-def test_own_data_in_the_national_formats(tmp_path: Path) -> None:
-    """The police list as published (filtered to one station), households
-    listed by address only (located on the bundled Ishikawa 町字 points and
-    placed in beats by location), to a plan and its sheet."""
-    import sqlite3
+def readme_sequence() -> tuple[str, list[list[str]]]:
+    """The README's "Your own data" commands: the workspace variable and each command line."""
+    import shlex
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Your own data") :]
+    block = section[
+        section.index("```bash\n") + 8 : section.index("```\n", section.index("```bash"))
+    ]
+    lines = [line.split("  #")[0].strip() for line in block.splitlines()]
+    export = lines[0]
+    assert export.startswith("export JUNKAI_WORKSPACE="), export
+    commands = [shlex.split(line)[1:] for line in lines[1:] if line.startswith("junkai-geo ")]
+    return export, commands
+
+
+def readme_users() -> list[list[str]]:
+    """The README's ``users add`` lines of "Your own data" (after ``JUNKAI_NEW_PASSWORD=...``)."""
+    import shlex
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Your own data") : text.index("### The solver's JSON interface")]
+    return [
+        shlex.split(line.split("junkai-geo ", 1)[1].split("  #")[0])
+        for line in section.splitlines()
+        if "junkai-geo users add" in line
+    ]
+
+
+def estat_zip(path: Path) -> int:
+    """金沢市's 2015 census small areas as e-Stat serves them (a .zip of a cp932
+    Shapefile, parts of one KEY_CODE and water areas included); the polygons are
+    the Voronoi cells of the representative points (e-Stat's are not in ../shared).
+    Returns the number of land KEY_CODEs."""
+    import csv
+    import importlib.util
+    import zipfile
 
     import shapely
 
+    spec = importlib.util.spec_from_file_location(
+        "mk", ROOT / "tests" / "fixtures" / "make_national_fixtures.py"
+    )
+    assert spec is not None and spec.loader is not None
+    mk = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mk)
+    with CENSUS.open(encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r["GST_NAME"] == "金沢市"]
+    records = [
+        mk.estat_record(
+            r["KEY_CODE"],
+            r["MOJI"],
+            int(r["HCODE"]),
+            float(r["AREA"]),
+            int(r["JINKO"]),
+            int(r["SETAI"]),
+            float(r["X_CODE"]),
+            float(r["Y_CODE"]),
+            city=r["CITY"],
+            gst=r["GST_NAME"],
+        )  # fmt: skip
+        for r in rows
+    ]
+    pts = gpd.GeoSeries(
+        gpd.points_from_xy([r["X_CODE"] for r in records], [r["Y_CODE"] for r in records]),
+        crs="EPSG:4612",
+    ).to_crs(6675)
+    hull = shapely.MultiPoint(list(pts)).convex_hull.buffer(500)
+    cells = gpd.GeoSeries(
+        list(shapely.voronoi_polygons(shapely.MultiPoint(list(pts)), extend_to=hull).geoms),
+        crs=6675,
+    ).intersection(hull)
+    # Each point's own cell (parts of one 町丁目 have points of their own).
+    pi, ci = shapely.STRtree(cells.to_numpy()).query(pts.to_numpy(), predicate="within")
+    cell_of = dict(zip(pi.tolist(), ci.tolist(), strict=True))
+    geoms = gpd.GeoSeries([cells.iloc[cell_of[i]] for i in range(len(pts))], crs=6675)
+    shp = path.parent / "h27ka17201.shp"
+    mk.write_estat_shapefile(shp, records, geometries=list(geoms.to_crs("EPSG:4612")))
+    with zipfile.ZipFile(path, "w") as z:
+        for suffix in (".shp", ".shx", ".dbf", ".prj"):
+            z.write(shp.with_suffix(suffix), f"h27ka17201{suffix}")
+    return len({r["KEY_CODE"] for r in rows if r["HCODE"] != "8154"})
+
+
+def national_files(out: Path) -> dict[str, Path | int]:
+    """The files of the README's sequence, in the national formats, from ../shared.
+
+    The police list as published (金沢東's 14 located boxes are kept by the
+    import); beats: each box's Voronoi cell (受持区 named after the box); the
+    e-Stat boundaries of 金沢市 as downloaded; one officer per beat; households
+    listed by address only (住所, cp932), as a ward office keeps them; their
+    visit history.
+    """
+    import shapely
+
+    from junkai_geo.formats import read_police_boxes
     from junkai_geo.ingest import read_layer
 
-    ws = tmp_path / "ishikawa.sqlite3"
-    where = ["--workspace", str(ws)]
-    cli("import", "koban", str(POLICE), "--prefecture", "石川県", "--station", "金沢東", "--skip-unlocated", *where)  # fmt: skip
-    con = sqlite3.connect(ws)
-    koban = con.execute("SELECT koban_id, lon, lat FROM koban ORDER BY koban_id").fetchall()
-    con.close()
-    assert len(koban) >= 10 and all(k.startswith("KB-") for k, _, _ in koban)
-    # Beats: the koban's Voronoi cells in the area they serve.
-    pts = gpd.GeoSeries([Point(lon, lat) for _, lon, lat in koban], crs="EPSG:4326").to_crs(6675)
-    area = shapely.MultiPoint(list(pts)).convex_hull.buffer(1500)
-    cells = shapely.voronoi_polygons(shapely.MultiPoint(list(pts)), extend_to=area)
-    beats = []
-    for (kid, _, _), p in zip(koban, pts, strict=True):
-        cell = next(c for c in cells.geoms if c.contains(p)).intersection(area)
-        beats.append({"beat_id": f"B-{kid[3:]}", "koban_id": kid, "geometry": cell})
-    beats_gdf = gpd.GeoDataFrame(beats, crs=6675).to_crs("EPSG:4326")
-    beats_gdf.to_file(tmp_path / "beats.geojson")
+    koban = read_police_boxes(POLICE, prefecture="石川県", station="金沢東", skip_unlocated=True)
+    k = koban.frame.to_crs(6675)
+    area = shapely.MultiPoint(list(k.geometry)).convex_hull.buffer(1500)
+    cells = shapely.voronoi_polygons(shapely.MultiPoint(list(k.geometry)), extend_to=area)
+    beat_ids = [str(n).removesuffix("交番").removesuffix("駐在所") for n in k["name"]]
+    beats = gpd.GeoDataFrame(
+        {"beat_id": beat_ids, "koban_id": k["koban_id"], "name": k["name"]},
+        geometry=[
+            next(c for c in cells.geoms if c.contains(p)).intersection(area) for p in k.geometry
+        ],
+        crs=6675,
+    ).to_crs("EPSG:4326")
+    beats.to_file(out / "beats.geojson")
     pd.DataFrame(
         {
-            "officer_id": [f"O-{b['beat_id']}" for b in beats],
-            "koban_id": [b["koban_id"] for b in beats],
-            "beat_id": [b["beat_id"] for b in beats],
+            "officer_id": [f"O-{b}" for b in beat_ids],
+            "koban_id": k["koban_id"],
+            "role": "beat",
+            "beat_id": beat_ids,
+            "mode": "walk",
         }
-    ).to_csv(tmp_path / "officers.csv", index=False)
-    # Households by address only (住所, no coordinates), as a ward office keeps them.
+    ).to_csv(out / "officers.csv", index=False, encoding="utf-8-sig")
+    units = estat_zip(out / "h27ka17201.zip")
+    # Households near each box (40 each), by address only.
     hh = gpd.read_parquet(BUNDLE / "households.parquet").to_crs(6675)
-    hh = hh[hh.within(shapely.union_all(pts.buffer(700).to_numpy()))].head(400)
+    tree = shapely.STRtree(hh.geometry.to_numpy())
+    near = sorted({int(i) for p in k.geometry for i in tree.query(p.buffer(400))[:40]})
+    hh = hh.iloc[near]
     listed = pd.DataFrame(
         {
             "世帯ID": hh["household_id"].to_numpy(),
             "住所": ("石川県金沢市" + hh["address"]).to_numpy(),
-            "種別": hh["kind"]
-            .map({"home": "世帯", "business": "事業所", "public": "公共"})
-            .to_numpy(),
+            "種別": hh["kind"].map({"home": "世帯", "business": "事業所", "public": "公共"}),
             "階": hh["floor"].to_numpy(),
         }
     )
-    listed.to_csv(tmp_path / "all.csv", index=False, encoding="cp932")
-    # Keep the rows the bundled 町字 points locate inside the beats (a real list
-    # would be the station's own area).
-    located = read_layer(tmp_path / "all.csv", "households").to_crs("EPSG:4326")
-    inside = located[located.within(beats_gdf.union_all())]["household_id"]
-    assert len(inside) >= 50
-    listed[listed["世帯ID"].isin(inside)].to_csv(
-        tmp_path / "households.csv", index=False, encoding="cp932"
+    listed.to_csv(out / "all.csv", index=False, encoding="cp932")
+    # Keep the rows the 町字 points locate inside the beats (a real list would
+    # be the station's own area).
+    located = read_layer(out / "all.csv", "households").to_crs("EPSG:4326")
+    inside = set(located[located.within(beats.union_all())]["household_id"])
+    listed = listed[listed["世帯ID"].isin(inside)]
+    listed.to_csv(out / "households.csv", index=False, encoding="cp932")
+    visits = pd.read_parquet(BUNDLE / "visits.parquet")
+    visits[visits["household_id"].isin(inside)].to_csv(
+        out / "visits.csv", index=False, encoding="utf-8-sig"
     )
-    cli("import", "beats", str(tmp_path / "beats.geojson"), *where)
-    cli("import", "officers", str(tmp_path / "officers.csv"), *where)
-    cli("import", "households", str(tmp_path / "households.csv"), *where)
-    con = sqlite3.connect(ws)
-    busiest = con.execute(
-        "SELECT beat_id FROM households GROUP BY beat_id ORDER BY count(*) DESC, beat_id LIMIT 1"
-    ).fetchone()[0]
-    assert con.execute("SELECT count(*) FROM households WHERE beat_id IS NULL").fetchone()[0] == 0
-    con.close()
-    out, sheet = tmp_path / "plan.json", tmp_path / "sheet.pdf"
-    cli("plan", "--officer", f"O-{busiest}", "--date", ON.isoformat(), "--time-limit", "1", "--out", str(out), *where)  # fmt: skip
-    cli("sheet", str(out), "--out", str(sheet))
-    plan = json.loads(out.read_text(encoding="utf-8"))
+    return {
+        "koban_japan_2024-11-20.csv": POLICE,
+        "beats.geojson": out / "beats.geojson",
+        "h27ka17201.zip": out / "h27ka17201.zip",
+        "officers.csv": out / "officers.csv",
+        "households.csv": out / "households.csv",
+        "visits.csv": out / "visits.csv",
+        "_land_units": units,
+        "_households": len(listed),
+    }
+
+
+@pytest.fixture(scope="module")
+def national(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | int]:
+    if not (POLICE.is_file() and CENSUS.is_file()):
+        pytest.skip(f"{POLICE.parent.parent} is not there (../shared)")
+    return national_files(tmp_path_factory.mktemp("national"))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_readme_sequence_in_the_national_formats(
+    backend: str,
+    national: dict[str, Path | int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The README's "Your own data" commands, as written, on files in the national
+    formats: the police list, e-Stat boundaries as downloaded, households by
+    address (located on the bundled 町字 points, beats by location), to a plan
+    and its PDF sheet; on SQLite and on PostgreSQL."""
+    from contextlib import ExitStack
+
+    from sqlalchemy import create_engine, text
+
+    export, commands = readme_sequence()
+    for name in ("JUNKAI_DATABASE_URL", "DATABASE_URL", "JUNKAI_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # plan.json and sheet.pdf are written here
+    with ExitStack() as stack:
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path / 'ishikawa.sqlite3'}"
+            monkeypatch.setenv("JUNKAI_WORKSPACE", str(tmp_path / "ishikawa.sqlite3"))
+        else:
+            from tests.api_tests.conftest import fresh_postgres_database
+
+            url = stack.enter_context(fresh_postgres_database())
+            monkeypatch.setenv("JUNKAI_DATABASE_URL", url)  # the alternative the README names
+        for argv in commands:
+            cli(*[str(national.get(a, a)) for a in argv])
+        out = capsys.readouterr().out
+        engine = create_engine(url)
+        with engine.connect() as conn:
+            n = {
+                t: conn.execute(text(f"SELECT count(*) FROM {t}")).scalar()
+                for t in ("koban", "beats", "units", "officers", "households", "visits")
+            }
+            no_beat = conn.execute(text("SELECT count(*) FROM households WHERE beat_id IS NULL"))
+            assert no_beat.scalar() == 0
+            tawara = conn.execute(text("SELECT count(*) FROM units WHERE unit_id = '172016810'"))
+            assert tawara.scalar() == 1  # 俵町: two parts, one unit
+            if backend == "postgres":
+                srid = conn.execute(text("SELECT DISTINCT ST_SRID(geom) FROM households"))
+                assert srid.scalars().all() == [6675]
+        engine.dispose()
+    assert n["koban"] == n["beats"] == n["officers"] == 14
+    assert n["units"] == national["_land_units"]  # water areas (金沢港) left out
+    assert n["households"] == national["_households"] >= 200 and n["visits"] > 0
+    assert "households without a beat: 0" in out
+    plan_path = next(
+        Path(a) for argv in commands if argv[0] == "plan" for a in argv if a.endswith(".json")
+    )
+    plan = json.loads(plan_path.read_text(encoding="utf-8"))
     assert plan["stops"], plan["notes"]
+    sheet = next(
+        Path(a) for argv in commands if argv[0] == "sheet" for a in argv if a.endswith(".pdf")
+    )
+    assert sheet.read_bytes().startswith(b"%PDF")
     assert_sheet(sheet, plan)
+    if backend == "sqlite":
+        # How to log in on that workspace: the README's users, an officer and a manager.
+        monkeypatch.setenv("JUNKAI_NEW_PASSWORD", "correct-horse-battery")
+        users = readme_users()
+        assert [u[:3] for u in users] == [["users", "add", "tanaka"], ["users", "add", "sato"]]
+        for argv in users:
+            assert main(argv) == 0, argv

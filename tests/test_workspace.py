@@ -279,7 +279,7 @@ def test_status_of_the_bundled_data_matches_data_readme(
     ]
     assert status["households_without_beat"] == 0
     assert status["beats_without_officer"] == 0
-    assert status["buildings_outside_beats"] == 0
+    assert status["buildings_without_beat"] == 0
     assert status["unknown"] > 0
 
 
@@ -395,3 +395,207 @@ def test_an_officer_whose_beat_has_no_households_gets_an_empty_plan_saying_why(
     plan = json.loads(out.read_text(encoding="utf-8"))
     assert plan["stops"] == [] and plan["beat_id"] == "B1"
     assert any(n.startswith("no_households: 受持区に世帯がありません") for n in plan["notes"])
+
+
+def test_buildings_outside_every_beat_are_reported_and_nothing_is_imported(
+    capsys: pytest.CaptureFixture[str], workspace: Path
+) -> None:
+    fixture = FIXTURES / "workspace_buildings_outside_beats.csv"
+    code, _, err = run(capsys, "import", "buildings", str(fixture), "--workspace", str(workspace))
+    assert code == 1
+    assert err.splitlines() == [
+        "junkai-geo import buildings: 2 problem(s); nothing was imported into the workspace "
+        f"{workspace}",
+        "  - workspace_buildings_outside_beats.csv, row/feature G3, field 'geometry': found a "
+        "point at lon 136.580000, lat 36.610000 outside every beat, 2851 m from the nearest "
+        "beat 'B1'; expected a point inside a beat of the workspace, or a beat_id "
+        "[outside_beats]",
+        "  - workspace_buildings_outside_beats.csv, row/feature G4, field 'geometry': found a "
+        "point at lon 136.700000, lat 36.620000 outside every beat, 3328 m from the nearest "
+        "beat 'B2'; expected a point inside a beat of the workspace, or a beat_id "
+        "[outside_beats]",
+    ]
+    con = sqlite3.connect(workspace)
+    assert con.execute("SELECT count(*) FROM buildings").fetchone()[0] == 0
+    con.close()
+
+
+def _segment_distance(x: float, y: float, ring: list[tuple[float, float]]) -> float:
+    """Distance from (x, y) to a closed ring's edges (independent of shapely)."""
+    best = np.inf
+    n = len(ring)
+    for i in range(n):
+        (x1, y1), (x2, y2) = ring[i], ring[(i + 1) % n]
+        dx, dy = x2 - x1, y2 - y1
+        t = min(1.0, max(0.0, ((x - x1) * dx + (y - y1) * dy) / (dx * dx + dy * dy)))
+        best = min(best, float(np.hypot(x - (x1 + t * dx), y - (y1 + t * dy))))
+    return best
+
+
+def test_buildings_by_location_match_an_independent_point_in_polygon(
+    capsys: pytest.CaptureFixture[str], workspace: Path, tmp_path: Path
+) -> None:
+    """Buildings imported without beat_id: every one placed in the beat a
+    ray-casting test (in the workspace's metres) finds, or all reported with
+    the distance to the nearest beat; status then counts those without a beat."""
+    import json
+
+    import pandas as pd
+    import pyproj
+
+    rng = np.random.default_rng(11)
+    n = 300
+    lon = np.concatenate([rng.uniform(136.58, 136.74, n - 20), np.full(20, 136.66)])
+    lat = np.concatenate([rng.uniform(36.51, 36.61, n - 20), rng.uniform(36.535, 36.585, 20)])
+    frame = pd.DataFrame(
+        {"building_id": [f"G{i:03d}" for i in range(n)], "kind": "detached", "lon": lon, "lat": lat}
+    )
+    frame.to_csv(tmp_path / "all.csv", index=False)
+    # The independent answer, in the workspace's CRS (EPSG:6675) as the rows are kept.
+    to_m = pyproj.Transformer.from_crs("EPSG:6668", "EPSG:6675", always_xy=True)
+    beats = json.loads((FIXTURES / "beats_ok.geojson").read_text(encoding="utf-8"))
+    rings = {
+        f["properties"]["beat_id"]: [
+            to_m.transform(*pyproj.Transformer.from_crs(4326, 6668, always_xy=True).transform(a, b))
+            for a, b in f["geometry"]["coordinates"][0][:-1]
+        ]
+        for f in beats["features"]
+    }
+    xs, ys = to_m.transform(lon, lat)
+    expected: list[set[str]] = []
+    for x, y in zip(xs, ys, strict=True):
+        near = {b for b, r in rings.items() if _segment_distance(x, y, r) < 1e-3}
+        inside = {b for b, r in rings.items() if ray_casting(x, y, r)}
+        # Within a millimetre of an edge either side is right; exactly on a
+        # shared edge the lowest id (test_beats_by_location_...).
+        expected.append(near | inside)
+    outside = [i for i, e in enumerate(expected) if not e]
+    assert 50 < len(outside) < n - 100
+    code, _, err = run(
+        capsys, "import", "buildings", str(tmp_path / "all.csv"), "--workspace", str(workspace)
+    )
+    assert code == 1
+    lines = err.splitlines()[1:]
+    assert len(lines) == len(outside)
+    for i, line in zip(outside, lines, strict=True):
+        d = min(_segment_distance(xs[i], ys[i], r) for r in rings.values())
+        m = re.search(r"row/feature (G\d+),.* outside every beat, (\d+) m from", line)
+        assert m is not None and m.group(1) == f"G{i:03d}", line
+        assert abs(int(m.group(2)) - d) <= 0.5 + 1e-6, (line, d)
+    frame.drop(index=outside).to_csv(tmp_path / "inside.csv", index=False)
+    code, out, err = run(
+        capsys, "import", "buildings", str(tmp_path / "inside.csv"), "--workspace", str(workspace)
+    )
+    assert code == 0, err
+    assert f"{n - len(outside)} building(s) without beat_id placed" in out
+    con = sqlite3.connect(workspace)
+    placed = dict(con.execute("SELECT building_id, beat_id FROM buildings").fetchall())
+    con.close()
+    assert len(placed) == n - len(outside)
+    for i, e in enumerate(expected):
+        if e:
+            assert placed[f"G{i:03d}"] in e, (i, lon[i], lat[i], e)
+    assert {placed[f"G{i:03d}"] for i in range(n - 20, n)} <= {"B1", "B2"}
+    code, out, _ = run(capsys, "status", "--workspace", str(workspace))
+    assert "buildings without a beat: 0" in out
+    # A new beat version without B2: its buildings have no beat now, and status says so.
+    only_b1 = {
+        **beats,
+        "features": [f for f in beats["features"] if f["properties"]["beat_id"] == "B1"],
+    }
+    (tmp_path / "b1.geojson").write_text(json.dumps(only_b1), encoding="utf-8")
+    code, out, err = run(
+        capsys, "import", "beats", str(tmp_path / "b1.geojson"), "--workspace", str(workspace)
+    )
+    assert code == 0, err
+    lost = sorted(b for b, beat in placed.items() if beat == "B2")
+    assert f"0 buildings placed in the new beats by location; {len(lost)} lie in no beat" in out
+    code, out, _ = run(capsys, "status", "--workspace", str(workspace), "--json")
+    status = json.loads(out)
+    assert status["buildings_without_beat"] == len(lost)
+    assert status["buildings_without_beat_ids"] == lost[:20]
+
+
+def test_postgis_points_carry_the_workspace_crs_abroad(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A workspace in Helsinki: PostGIS points are labelled with its CRS (UTM 35N,
+    EPSG:32635), transform back to the imported longitude / latitude, measure in
+    metres, and the migration relabels a database made before (down and up)."""
+    import geopandas as gpd
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from api.db import alembic_config
+    from tests.api_tests.conftest import fresh_postgres_database
+    from tests.test_own_data import helsinki_files
+
+    helsinki_files(tmp_path)
+    source = gpd.read_file(tmp_path / "households.geojson").set_index("household_id")
+    with fresh_postgres_database() as url:
+        for layer, name in (
+            ("koban", "koban.geojson"),
+            ("beats", "beats.geojson"),
+            ("households", "households.geojson"),
+        ):
+            code, _, err = run(capsys, "import", layer, str(tmp_path / name), "--database-url", url)
+            assert code == 0, err
+        engine = create_engine(url)
+
+        def srids(conn: object) -> dict[str, set[int]]:
+            return {
+                t: {
+                    int(v)
+                    for (v,) in conn.execute(  # type: ignore[attr-defined]
+                        text(f"SELECT DISTINCT ST_SRID(geom) FROM {t}")
+                    )
+                }
+                | {
+                    int(
+                        conn.execute(  # type: ignore[attr-defined]
+                            text(f"SELECT Find_SRID(current_schema()::text, '{t}', 'geom')")
+                        ).scalar()
+                    )
+                }
+                for t in ("koban", "households", "beats")
+            }
+
+        try:
+            with engine.connect() as conn:
+                crs = conn.execute(text("SELECT value FROM workspace_meta WHERE key = 'crs'"))
+                assert crs.scalar() == "EPSG:32635"
+                assert srids(conn) == {"koban": {32635}, "households": {32635}, "beats": {4326}}
+                rows = conn.execute(
+                    text(
+                        "SELECT household_id, ST_X(ST_Transform(geom, 4326)), "
+                        "ST_Y(ST_Transform(geom, 4326)), x, y FROM households"
+                    )
+                ).all()
+                assert len(rows) == len(source) == 60
+                for hid, lon, lat, _, _ in rows:
+                    p = source.geometry[hid]
+                    assert abs(lon - p.x) < 1e-8 and abs(lat - p.y) < 1e-8, (hid, lon, lat)
+                # Distances in metres, as the GiST-indexed ST_DWithin of /households/near.
+                hid0, _, _, x0, y0 = rows[0]
+                near = conn.execute(
+                    text(
+                        "SELECT count(*) FROM households WHERE "
+                        "ST_DWithin(geom, ST_SetSRID(ST_MakePoint(:x, :y), 32635), 150)"
+                    ),
+                    {"x": x0, "y": y0},
+                ).scalar()
+                assert near == sum(np.hypot(x - x0, y - y0) <= 150 for *_, x, y in rows) > 1
+            # A database made before: labelled 6675 at 0009, relabelled by 0010_geom_srid.
+            cfg = alembic_config()
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.downgrade(cfg, "0009")
+            with engine.connect() as conn:
+                assert srids(conn)["households"] == {6675}
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+            with engine.connect() as conn:
+                assert srids(conn) == {"koban": {32635}, "households": {32635}, "beats": {4326}}
+        finally:
+            engine.dispose()

@@ -64,6 +64,8 @@ def officer_view(result: dict[str, Any], officer_id: str | None, beats: frozense
         ]
     if "new_officer" in result:
         out["new_officer"] = result["new_officer"]
+    if "travel_source" in result:
+        out["travel_source"] = result["travel_source"]
     return out
 
 

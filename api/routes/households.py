@@ -205,7 +205,10 @@ def _nearest(
     index on ``geom`` (``ST_DWithin``).
     """
     if postgis:
-        point = func.ST_SetSRID(func.ST_MakePoint(x, y), 6675)
+        from ..geom_srid import srid_of
+
+        # (x, y) and households.geom are in the workspace's metric CRS.
+        point = func.ST_SetSRID(func.ST_MakePoint(x, y), srid_of(workspace_crs(session)))
         dist: Any = func.ST_Distance(text("households.geom"), point)
     else:
         dist = (HouseholdRow.x - x) * (HouseholdRow.x - x) + (HouseholdRow.y - y) * (

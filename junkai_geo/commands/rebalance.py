@@ -101,7 +101,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_units(path: Path, id_column: str) -> Any:
+    """The units layer; an e-Stat boundary file is read as the importer reads it.
+
+    e-Stat 町丁・字等別境界 files (detected from their fields) have their
+    parts merged into one unit per ``KEY_CODE``, water areas (HCODE 8154)
+    left out and the cp932 ``.dbf`` decoded (:func:`junkai_geo.formats.
+    read_estat_boundaries`); the notes go to stderr. Their ids are
+    ``unit_id`` (``--id KEY_CODE`` names the same), the households
+    ``households`` (SETAI).
+    """
     import geopandas as gpd
+
+    from ..formats import detect_format, read_estat_boundaries
 
     if not path.exists():
         raise InputError(
@@ -109,6 +120,14 @@ def _read_units(path: Path, id_column: str) -> Any:
                 str(path), None, None, "no such file", "a readable polygon layer", "missing_file"
             )
         )
+    if detect_format(path, "units") == "estat_boundary":
+        read = read_estat_boundaries(path)
+        units = read.raise_for_problems()
+        for note in read.notes:
+            print(f"注意 note: {note}", file=sys.stderr)
+        if id_column not in units.columns and id_column.upper() == "KEY_CODE":
+            units[id_column] = units["unit_id"]
+        return units
     try:
         if path.suffix.lower() in (".parquet", ".geoparquet"):
             return gpd.read_parquet(path)
