@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Date, String, and_, case, cast, distinct, exists, func, or_, select
+from sqlalchemy import Date, DateTime, String, and_, case, cast, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from junkai_geo.model import Dataset
@@ -116,7 +116,8 @@ def scope_layers(
 def _week(session: Session) -> Any:
     """The Monday of a visit's week, in the database's own date functions."""
     if session.get_bind().dialect.name == "postgresql":
-        return cast(func.date_trunc("week", VisitRow.visited_on), Date)
+        # On a timestamp without time zone: the session's zone cannot shift the day.
+        return cast(func.date_trunc("week", cast(VisitRow.visited_on, DateTime)), Date)
     return func.date(VisitRow.visited_on, "weekday 0", "-6 days")
 
 
@@ -286,12 +287,11 @@ def progress_report(
 
 
 def card_status(last_contact: pd.Series, today: date) -> np.ndarray:
-    """Card status (none / stale / current) from the stored last contacts."""
-    cutoff = stale_cutoff(today, CARD_PARAMS.stale_after_months)
-    return np.array(
-        ["none" if pd.isna(d) else ("stale" if d <= cutoff else "current") for d in last_contact],
-        dtype=object,
-    )
+    """Card status (none / stale / current) from the stored last contacts (datetime64)."""
+    cutoff = np.datetime64(stale_cutoff(today, CARD_PARAMS.stale_after_months), "ns")
+    last = last_contact.to_numpy("datetime64[ns]")
+    known = ~np.isnat(last)
+    return np.where(~known, "none", np.where(last <= cutoff, "stale", "current")).astype(object)
 
 
 def specialist_inputs(
@@ -299,9 +299,10 @@ def specialist_inputs(
 ) -> tuple[Dataset, pd.DataFrame, Callable[[np.ndarray], pd.DataFrame]]:
     """What :func:`junkai_geo.specialists.recommend_for_dataset` reads, without the visits.
 
-    A Dataset of koban, officers, households (planning columns, ``unit_id``),
-    their buildings and the scope's units; the card table from the stored
-    card fields; and a function counting the absent / answered visits of
+    A Dataset of koban, officers, households (planning columns and
+    ``unit_id``, no positions), their buildings and the scope's units; the
+    card table (status, occupancy, last contact) from the stored card
+    fields; and a function counting the absent / answered visits of
     given households (asked for the districts' households only).
     """
     import geopandas as gpd
@@ -310,16 +311,20 @@ def specialist_inputs(
     koban, officers, crs = scope_layers(session, koban_ids)
     in_scope = _in_scope(session, koban_ids)
     hcols = ["household_id", "kind", "beat_id", "building_id", "floor", "unit_id"]
-    ccols = ["occupancy", "last_contact", "absences", "visit_count"]
     rows = _rows(
         session,
         select(
-            *(getattr(HouseholdRow, c) for c in [*hcols, *ccols]), HouseholdRow.x, HouseholdRow.y
+            *(getattr(HouseholdRow, c) for c in hcols),
+            HouseholdRow.occupancy,
+            HouseholdRow.last_contact,
         ).where(in_scope),
     )
-    frame = _frame(rows, [*hcols, *ccols, "x", "y"])
-    cards_in = frame[["household_id", *ccols]]
-    households = _points(frame.drop(columns=ccols), crs)
+    frame = _frame(rows, [*hcols, "occupancy", "last_contact"])
+    # No positions: the districts are placed by their buildings, and the
+    # households' 町丁目 is their unit_id.
+    households = gpd.GeoDataFrame(
+        frame[hcols], geometry=gpd.GeoSeries([None] * len(frame), crs=crs), crs=crs
+    )
     buildings = buildings_of_households(session, households)
     u = session.execute(
         select(
@@ -346,16 +351,14 @@ def specialist_inputs(
     ).to_crs(crs)
     area_km2 = units["area_m2"].where(units["area_m2"] > 0, units.geometry.area) / 1e6
     units["density_per_km2"] = units["households"] / area_km2.where(area_km2 > 0, 1.0)
-    last = pd.to_datetime(cards_in["last_contact"]).astype("datetime64[ns]")
+    last = pd.to_datetime(frame["last_contact"]).astype("datetime64[ns]")
     cards = pd.DataFrame(
         {
-            "status": card_status(cards_in["last_contact"], today),
-            "occupancy": cards_in["occupancy"].astype(object).to_numpy(),
+            "status": card_status(last, today),
+            "occupancy": frame["occupancy"].astype(object).to_numpy(),
             "last_contact": last.to_numpy(),
-            "absences": cards_in["absences"].astype(np.int64).to_numpy(),
-            "visits": cards_in["visit_count"].astype(np.int64).to_numpy(),
         },
-        index=pd.Index(cards_in["household_id"], name="household_id"),
+        index=pd.Index(frame["household_id"], name="household_id"),
     )
     absent = VisitRow.outcome == "absent"
     answered = VisitRow.outcome.in_(("met", "refused"))

@@ -55,10 +55,35 @@ from tests.api_tests.conftest import (  # noqa: E402
     household_ids,
     seed,
 )
-from tests.api_tests.test_crash import free_port, start_server  # noqa: E402
+from tests.api_tests.test_crash import free_port  # noqa: E402
 
+#: Seconds a server may take to start (imports on a loaded machine).
+START_TIMEOUT_S = 600.0
 READER = "mgr_naka"  # the station manager reads household details of his beats
 WRITER = "off_naka1"
+
+
+def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+    """``uvicorn`` on ``url`` at ``port``, once its /health answers."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.main:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT,
+        env={**os.environ, "JUNKAI_DATABASE_URL": url},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"server did not start within {START_TIMEOUT_S:.0f} s")
 
 
 def one_run(

@@ -47,9 +47,15 @@ def beats_map_data(db: Any, who: Principal) -> dict[str, Any]:
     The workload per 町丁目 comes from grouped queries on the stored card
     fields (:func:`api.aggregates.unit_workloads`: the beat editor's figures,
     without reading every household and visit of the station); the editor's
-    cached model only when the grouped path cannot place a household.
+    cached model only when the grouped path cannot place a household. Kept
+    as the heavy reports are (:mod:`api.heavy_reads`: 30 s fresh, cleared by
+    a visit or an import).
     """
-    editor = _map_units(db, who)
+    from ..heavy_reads import cached_heavy_read
+
+    with db.read_session() as session:
+        key = ("beats-map", who.koban_ids, current_version(session))
+        editor = cached_heavy_read(session, key, lambda _read: _map_units(db, who))
     work: dict[str, float] = {}
     for u in editor["units"]:
         work[u["beat_id"]] = work.get(u["beat_id"], 0.0) + u["workload_h"]
