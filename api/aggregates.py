@@ -56,14 +56,14 @@ from junkai_geo.progress import (
 from junkai_geo.settings import WorkloadParams
 from junkai_geo.workload import household_service_s, unit_workload_from_totals
 
-from .models import BeatRow, HouseholdRow, KobanRow, OfficerRow, UnitRow, VisitRow
+from .models import BeatRow, BuildingRow, HouseholdRow, KobanRow, OfficerRow, UnitRow, VisitRow
 from .store import (
+    BUILDING_COLUMNS,
     CARD_PARAMS,
     CHUNK,
     _frame,
     _points,
     _rows,
-    buildings_of_households,
     stale_cutoff,
     workspace_crs,
 )
@@ -325,7 +325,27 @@ def specialist_inputs(
     households = gpd.GeoDataFrame(
         frame[hcols], geometry=gpd.GeoSeries([None] * len(frame), crs=crs), crs=crs
     )
-    buildings = buildings_of_households(session, households)
+    # The households' buildings in one query, in building_id order (the
+    # order of api.store.buildings_of_households' sorted chunks).
+    bcols = [*BUILDING_COLUMNS, "x", "y"]
+    buildings = _points(
+        _frame(
+            _rows(
+                session,
+                select(*(getattr(BuildingRow, c) for c in bcols))
+                .where(
+                    BuildingRow.building_id.in_(
+                        select(HouseholdRow.building_id).where(
+                            in_scope, HouseholdRow.building_id.is_not(None)
+                        )
+                    )
+                )
+                .order_by(BuildingRow.building_id),
+            ),
+            bcols,
+        ),
+        crs,
+    )
     u = session.execute(
         select(
             UnitRow.unit_id,

@@ -176,7 +176,8 @@ def main() -> None:
     with db.writing() as session:
         if session.scalar(select(User).where(User.username == "bench_admin")) is None:
             create_user(session, "bench_admin", "bench-password-17", "admin")
-    app = create_app(ApiSettings(database_url=url), db=db)
+    # No pages prewarm: its background workload model would share the CPU.
+    app = create_app(ApiSettings(database_url=url, pages_prewarm=False), db=db)
     client = TestClient(app)
     r = client.post(
         "/auth/token", data={"username": "bench_admin", "password": "bench-password-17"}
