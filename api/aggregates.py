@@ -502,7 +502,7 @@ def unit_workloads(
         .group_by(HouseholdRow.unit_id)
     ).all()
     pos = {u: i for i, u in enumerate(units["unit_id"].astype(str))}
-    service_s = np.zeros(len(units))
+    service_s: np.ndarray = np.zeros(len(units))
     if groups:
         g = pd.DataFrame(groups, columns=["unit", "kind", "none", "floor", "share", "n"])
         each = household_service_s(
