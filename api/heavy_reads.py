@@ -1,9 +1,10 @@
 """Cache and bound the heavy reports (``GET /progress``, ``GET /specialists``).
 
-Each of them reads every household and visit of the caller's scope (on the
-bundled Kanazawa data 216,536 households and 397,522 visits) and computes
-for seconds. Answers are kept per (route, scope, parameters, day, beat
-version), as the beat survey's are (:mod:`api.routes.reports`):
+Each of them summarises every household and visit of the caller's scope
+(on the bundled Kanazawa data 216,536 households and 397,522 visits), with
+grouped queries (:mod:`api.aggregates`) but still for a second or more.
+Answers are kept per (route, scope, parameters, day, beat version), as the
+beat survey's are (:mod:`api.routes.reports`):
 
 - fresh for :data:`HEAVY_CACHE_S`: answered at once;
 - older but younger than :data:`HEAVY_STALE_S`: answered at once while one

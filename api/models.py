@@ -197,6 +197,19 @@ class HouseholdRow(Base):
         # A beat's households in list order; partial indexes of the 未把握
         # (migration 0004, which also adds the dialect-specific ones by position).
         Index("ix_households_beat_household", "beat_id", "household_id"),
+        # The heavy reports' grouped queries (migration 0012, api.aggregates).
+        Index("ix_households_id_beat", "household_id", "beat_id"),
+        Index(
+            "ix_households_report",
+            "beat_id",
+            "unit_id",
+            "occupancy",
+            "last_contact",
+            "kind",
+            "floor",
+            "building_id",
+            "household_id",
+        ),
         Index(
             "ix_households_unknown_beat",
             "beat_id",
@@ -228,7 +241,12 @@ class HouseholdRow(Base):
 
 class VisitRow(Base):
     __tablename__ = "visits"
-    __table_args__ = (UniqueConstraint("created_by", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("created_by", "idempotency_key"),
+        # The heavy reports' grouped queries (migration 0012, api.aggregates).
+        Index("ix_visits_day_report", "visited_on", "household_id", "officer_id", "outcome"),
+        Index("ix_visits_household_report", "household_id", "outcome", "visited_on", "time"),
+    )
     visit_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     household_id: Mapped[str] = mapped_column(ForeignKey("households.household_id"), index=True)
     officer_id: Mapped[str] = mapped_column(String(64), index=True)

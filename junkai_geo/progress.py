@@ -172,21 +172,49 @@ def progress_report(
     still use their whole koban or station).
     """
     p = params or ProgressParams()
-    if end < start:
-        raise ParameterError(
-            f"period: found from {start.isoformat()} to {end.isoformat()}; expected from <= to"
-        )
+    check_period(start, end)
     for name in ("officers", "households", "visits", "koban"):
         if getattr(dataset, name) is None:
             raise InputError(
                 Problem(name, None, None, f"no {name} layer", f"a {name} layer", "missing_layer")
             )
-    officers = dataset.officers.copy()  # type: ignore[union-attr]
-    koban = dataset.koban
+    officers = officers_with_station(dataset.officers, dataset.koban, station)  # type: ignore[arg-type]
+    counts = progress_counts(dataset, start=start, end=end, params=p)
+    return progress_from_counts(
+        officers,
+        counts,
+        start=start,
+        end=end,
+        station=station,
+        koban_id=koban_id,
+        params=p,
+        roster_params=roster_params,
+    )
+
+
+def check_period(start: date, end: date) -> None:
+    """Raise a ParameterError unless ``start <= end``."""
+    if end < start:
+        raise ParameterError(
+            f"period: found from {start.isoformat()} to {end.isoformat()}; expected from <= to"
+        )
+
+
+def officers_with_station(
+    officers: pd.DataFrame, koban: pd.DataFrame, station: str | None = None
+) -> pd.DataFrame:
+    """A copy of ``officers`` with the ``station`` of each one's koban.
+
+    Raises
+    ------
+    InputError
+        ``station`` is given and no officer's koban belongs to it.
+    """
+    officers = officers.copy()
     station_of = dict(
         zip(
-            koban["koban_id"].astype(str),  # type: ignore[index]
-            koban["station"].astype(str) if "station" in koban else "",  # type: ignore[index, operator]
+            koban["koban_id"].astype(str),
+            koban["station"].astype(str) if "station" in koban else "",
             strict=True,
         )
     )
@@ -203,6 +231,35 @@ def progress_report(
                 "unknown_station",
             )
         )
+    return officers
+
+
+@dataclass
+class ProgressCounts:
+    """What :func:`progress_report` reads from the households and visits.
+
+    Per beat (the households' ``beat_id``): ``beat_total`` occupied
+    households at the start of the period, ``unknown_start`` /
+    ``unknown_end`` occupied households without a card (未把握) at its start
+    and end; per officer, the counts of the period's visits
+    (:class:`OfficerStats`); ``period_visits`` the number of those visits.
+    A database can compute them with grouped queries
+    (``api.aggregates.progress_counts``) instead of reading every visit.
+    """
+
+    beat_total: dict[str, int]
+    unknown_start: dict[str, int]
+    unknown_end: dict[str, int]
+    stats: OfficerStats
+    period_visits: int
+
+
+def progress_counts(
+    dataset: Dataset, *, start: date, end: date, params: ProgressParams | None = None
+) -> ProgressCounts:
+    """The per-beat and per-officer counts of :func:`progress_report` from a dataset."""
+    p = params or ProgressParams()
+    officers = dataset.officers
     hh = dataset.households
     visits = dataset.visits
     # Compare datetime64 days, not Python dates (an object per visit).
@@ -242,7 +299,37 @@ def progress_report(
     ).dt.date
     period["beat_of_hh"] = period["household_id"].map(hh_beat)
 
-    stats = _officer_stats(period, officers)
+    return ProgressCounts(
+        beat_total={str(k): int(v) for k, v in beat_total.items()},
+        unknown_start={str(k): int(v) for k, v in unknown_start.items()},
+        unknown_end={str(k): int(v) for k, v in unknown_end.items()},
+        stats=_officer_stats(period, officers),  # type: ignore[arg-type]
+        period_visits=len(period),
+    )
+
+
+def progress_from_counts(
+    officers: pd.DataFrame,
+    counts: ProgressCounts,
+    *,
+    start: date,
+    end: date,
+    station: str | None = None,
+    koban_id: str | None = None,
+    params: ProgressParams | None = None,
+    roster_params: RosterParams | None = None,
+) -> ProgressResult:
+    """The report from the counts: coverage, lagging flags and focus days.
+
+    ``officers`` carries ``station`` (the station of each officer's koban).
+    """
+    p = params or ProgressParams()
+    stats = counts.stats
+    beat_total, unknown_start, unknown_end = (
+        counts.beat_total,
+        counts.unknown_start,
+        counts.unknown_end,
+    )
     rows: list[OfficerProgress] = []
     for r in officers.to_dict("records"):
         oid = str(r["officer_id"])
@@ -286,7 +373,7 @@ def progress_report(
     if koban_id is not None:
         rows = [o for o in rows if o.koban_id == koban_id]
     notes = []
-    if len(period) == 0:
+    if counts.period_visits == 0:
         notes.append("no visit in the period")
     return ProgressResult(start, end, p, rows, notes)
 
@@ -299,7 +386,7 @@ def _beat_of(value: Any) -> str | None:
 
 
 @dataclass
-class _OfficerStats:
+class OfficerStats:
     attempts: dict[str, int]
     contacts: dict[str, int]
     made: dict[str, int]
@@ -308,7 +395,7 @@ class _OfficerStats:
     weekly: dict[str, list[dict[str, Any]]]
 
 
-def _officer_stats(period: pd.DataFrame, officers: pd.DataFrame) -> _OfficerStats:
+def _officer_stats(period: pd.DataFrame, officers: pd.DataFrame) -> OfficerStats:
     """Per-officer counts of the period's visits, each in one grouped pass.
 
     ``attempted`` counts the distinct households of the officer's own beat
@@ -345,7 +432,7 @@ def _officer_stats(period: pd.DataFrame, officers: pd.DataFrame) -> _OfficerStat
         weekly.setdefault(str(o), []).append(
             {"week": str(w), "attempts": int(a), "contacts": int(c), "households": int(h)}
         )
-    return _OfficerStats(
+    return OfficerStats(
         attempts={str(k): int(v) for k, v in counts["n"].items()},
         contacts={str(k): int(v) for k, v in counts["met"].items()},
         made={str(k): int(v) for k, v in counts["made"].items()},

@@ -124,14 +124,37 @@ def household_workload_s(
         return np.zeros(0)
     kind = households["kind"].astype(str).to_numpy() if "kind" in households else np.full(n, "home")
     status = card_status_of(households, cards)
-    service = np.where(status == "none", p.service_new_card_s, p.service_update_s).astype(float)
+    floor = (
+        pd.to_numeric(households["floor"], errors="coerce").fillna(1).to_numpy()
+        if "floor" in households
+        else np.ones(n)
+    )
+    service = household_service_s(
+        kind, status == "none", floor, _building_share(households, buildings), p
+    )
+    return np.where(occupied_of(households, cards), service, 0.0)
+
+
+def household_service_s(
+    kind: np.ndarray,
+    no_card: np.ndarray,
+    floor: np.ndarray,
+    building_share: np.ndarray,
+    params: WorkloadParams | None = None,
+) -> np.ndarray:
+    """Seconds per visiting cycle of occupied households from their figures.
+
+    ``kind`` (home / business / public), ``no_card`` (未把握), ``floor`` and
+    ``building_share`` (households sharing the building's approach) per
+    household, or per group of alike households (a database's grouped
+    query: ``api.aggregates``).
+    """
+    p = params or WorkloadParams()
+    service = np.where(no_card, p.service_new_card_s, p.service_update_s).astype(float)
     service = np.where(kind == "business", p.service_business_s, service)
     service = np.where(kind == "public", p.service_public_s, service)
-    if "floor" in households:
-        floor = pd.to_numeric(households["floor"], errors="coerce").fillna(1).to_numpy()
-        service = service + p.per_floor_s * np.clip(floor - 1, 0, None)
-    service = service + p.building_approach_s / _building_share(households, buildings)
-    return np.where(occupied_of(households, cards), service, 0.0)
+    service = service + p.per_floor_s * np.clip(floor - 1, 0, None)
+    return service + p.building_approach_s / building_share
 
 
 def _building_ids(households: pd.DataFrame) -> pd.Series:
@@ -175,7 +198,6 @@ def unit_workload_h(
     p = params or WorkloadParams()
     units_m = to_metric(units)
     n = len(units_m)
-    ids = units_m["unit_id"].astype(str).to_numpy() if "unit_id" in units_m else np.arange(n)
     hh_s = household_workload_s(households, cards, buildings, p)
     where = _unit_index(units_m, households) if len(households) else np.zeros(0, dtype=np.int64)
     service_s = np.bincount(where, weights=hh_s, minlength=n)
@@ -186,6 +208,28 @@ def unit_workload_h(
     )
     nb = np.zeros(n)
     nb[n_buildings.index.to_numpy(dtype=np.int64)] = n_buildings.to_numpy()
+    return unit_workload_from_totals(units_m, service_s, nb, koban, p)
+
+
+def unit_workload_from_totals(
+    units: gpd.GeoDataFrame,
+    service_s: np.ndarray,
+    n_buildings: np.ndarray,
+    koban: gpd.GeoDataFrame | None = None,
+    params: WorkloadParams | None = None,
+) -> pd.Series:
+    """Hours per visiting cycle of each unit from its households' totals.
+
+    ``service_s`` is the sum of :func:`household_workload_s` over the unit's
+    households and ``n_buildings`` the number of buildings with a household
+    to visit, in the order of ``units``; the walk and the koban trip are
+    added as :func:`unit_workload_h` says.
+    """
+    p = params or WorkloadParams()
+    units_m = to_metric(units)
+    n = len(units_m)
+    ids = units_m["unit_id"].astype(str).to_numpy() if "unit_id" in units_m else np.arange(n)
+    nb = np.asarray(n_buildings, dtype=float)
     area = units_m.geometry.area.to_numpy()
     # n buildings at density n / area, each reached over 0.5 / sqrt(density).
     walk_s = 0.5 * np.sqrt(nb * area) * p.detour_factor / p.walk_speed_mps

@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import func, select, text
 
 from ..auth import Principal, Role, current_version
-from ..models import BeatRow, HouseholdRow, OfficerRow, UnitRow
+from ..models import BeatRow, HouseholdRow, KobanRow, OfficerRow, UnitRow
 from ..routes import night_approvals as night_api
 from ..routes import progress as progress_api
 from ..routes import reports as reports_api
@@ -42,9 +42,20 @@ def _manager(who: Principal) -> str:
 
 
 def beats_map_data(db: Any, who: Principal) -> dict[str, Any]:
-    """Beats (polygon, workload, households, 未把握) and 未把握 per 町丁目 of the station."""
-    station = who.station or ""
-    editor = editor_data(db, station, who.koban_ids)  # cached per beat version
+    """Beats (polygon, workload, households, 未把握) and 未把握 per 町丁目 of the station.
+
+    The workload per 町丁目 comes from grouped queries on the stored card
+    fields (:func:`api.aggregates.unit_workloads`: the beat editor's figures,
+    without reading every household and visit of the station); the editor's
+    cached model only when the grouped path cannot place a household. Kept
+    as the heavy reports are (:mod:`api.heavy_reads`: 30 s fresh, cleared by
+    a visit or an import).
+    """
+    from ..heavy_reads import cached_heavy_read
+
+    with db.read_session() as session:
+        key = ("beats-map", who.koban_ids, current_version(session))
+        editor = cached_heavy_read(session, key, lambda _read: _map_units(db, who))
     work: dict[str, float] = {}
     for u in editor["units"]:
         work[u["beat_id"]] = work.get(u["beat_id"], 0.0) + u["workload_h"]
@@ -127,6 +138,57 @@ def beats_map_data(db: Any, who: Principal) -> dict[str, Any]:
                 "geometry": {"type": "Point", "coordinates": [u["label"][1], u["label"][0]]},
             }
             for u in editor["units"]
+        ],
+    }
+
+
+def _map_units(db: Any, who: Principal) -> dict[str, Any]:
+    """The station's 町丁目 (name, beat, workload, label point) and koban, as
+    :func:`api.pages.editor.editor_data` gives them, from grouped queries."""
+    import geopandas as gpd
+    import numpy as np
+
+    from ..aggregates import unit_workloads
+
+    with db.read_session() as session:
+        found = unit_workloads(session, who.koban_ids or frozenset())
+        koban = session.execute(
+            select(KobanRow.koban_id, KobanRow.name, KobanRow.lon, KobanRow.lat).where(
+                KobanRow.koban_id.in_(who.koban_ids or [])
+            )
+        ).all()
+    if found is None:
+        return editor_data(db, who.station or "", who.koban_ids)
+    units, work = found
+    kgdf = gpd.GeoDataFrame(
+        {"koban_id": [k[0] for k in koban]},
+        geometry=gpd.points_from_xy([k[2] for k in koban], [k[3] for k in koban]),
+        crs="EPSG:4326",
+    ).to_crs(units.crs)
+    koban_unit = {}
+    for kid, pt in zip(kgdf["koban_id"], kgdf.geometry, strict=True):
+        d = units.geometry.distance(pt).to_numpy()
+        koban_unit[kid] = int(np.argmin(d)) if len(d) else -1
+    wgs = units.to_crs("EPSG:4326")
+    rows = []
+    for i, (uid, name, beat, geom) in enumerate(
+        zip(wgs["unit_id"], wgs["name"], wgs["beat_id"], wgs.geometry, strict=True)
+    ):
+        p = geom.representative_point()
+        rows.append(
+            {
+                "unit_id": str(uid),
+                "name": str(name or ""),
+                "beat_id": str(beat),
+                "workload_h": round(float(work.iloc[i]), 3),
+                "label": [round(p.y, 6), round(p.x, 6)],
+            }
+        )
+    return {
+        "units": rows,
+        "koban": [
+            {"koban_id": k, "name": n, "lon": lon, "lat": lat, "unit": koban_unit.get(k, -1)}
+            for k, n, lon, lat in koban
         ],
     }
 

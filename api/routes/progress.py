@@ -11,7 +11,6 @@ from ..auth import Role, current_version
 from ..deps import Manager, ReadSession, forbidden
 from ..heavy_reads import cached_heavy_read
 from ..schemas import Day, ProgressOut
-from ..store import dataset_from_db
 
 router = APIRouter(prefix="/progress", tags=["progress"])
 
@@ -27,8 +26,8 @@ def get_progress(
     """Progress per officer over ``[start, end]``: visits, contacts, cards,
     coverage, 未把握 counts, weekly trend; lagging officers flagged with
     suggested focus days (巡回連絡強化日). A manager sees their station.
-    Answers are cached per scope, period and beat version
-    (:mod:`api.heavy_reads`).
+    Computed from grouped queries (:mod:`api.aggregates`) and cached per
+    scope, period and beat version (:mod:`api.heavy_reads`).
     """
     if (end - start).days > 366:
         raise HTTPException(
@@ -36,14 +35,15 @@ def get_progress(
         )
     if koban_id is not None and not who.can_koban(koban_id):
         raise forbidden()
-    from junkai_geo.progress import progress_report
+    from ..aggregates import progress_report
 
     station = who.station if who.role is Role.MANAGER else None
 
     def compute(read: Session) -> dict[str, Any]:
-        ds = dataset_from_db(read, who.koban_ids)
         try:
-            result = progress_report(ds, start=start, end=end, koban_id=koban_id, station=station)
+            result = progress_report(
+                read, who.koban_ids, start=start, end=end, koban_id=koban_id, station=station
+            )
         except JunkaiGeoError as exc:
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)[:500]

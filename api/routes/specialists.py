@@ -11,7 +11,7 @@ from ..auth import current_version
 from ..deps import Manager, ReadSession
 from ..heavy_reads import cached_heavy_read
 from ..schemas import SpecialistReportOut
-from ..store import dataset_from_db, today_local
+from ..store import today_local
 
 router = APIRouter(prefix="/specialists", tags=["specialists"])
 
@@ -29,21 +29,24 @@ def get_specialists(
 
     The most difficult districts of high-rise, large and complex buildings
     (団地), their workload, and how many dedicated officers (and who) the
-    district needs to reach the coverage target. Answers are cached per
-    scope, ``top``, day and beat version (:mod:`api.heavy_reads`).
+    district needs to reach the coverage target. Read with grouped queries
+    and the stored card fields (:mod:`api.aggregates`); answers are cached
+    per scope, ``top``, day and beat version (:mod:`api.heavy_reads`).
     """
-    from junkai_geo.cards import card_table
     from junkai_geo.specialists import recommend_for_dataset
+
+    from ..aggregates import specialist_inputs
 
     today = today_local()
 
     def compute(read: Session) -> dict[str, Any]:
-        ds = dataset_from_db(read, who.koban_ids, buildings=True)
+        ds, cards, visit_counts = specialist_inputs(read, who.koban_ids, today)
         if ds.households is None or not len(ds.households):
             raise HTTPException(status.HTTP_409_CONFLICT, detail="no households in your scope")
-        cards = card_table(ds.households, ds.visits, today=today)
         try:
-            report = recommend_for_dataset(ds, cards, today=today, top=top, rounds=False)
+            report = recommend_for_dataset(
+                ds, cards, today=today, top=top, rounds=False, visit_counts=visit_counts
+            )
         except JunkaiGeoError as exc:
             raise HTTPException(
                 status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)[:500]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from .assignment import Recommendation
 
 from .params import SpecialistParams
+
+#: Absent / answered visits per household: a table, or a function of the ids.
+VisitCounts = pd.DataFrame | Callable[[np.ndarray], pd.DataFrame]
 
 
 @dataclass
@@ -139,9 +142,19 @@ def cluster_buildings(
 
 
 def _absence_by_household(
-    ids: np.ndarray, visits: pd.DataFrame | None, cards: pd.DataFrame
+    ids: np.ndarray,
+    visits: pd.DataFrame | None,
+    cards: pd.DataFrame,
+    counts: VisitCounts | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Absent and answered attempts per household (from visits, else from cards)."""
+    """Absent and answered attempts per household (from the counts, the visits, else the cards)."""
+    if counts is not None:
+        table = counts(ids) if callable(counts) else counts
+        c = table.reindex(pd.Index(ids))
+        return (
+            c["absent"].fillna(0).to_numpy(float),
+            c["answered"].fillna(0).to_numpy(float),
+        )
     if visits is not None and len(visits):
         v = visits[visits["household_id"].astype(str).isin(set(ids.tolist()))]
         outcome = v["outcome"].astype(str)
@@ -192,6 +205,7 @@ def find_specialist_districts(
     params: SpecialistParams | None = None,
     building_params: BuildingParams | None = None,
     workload_params: WorkloadParams | None = None,
+    visit_counts: VisitCounts | None = None,
 ) -> DistrictSearch:
     """Find and rank the districts of high-rise, large and complex buildings.
 
@@ -207,6 +221,12 @@ def find_specialist_districts(
     visits
         Visit history, for absence rates; without it the card table's
         ``absences`` and ``visits`` counts are used.
+    visit_counts
+        Instead of ``visits``: the ``absent`` and ``answered`` (met or
+        refused) visits per household, indexed by ``household_id``, or a
+        function giving that table for an array of household ids (only the
+        districts' households are asked for: what a database counts with a
+        grouped query).
     units
         Census areas (``unit_id``, ``name``, ``density_per_km2``,
         ``koban_id``) to name districts and find their koban.
@@ -261,7 +281,7 @@ def find_specialist_districts(
     occ = pd.Series(hid).map(card_ix["occupancy"].astype(str)).fillna("occupied").to_numpy()
     occupied = occ == "occupied"
     work_s = household_workload_s(hh, card_ix.reset_index(names="household_id"), None, wp)
-    absent, answered = _absence_by_household(hid, visits, card_ix)
+    absent, answered = _absence_by_household(hid, visits, card_ix, visit_counts)
     unit_info = _unit_table(units)
     unit_of = (
         hh["unit_id"].astype(str).to_numpy()

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..model import Dataset
     from ..routing import DayPlan, NightApproval
 from .assignment import Recommendation, SpareOfficer, recommend_specialists
-from .districts import District, find_specialist_districts
+from .districts import District, VisitCounts, find_specialist_districts
 from .params import SpecialistParams
 from .rounds import plan_specialist_rounds
 
@@ -173,6 +173,7 @@ def recommend_for_dataset(
     round_days_per_officer: int = 1,
     night_approvals: Sequence[NightApproval] = (),
     seed: int = 0,
+    visit_counts: VisitCounts | None = None,
 ) -> SpecialistReport:
     """Districts, recommendation and rounds on a whole dataset.
 
@@ -191,6 +192,9 @@ def recommend_for_dataset(
     rounds
         Plan ``round_days_per_officer`` day(s) of rounds for each officer
         assigned to the rank-1 district, starting the day after ``today``.
+    visit_counts
+        Absent and answered visits per household, for a dataset given
+        without its visits (see :func:`find_specialist_districts`).
     """
     t0 = time.perf_counter()
     p = params or SpecialistParams()
@@ -211,6 +215,7 @@ def recommend_for_dataset(
         params=p,
         building_params=building_params,
         workload_params=workload_params,
+        visit_counts=visit_counts,
     )
     chosen = search.districts[:top]
     spare = (

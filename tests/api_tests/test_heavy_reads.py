@@ -3,22 +3,31 @@
 The per-officer counts of :func:`junkai_geo.progress.progress_report` are
 computed in grouped passes; :func:`reference_counts` is the per-officer loop
 they replaced, run on a seeded random visit history of the small dataset.
+The service computes the reports' inputs with grouped queries
+(:mod:`api.aggregates`): on three koban of the bundled data, on SQLite and
+PostgreSQL, they give the library's answers on the whole dataset.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from api import heavy_reads
+from api import aggregates, heavy_reads
+from api.db import Database
 from api.heavy_reads import invalidate_heavy_reads
 from api.routes.reports import invalidate_survey_cache
+from api.store import dataset_from_db, load_dataset
 from junkai_geo.progress import progress_report
 
-from .conftest import ApiEnv, small_dataset
+from .conftest import ApiEnv, new_database_url, small_dataset
 
 
 def reference_counts(ds: Any, start: date, end: date) -> dict[str, dict[str, Any]]:
@@ -111,3 +120,104 @@ def test_heavy_reads_are_cached_and_top_is_bounded(api_env: ApiEnv) -> None:
     assert spec.status_code == 200, spec.text
     over = api_env.client.get("/specialists", params={"top": 51}, headers=api_env.auth("admin"))
     assert over.status_code == 422
+
+
+# --- the grouped queries give the library's answers (bundled data) ------------
+
+#: Three koban of three stations of the bundled Kanazawa data (8,300 households;
+#: 小立野台 K10 has high-rise, large and 団地 buildings).
+SUBSET_KOBAN = ("K10", "K20", "K38")
+SUBSET_STATION = "金沢中"
+
+
+@functools.cache
+def subset() -> Any:
+    """The three koban's layers of the bundled data (loaded once)."""
+    from dataclasses import replace
+
+    from junkai_geo.bundled import load_kanazawa
+
+    ds = load_kanazawa(validate=False)
+    keep = set(SUBSET_KOBAN)
+    beats = ds.beats[ds.beats["koban_id"].isin(keep)]
+    households = ds.households[ds.households["beat_id"].isin(set(beats["beat_id"]))]
+    return replace(
+        ds,
+        koban=ds.koban[ds.koban["koban_id"].isin(keep)],
+        beats=beats,
+        officers=ds.officers[ds.officers["koban_id"].isin(keep)],
+        units=ds.units[ds.units["beat_id"].isin(set(beats["beat_id"]))],
+        households=households,
+        buildings=ds.buildings[ds.buildings["building_id"].isin(set(households["building_id"]))],
+        visits=ds.visits[ds.visits["household_id"].isin(set(households["household_id"]))],
+    )
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def bundled_subset(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Database]:
+    """A database with three koban of the bundled data, with their visits."""
+    from junkai_geo.bundled import as_of
+
+    if not (Path(__file__).resolve().parents[3] / "shared").exists():
+        pytest.skip("the bundled data's shared folder is absent")
+    url = new_database_url(request.param, tmp_path_factory.mktemp("bundled"), request)
+    db = Database(url)
+    db.migrate()
+    with db.writing() as session:
+        load_dataset(session, subset(), source="test", today=as_of())
+    yield db
+    db.dispose()
+
+
+def test_progress_from_grouped_queries_equals_the_library(bundled_subset: Database) -> None:
+    from junkai_geo.bundled import as_of
+
+    end = as_of()
+    with bundled_subset.read_session() as session:
+        ds = dataset_from_db(session, None)
+        for start, scope, station in [
+            (end - timedelta(days=180), None, None),
+            (end - timedelta(days=30), frozenset({"K10"}), SUBSET_STATION),
+            (date(2024, 1, 1), None, None),
+        ]:
+            scoped = dataset_from_db(session, scope) if scope else ds
+            want = progress_report(scoped, start=start, end=end, station=station).to_dict()
+            got = aggregates.progress_report(
+                session, scope, start=start, end=end, station=station
+            ).to_dict()
+            assert sum(o["attempts"] for o in want["officers"]) > 100  # not vacuous
+            assert sum(o["unknown_start"] for o in want["officers"]) > 100
+            assert got == want
+
+
+def test_specialists_and_beats_map_from_grouped_queries_equal_the_library(
+    bundled_subset: Database,
+) -> None:
+    from junkai_geo.cards import card_table
+    from junkai_geo.specialists import find_specialist_districts
+    from junkai_geo.workload import unit_workload_h
+
+    today = date(2026, 11, 1)
+    with bundled_subset.read_session() as session:
+        ds = dataset_from_db(session, None, buildings=True)
+        light, cards, counts = aggregates.specialist_inputs(session, None, today)
+        units, work = aggregates.unit_workloads(session, None) or (None, None)
+    full_cards = card_table(ds.households, ds.visits, today=today)
+    columns = ["status", "occupancy", "last_contact"]
+    assert full_cards[columns].equals(cards.loc[full_cards.index, columns])
+    want = find_specialist_districts(
+        ds.buildings, ds.households, full_cards, visits=ds.visits, units=ds.units, koban=ds.koban
+    ).to_dict()
+    got = find_specialist_districts(
+        light.buildings, light.households, cards, visit_counts=counts, units=light.units,
+        koban=light.koban,
+    ).to_dict()  # fmt: skip
+    assert len(want["districts"]) >= 3
+    assert got == want
+    # The beats map's workload per 町丁目: the library's on every household.
+    lib = unit_workload_h(ds.units, ds.households, full_cards, ds.buildings, ds.koban)
+    assert work is not None and sorted(work.index) == sorted(lib.index)
+    assert np.allclose(work.reindex(lib.index).to_numpy(), lib.to_numpy(), rtol=1e-12)
+    assert work.sum() > 10
