@@ -325,6 +325,14 @@ def report(args, ds, load_s: float, runs: list[dict], tasks, res, plans, tcp) ->
         )
         + ".",
         "",
+        "Failures: "
+        + (
+            "; ".join(f"{f.officer_id} ({f.station}): {f.reason}" for f in res.failures)
+            if res.failures
+            else "none"
+        )
+        + " (last run).",
+        "",
         "Cost of one officer-day (last run), seconds:",
         "",
         "| part | median | p90 | max | mean |",
