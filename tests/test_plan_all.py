@@ -337,3 +337,23 @@ def test_officer_days_follow_the_roster_and_give_specialists_their_koban() -> No
     assert len(problem.candidates.household_id) > 0
     beat_of = ds.households.set_index("household_id")["beat_id"]
     assert set(beat_of[list(problem.candidates.household_id)]) == {"K38-1"}
+
+
+def test_plan_day_clock_backstop_widens_the_clock_only() -> None:
+    """plan-all's plans end at the work budget: with the clock 64 times later,
+    the solver gets the same budget (the plan of an unhurried run), and only
+    a power of two keeps that budget bit for bit."""
+    from junkai_geo.errors import ParameterError
+    from junkai_geo.routing import plan_day
+
+    ds = small_workspace()
+    for name in ("koban", "units", "buildings", "households", "beats"):
+        setattr(ds, name, getattr(ds, name).to_crs("EPSG:6675"))
+    tasks, _ = officer_days(ds, DAY, time_limit_s=TIME_LIMIT)
+    problem = tasks[0].build()
+    a = plan_day(problem, time_limit_s=0.1, seed=3, clock_backstop=64).to_dict()
+    b = plan_day(problem, time_limit_s=0.1, seed=3, clock_backstop=64).to_dict()
+    assert a == b and a["stops"]
+    with pytest.raises(ParameterError) as err:
+        plan_day(problem, time_limit_s=0.1, clock_backstop=3)
+    assert str(err.value) == "clock_backstop: found 3; expected a power of two >= 1 (1, 2, 4, ...)"
