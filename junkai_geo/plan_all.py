@@ -3,8 +3,10 @@
 :func:`officer_days` reads the roster (shift patterns, public holidays, leave
 and focus days: :mod:`junkai_geo.roster`) and makes one :class:`OfficerDay`
 per officer on duty: a picklable task carrying everything its plan needs
-(the officer's :class:`~junkai_geo.routing.DayProblem` as JSON). :func:`run_plan_all`
-submits one Dask task per officer-day (:func:`plan_officer_day`) to a
+(the officer's part of the dataset and the day's request), from which the
+worker builds the officer's :class:`~junkai_geo.routing.DayProblem` and plans
+it. :func:`run_plan_all` submits one Dask task per officer-day
+(:func:`plan_officer_day`) to a
 ``distributed`` client (a ``LocalCluster`` on this machine, or a scheduler
 ``tcp://host:port``), hands every finished plan to a sink as soon as it
 arrives (so a rerun resumes: finished plans are skipped unless ``force``),
@@ -13,12 +15,13 @@ others finish, and summarises per station.
 
 A worker that dies mid-task loses nothing: the scheduler runs its tasks
 again on another worker (up to ``distributed.scheduler.allowed-failures``
-times), and a plan is stored once per officer and day by the sink.
+times), and a plan is stored once per officer and day by the sink. The
+solver's search ends at its work budget, not the clock (``CLOCK_BACKSTOP``):
+the same task gives the same plan on any cluster at any load.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import sys
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 
 from .errors import InputError, ParameterError, Problem
@@ -35,34 +39,51 @@ from .model import Dataset
 from .roster import RosterParams, build_roster
 
 #: A task running longer than this many times its plan time limit (plus
-#: ``TIMEOUT_MARGIN_S``) is reported as timed out.
-TIMEOUT_FACTOR = 5.0
-TIMEOUT_MARGIN_S = 60.0
+#: ``TIMEOUT_MARGIN_S``) is reported as timed out: generous, since a task runs
+#: its whole work budget however loaded the machine (a 1 s plan of the
+#: prefecture took up to 1.5 s of CPU, and a worker may get a tenth of a core).
+TIMEOUT_FACTOR = 20.0
+TIMEOUT_MARGIN_S = 120.0
 
 
-@dataclass(frozen=True)
+#: The solver's wall-clock backstop of a plan-all task, as a multiple of its
+#: time limit (``plan_day(clock_backstop=...)``): the work budget alone ends
+#: the search, so a loaded machine gives the plans of an idle one; the task's
+#: timeout (above) is the guard.
+CLOCK_BACKSTOP = 64.0
+
+
+@dataclass(frozen=True, eq=False)
 class OfficerDay:
-    """One officer's day to plan: the serialised problem a Dask task carries.
+    """One officer's day to plan: what a Dask task carries to build and solve its problem.
 
-    ``problem`` is ``DayProblem.to_json()`` (:func:`junkai_geo.routing.build_day_problem`
-    with the shift's windows and focus day): plain text, the same bytes
-    whichever cluster plans it.
+    ``data`` is the officer's part of the dataset (:meth:`DayTasks.iter`):
+    the officer, the koban, the households of the beat (a 専従員: of the
+    koban's beats), their visits and buildings. The worker builds the
+    :class:`~junkai_geo.routing.DayProblem` from it
+    (:func:`~junkai_geo.routing.build_day_problem`), so the driver only cuts
+    the data and schedules.
     """
 
     officer_id: str
     station: str
     on: date
-    problem: str
     time_limit_s: float
     seed: int
-    #: Seconds (wall, CPU) the driver took to build ``problem`` (for the benchmark).
-    build_s: float = 0.0
-    build_cpu_s: float = 0.0
+    data: Dataset
+    request: Any  # junkai_geo.routing.DayRequest (imported lazily)
+    clock_backstop: float = CLOCK_BACKSTOP
 
     @property
     def key(self) -> str:
         """The task's name: ``plan-<officer>-<date>``."""
         return f"plan-{self.officer_id}-{self.on.isoformat()}"
+
+    def build(self) -> Any:
+        """The officer's :class:`~junkai_geo.routing.DayProblem`."""
+        from .routing import build_day_problem
+
+        return build_day_problem(self.data, self.request)
 
 
 @dataclass
@@ -75,14 +96,15 @@ class OfficerDayResult:
     plan: dict[str, Any]
     households: int
     unknown: int
+    #: Seconds (wall) of the task on its worker: build and plan.
     seconds: float
     worker: str
-    #: CPU seconds of the plan (the worker's thread).
+    #: Seconds (wall, CPU of the worker's thread) of planning the problem.
+    plan_s: float = 0.0
     cpu_s: float = 0.0
-    #: Seconds (wall, CPU) the driver took to build the problem.
+    #: Seconds (wall, CPU) of building the problem on the worker.
     build_s: float = 0.0
     build_cpu_s: float = 0.0
-    problem_bytes: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,34 +114,28 @@ class OfficerDayResult:
             "households": self.households,
             "unknown": self.unknown,
             "seconds": round(self.seconds, 3),
+            "build_s": round(self.build_s, 3),
+            "plan_s": round(self.plan_s, 3),
             "worker": self.worker,
         }
 
 
-#: Seconds this process spent warming up (None before its first plan).
-_warm_up_s: float | None = None
-
-
 def plan_officer_day(task: OfficerDay) -> OfficerDayResult:
-    """Plan one officer-day (runs on a Dask worker).
+    """Build and plan one officer-day (runs on a Dask worker).
 
-    The first plan of a worker process is preceded by a short throw-away
-    plan of the same problem: the libraries the solver imports and sets up
-    on first use would otherwise take their time out of the first plan's
-    limit, and that plan alone would differ from the same task planned on a
-    warm worker.
+    The solver's clock is widened (``task.clock_backstop``): its work budget
+    ends the search, and the same task gives the same plan on any worker at
+    any load.
     """
-    from .routing import DayProblem, plan_day
+    from .routing import plan_day
 
-    global _warm_up_s
-    problem = DayProblem.from_json(task.problem)
-    if _warm_up_s is None:
-        t_warm = time.perf_counter()
-        plan_day(problem, time_limit_s=min(0.1, task.time_limit_s), seed=task.seed)
-        _warm_up_s = time.perf_counter() - t_warm
     t0, c0 = time.perf_counter(), time.thread_time()
-    plan = plan_day(problem, time_limit_s=task.time_limit_s, seed=task.seed).to_dict()
-    cpu_s = time.thread_time() - c0
+    problem = task.build()
+    t1, c1 = time.perf_counter(), time.thread_time()
+    plan = plan_day(
+        problem, time_limit_s=task.time_limit_s, seed=task.seed, clock_backstop=task.clock_backstop
+    ).to_dict()
+    t2, c2 = time.perf_counter(), time.thread_time()
     chosen = [h for s in plan["stops"] for h in s["households"]]
     return OfficerDayResult(
         officer_id=task.officer_id,
@@ -128,12 +144,12 @@ def plan_officer_day(task: OfficerDay) -> OfficerDayResult:
         plan=plan,
         households=len(chosen),
         unknown=sum(1 for h in chosen if h.get("card_status") == "none"),
-        seconds=time.perf_counter() - t0,
+        seconds=t2 - t0,
         worker=f"{os.uname().nodename}:{os.getpid()}",
-        cpu_s=cpu_s,
-        build_s=task.build_s,
-        build_cpu_s=task.build_cpu_s,
-        problem_bytes=len(task.problem),
+        plan_s=t2 - t1,
+        cpu_s=c2 - c1,
+        build_s=t1 - t0,
+        build_cpu_s=c1 - c0,
     )
 
 
@@ -150,7 +166,7 @@ def officer_days(
 ) -> tuple[list[OfficerDay], list[dict[str, str]]]:
     """The officer-days of ``on``: one task per officer on duty, and those off duty.
 
-    As :func:`day_tasks`, with every problem built now. Returns the tasks (in
+    As :func:`day_tasks`, with every officer's data cut now. Returns the tasks (in
     officer order) and, for every officer off duty, ``{"officer_id",
     "station", "shift"}``.
     """
@@ -169,10 +185,10 @@ def officer_days(
 
 @dataclass
 class DayTasks:
-    """The officer-days of one day, their problems built when iterated.
+    """The officer-days of one day, each officer's data cut when iterated.
 
-    :func:`run_plan_all` builds only the problems of officers whose plan is
-    not stored yet.
+    :func:`run_plan_all` cuts only the data of officers whose plan is not
+    stored yet; the workers build the problems.
     """
 
     on: date
@@ -182,6 +198,7 @@ class DayTasks:
     on_duty: list[tuple[str, str, Any]]
     off_duty: list[dict[str, str]]
     slices: Any
+    clock_backstop: float = CLOCK_BACKSTOP
 
     @property
     def officer_ids(self) -> list[str]:
@@ -194,8 +211,8 @@ class DayTasks:
         return self.iter(skip=())
 
     def iter(self, *, skip: Iterable[str]) -> Iterator[OfficerDay]:
-        """The tasks of the officers not in ``skip``, each problem built as it is reached."""
-        from .routing import DayRequest, build_day_problem
+        """The tasks of the officers not in ``skip``, each with its officer's data."""
+        from .routing import DayRequest
 
         skipped = set(skip)
         for oid, station, shift in self.on_duty:
@@ -207,11 +224,15 @@ class DayTasks:
                 windows=tuple(shift.windows),
                 focus_days=(self.on,) if shift.focus else (),
             )
-            t0, c0 = time.perf_counter(), time.process_time()
-            text = build_day_problem(self.slices.of_officer(oid), request).to_json()
-            build_s, build_cpu_s = time.perf_counter() - t0, time.process_time() - c0
             yield OfficerDay(
-                oid, station, self.on, text, self.time_limit_s, self.seed, build_s, build_cpu_s
+                officer_id=oid,
+                station=station,
+                on=self.on,
+                time_limit_s=self.time_limit_s,
+                seed=self.seed,
+                data=self.slices.of_officer(oid),
+                request=request,
+                clock_backstop=self.clock_backstop,
             )
 
 
@@ -229,9 +250,8 @@ def day_tasks(
     """Who is on duty on ``on`` (the roster), and their tasks to build.
 
     The roster (:func:`junkai_geo.roster.build_roster`) gives each officer's
-    shift; an officer with liaison windows gets a task whose problem is
-    built with those windows (and the focus day) when the tasks are
-    iterated.
+    shift; an officer with liaison windows gets a task whose problem the
+    worker builds with those windows (and the focus day).
     """
     for name in ("officers", "households", "koban"):
         if getattr(dataset, name) is None:
@@ -275,27 +295,39 @@ def day_tasks(
 
 
 class _BeatSlices:
-    """The dataset cut per beat once, so that each officer's problem reads only its beat.
+    """The dataset cut per beat once, so that each task carries only its officer's part.
 
     :func:`~junkai_geo.routing.build_day_problem` selects the officer's
     households, visits and buildings from whole layers; over a prefecture
-    (half a million households, a million visits) that selection, repeated
-    for every officer, was most of the time spent building problems. The
-    slices give it the same rows.
+    (half a million households, a million visits) the whole layers would be
+    too much for every task, and that selection too slow to repeat per
+    officer. The cut gives a task the same rows, in the same order: the
+    officer, the koban, the beat's households, their visits and buildings.
     """
 
     def __init__(self, dataset: Dataset) -> None:
         self.dataset = dataset
         hh = dataset.households
-        assert hh is not None and dataset.officers is not None
+        assert hh is not None and dataset.officers is not None and dataset.koban is not None
         beat = hh["beat_id"].astype(str)
         self.households = {b: g for b, g in hh.groupby(beat, sort=False)}
-        self.beat_of_household = dict(zip(hh["household_id"], beat, strict=True))
         self.visits: dict[str, pd.DataFrame] = {}
         if dataset.visits is not None:
-            vb = dataset.visits["household_id"].map(self.beat_of_household)
+            beat_of_household = dict(zip(hh["household_id"], beat, strict=True))
+            vb = dataset.visits["household_id"].map(beat_of_household)
             self.visits = {b: g for b, g in dataset.visits.groupby(vb, sort=False)}
+        # Rows (positions) of the buildings of each beat's households.
+        self.building_rows: dict[str, np.ndarray] = {}
+        bld = dataset.buildings
+        if bld is not None and "building_id" in hh and "building_id" in bld:
+            pos = pd.Series(np.arange(len(bld)), index=bld["building_id"].to_numpy())
+            pos = pos[~pos.index.duplicated(keep="first")]
+            for b, g in self.households.items():
+                ids = pd.unique(g["building_id"].dropna())
+                rows = pos.reindex(ids).dropna().to_numpy(dtype=np.int64)
+                self.building_rows[b] = np.sort(rows)
         self.officers = dataset.officers
+        self.koban = dataset.koban
         # Beats of each koban, for its 専従員: from the beats layer, else the
         # units, else the beat officers (a workspace read may lack beats).
         pairs = next(
@@ -321,12 +353,11 @@ class _BeatSlices:
             beats = [str(beat)]
         else:  # a specialist: the beats of the koban (as build_day_problem takes them)
             beats = self.beats_of_koban.get(str(row["koban_id"].iloc[0]), []) if len(row) else []
-        empty_hh = ds.households.iloc[:0]
         hh_parts = [self.households[b] for b in beats if b in self.households]
         hh = (
             pd.concat(hh_parts).sort_index()
             if len(hh_parts) > 1
-            else (hh_parts[0] if hh_parts else empty_hh)
+            else (hh_parts[0] if hh_parts else ds.households.iloc[:0])
         )
         visits = None
         if ds.visits is not None:
@@ -337,12 +368,23 @@ class _BeatSlices:
                 else (v_parts[0] if v_parts else ds.visits.iloc[:0])
             )
         buildings = ds.buildings
-        if buildings is not None and "building_id" in hh:
+        if buildings is not None and self.building_rows:
+            parts = [self.building_rows[b] for b in beats if b in self.building_rows]
+            rows = np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+            buildings = buildings.iloc[rows]
+        elif buildings is not None and "building_id" in hh and "building_id" in buildings:
             buildings = buildings[buildings["building_id"].isin(hh["building_id"])]
         koban_id = str(row["koban_id"].iloc[0]) if len(row) else ""
+        koban = self.koban[self.koban["koban_id"].astype(str) == koban_id]
         beats_frame = pd.DataFrame({"beat_id": beats, "koban_id": [koban_id] * len(beats)})
-        return dataclasses.replace(
-            ds, officers=row, households=hh, visits=visits, buildings=buildings, beats=beats_frame
+        return Dataset(
+            crs=ds.crs,
+            koban=koban,
+            beats=beats_frame,
+            officers=row,
+            buildings=buildings,
+            households=hh,
+            visits=visits,
         )
 
 
@@ -495,7 +537,7 @@ def run_plan_all(
     Parameters
     ----------
     tasks
-        From :func:`day_tasks` (problems of stored plans not built) or
+        From :func:`day_tasks` (the data of stored plans not cut) or
         :func:`officer_days` (all of one day).
     sink
         Stores the plans; with ``force`` False, officers it already holds
@@ -527,16 +569,18 @@ def run_plan_all(
         time_limit = max((t.time_limit_s for t in tasks), default=0.0)
     stored = set() if force or not ids else sink.done(on)
     skipped = sorted(i for i in ids if i in stored)
-    # Every problem is built before the first task goes: building them while
-    # the first plans run held the driver's interpreter so long that the
-    # LocalCluster's scheduler (a thread of this process) fell behind and
-    # lost its workers on a loaded machine.
+    # Every officer's data is cut (a few milliseconds each) before the first
+    # task goes: the driver's interpreter is then free for the
+    # LocalCluster's scheduler (a thread of this process); the workers
+    # build the problems.
     source: Iterator[OfficerDay] = iter(
         list(tasks.iter(skip=stored))
         if isinstance(tasks, DayTasks)
         else [t for t in tasks if t.officer_id not in stored]
     )
     limit = timeout_s if timeout_s is not None else time_limit * TIMEOUT_FACTOR + TIMEOUT_MARGIN_S
+    if len(ids) > len(skipped):
+        client.register_plugin(_planner_imports())
     progress = _Progress(len(ids) - len(skipped), progress_stream)
     futures: dict[str, tuple[Any, OfficerDay]] = {}
     pending: set[Any] = set()
@@ -592,7 +636,7 @@ def run_plan_all(
                     fut.cancel()
                     task = futures[fut.key][1]
                     failures.append(
-                        Failure(task.officer_id, task.station, f"timed out after {limit:.0f} s")
+                        Failure(task.officer_id, task.station, f"timed out after {limit:g} s")
                     )
         progress.update(len(planned), len(failures))
     progress.update(len(planned), len(failures), final=True)
@@ -607,6 +651,31 @@ def run_plan_all(
         scheduler=str(client.scheduler.address),
         workers=len(info.get("workers", {})),
     )
+
+
+def _import_planner() -> None:
+    import importlib
+
+    for module in ("junkai_geo.routing", "junkai_geo.solver", "junkai_geo.cards"):
+        importlib.import_module(module)
+
+
+def _planner_imports() -> Any:
+    """A Dask worker plugin: each worker (also one joining later) imports the planner.
+
+    A worker's first task would otherwise spend seconds importing the
+    libraries (pandas, geopandas, OR-Tools), counted against its timeout.
+    """
+    from distributed import WorkerPlugin
+
+    class PlannerImports(WorkerPlugin):
+        name = "junkai-geo-planner-imports"
+        idempotent = True
+
+        def setup(self, worker: Any) -> None:
+            _import_planner()
+
+    return PlannerImports()
 
 
 def _executing_keys(dask_worker: Any) -> list[str]:

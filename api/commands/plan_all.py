@@ -31,7 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="plan again plans already stored")
     parser.add_argument("--sheets", type=Path, default=None, help="write A4 sheets (PDF) here")
     parser.add_argument(
-        "--time-limit", type=float, default=2.0, help="seconds per plan (default 2)"
+        "--time-limit",
+        type=float,
+        default=2.0,
+        help="plan time limit, seconds (default 2): the solver's work budget; a loaded "
+        "machine's clock does not cut it short (the same plans at any load)",
     )
     parser.add_argument(
         "--timeout", type=float, default=None, help="report a task running longer as timed out"

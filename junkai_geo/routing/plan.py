@@ -9,6 +9,7 @@ day from the officer's position after an incident.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from datetime import time
 from typing import TYPE_CHECKING, Any
@@ -26,13 +27,27 @@ if TYPE_CHECKING:
     from ..priorities import WindowNote
 
 
-def _solve(problem: dict[str, Any]) -> dict[str, Any]:
-    from ..solver import solve_problem
+def _solve(problem: dict[str, Any], clock_backstop: float = 1.0) -> dict[str, Any]:
+    from ..solver import SolverParams, solve_problem
 
-    return solve_problem(problem)
+    if clock_backstop == 1.0:
+        return solve_problem(problem)
+    # The solver's work budgets are rates per second of its time limit: the
+    # limit times k with every rate over k gives the same budgets (bit for
+    # bit, k being a power of two) and a clock k times later.
+    base = SolverParams()
+    rates = {
+        f.name: getattr(base, f.name) / clock_backstop
+        for f in dataclasses.fields(base)
+        if f.name.endswith("_per_s")
+    }
+    problem = {**problem, "time_limit": problem["time_limit"] * clock_backstop}
+    return solve_problem(problem, params=dataclasses.replace(base, **rates))
 
 
-def plan_day(problem: DayProblem, *, time_limit_s: float = 2.0, seed: int = 0) -> DayPlan:
+def plan_day(
+    problem: DayProblem, *, time_limit_s: float = 2.0, seed: int = 0, clock_backstop: float = 1.0
+) -> DayPlan:
     """Plan one officer's liaison route for the day of ``problem``.
 
     Parameters
@@ -43,7 +58,22 @@ def plan_day(problem: DayProblem, *, time_limit_s: float = 2.0, seed: int = 0) -
         Wall-clock budget; the solver gets ``params.solver_time_share`` of it.
     seed
         Same problem and seed, same plan.
+    clock_backstop
+        The solver's search ends at its work budget (set by ``time_limit_s``)
+        or, as a backstop, at its share of ``time_limit_s`` of wall clock,
+        whichever comes first; ``clock_backstop`` (a power of two, >= 1)
+        multiplies that wall clock only. Batch runs (plan-all) pass a large
+        one so that a loaded machine gives the same plans as an idle one;
+        their per-task timeout is the guard.
     """
+    if not (
+        isinstance(clock_backstop, int | float)
+        and 1 <= clock_backstop < math.inf
+        and math.frexp(clock_backstop)[0] == 0.5
+    ):
+        raise ParameterError(
+            f"clock_backstop: found {clock_backstop!r}; expected a power of two >= 1 (1, 2, 4, ...)"
+        )
     if not isinstance(problem, DayProblem):
         raise ParameterError(
             f"problem: found {type(problem).__name__}; expected a DayProblem "
@@ -94,7 +124,8 @@ def plan_day(problem: DayProblem, *, time_limit_s: float = 2.0, seed: int = 0) -
                 ],
                 "time_limit": max(solver_limit, 0.05),
                 "seed": int(seed),
-            }
+            },
+            clock_backstop,
         )
         status_txt = str(solution.get("status", ""))
         route: dict[str, Any] = (
