@@ -70,6 +70,15 @@ def instance_names(families: list[str]) -> list[str]:
     return [n for n in names if family_of(n) in families]
 
 
+def half_names(names: list[str], keep: int) -> list[str]:
+    """The instances at even (``keep`` 0) or odd (1) positions of each family's sorted list."""
+    by_fam: dict[str, list[str]] = {}
+    for n in instance_names(list(FAMILIES)):
+        by_fam.setdefault(family_of(n), []).append(n)
+    chosen = {n for ns in by_fam.values() for i, n in enumerate(ns) if i % 2 == keep}
+    return [n for n in names if n in chosen]
+
+
 def best_known(name: str) -> int | None:
     if name.startswith("p4."):
         bks = json.loads((BENCH / "top" / "BKS.json").read_text())
@@ -326,6 +335,32 @@ def summary(rows: list[dict], limit: float, families: list[str]) -> list[str]:
             f"{worst['instance']} {worst['ratio']:.3f} | {gap} | "
             f"{ahead} / {len(rs) - ahead - behind} / {behind} |"
         )
+    # The halves of each family (sorted names, even / odd positions): the
+    # solver was developed on the even half; the odd half is the check.
+    halves = []
+    for half, keep in (("tuned (even positions)", 0), ("held out (odd positions)", 1)):
+        names = {n for n in half_names([r["instance"] for r in rows], keep)}
+        rs = [r for r in rows if r["limit"] == limit and r["instance"] in names]
+        rs = [r for r in rs if r["family"].startswith("top")]
+        if not rs:
+            continue
+        gaps = [r["gap"] for r in rs if r["gap"] is not None]
+        ours, peer = sum(r["ours"] for r in rs), sum(r["pyvrp"] for r in rs)
+        worst = min(rs, key=lambda r: r["ratio"])
+        halves.append(
+            f"| top, {half} | {len(rs)} | {ours} | {peer} | {ours / max(1, peer):.4f} | "
+            f"{worst['instance']} {worst['ratio']:.3f} | "
+            + (f"{100 * sum(gaps) / len(gaps):.2f} % ({len(gaps)})" if gaps else "")
+            + " |"
+        )
+    if halves:
+        out += [
+            "",
+            "| half | instances | ours | PyVRP | ours / PyVRP | worst instance | "
+            "mean gap to best known |",
+            "|---|---:|---:|---:|---:|---|---:|",
+            *halves,
+        ]
     below = [r for r in rows if r["limit"] == limit and r["ratio"] < 0.98]
     out += [
         "",
@@ -358,11 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     names = args.instances or instance_names(args.families)
     if args.hold_out:
-        keep = 1 if args.hold_out == "even" else 0
-        by_fam: dict[str, list[str]] = {}
-        for n in names:
-            by_fam.setdefault(family_of(n), []).append(n)
-        names = [n for ns in by_fam.values() for i, n in enumerate(ns) if i % 2 == keep]
+        names = half_names(names, 1 if args.hold_out == "even" else 0)
     families = [f for f in FAMILIES if any(family_of(n) == f for n in names)]
     load_start = uptime()
     rows: list[dict] = []

@@ -573,3 +573,28 @@ def test_moves_between_routes_shorten_the_total() -> None:
     moved = relocate_descent(data, crossed, allowed)
     assert route_totals(data, moved) == (4, 44, True)
     assert sorted(v for r in moved for v in r) == [0, 1, 2, 3]
+
+
+def test_greedy_weighs_value_by_the_chosen_power() -> None:
+    from junkai_geo.solver.local import fill_routes
+
+    # A 100 s shift, travel free: one long visit worth 10 or two short ones
+    # worth 6 each. Value squared per second takes the long one (1.0 against
+    # 0.72 a second), value per second the two short ones (0.12 against 0.1):
+    # the ILS draws both, and a day filled by service is a knapsack.
+    problem = {
+        "durations": [[0]],
+        "visits": [
+            {"id": "long", "location": 0, "service": 100, "value": 10},
+            {"id": "short1", "location": 0, "service": 50, "value": 6},
+            {"id": "short2", "location": 0, "service": 50, "value": 6},
+        ],
+        "officers": [{"id": "o", "start": 0, "end": 0, "shift": [0, 100]}],
+    }
+    data = read_problem(problem)
+    allowed = alone_feasibility(data)[0]
+    assert fill_routes(data, [[]], allowed, power=2.0) == [[0]]
+    assert sorted(fill_routes(data, [[]], allowed, power=1.0)[0]) == [1, 2]
+    assert solve_problem({**problem, "time_limit": 1.0})["value"] == 12
+    with pytest.raises(ParameterError, match="ils_powers"):
+        SolverParams(ils_powers=(2.0, 1.0))

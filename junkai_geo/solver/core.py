@@ -54,6 +54,9 @@ class SolverParams:
     ils_sequence: bool = True  # 2-opt / or-opt of each route after each refill
     ils_relocate: bool = True  # moves of visits between routes (less travel) after each refill
     ils_swap: bool = True  # one-for-one swaps of a served for an unserved visit, in place
+    # The ILS greedy's score, value**p / added time: p is one of these two for
+    # each shake, drawn in proportion to the new bests each has found.
+    ils_powers: tuple[float, float] = (1.0, 2.0)
 
     def __post_init__(self) -> None:
         check_positive(self, "ils_work_per_s", "rr_work_per_s", "gls_failures_per_s", "margin_s")
@@ -62,6 +65,16 @@ class SolverParams:
             raise ParameterError(
                 f"SolverParams.required_first_solution: found {self.required_first_solution!r}; "
                 f"expected one of OR-Tools' first solution strategies {sorted(names)}"
+            )
+        powers = self.ils_powers
+        if (
+            not isinstance(powers, tuple | list)
+            or len(powers) != 2
+            or not all(isinstance(p, int | float) and not isinstance(p, bool) for p in powers)
+            or not 0 < powers[0] <= powers[1]
+        ):
+            raise ParameterError(
+                f"SolverParams.ils_powers: found {powers!r}; expected two numbers 0 < low <= high"
             )
         for name in ("ils_share", "rr_share"):
             share = getattr(self, name)
@@ -152,6 +165,7 @@ def solve_routing(
             sequence=params.ils_sequence,
             relocate=params.ils_relocate,
             swap=params.ils_swap,
+            powers=params.ils_powers,
         )
         stats["ils_iterations"] = done
         clock_hit |= units < budget

@@ -194,12 +194,15 @@ def fill_routes(
     noise: float = 0.0,
     work: Work | None = None,
     deadline: float | None = None,
+    power: float = 2.0,
 ) -> Routes:
     """Insert unserved visits greedily until nothing more fits.
 
     Required visits first, by regret of their cheapest travel insertion;
-    then optional ones by ``value**2 / added time`` (with optional
-    multiplicative noise for diversity). Stops early at ``deadline`` (a
+    then optional ones by ``value**power / added time`` (with optional
+    multiplicative noise for diversity): the square favours valuable visits,
+    the first power value per second (the better when service times fill
+    the shift, a knapsack). Stops early at ``deadline`` (a
     ``time.perf_counter`` value), the routes staying feasible.
     """
     routes = [list(r) for r in routes]
@@ -208,7 +211,7 @@ def fill_routes(
         served[r] = True
     caches = [RouteCache(data, k, r, work, ~served & allowed[:, k]) for k, r in enumerate(routes)]
     big = np.int64(NO_TIME)
-    value_sq = data.value.astype(np.float64) ** 2
+    weighted = data.value.astype(np.float64) ** power
     while deadline is None or time.perf_counter() < deadline:
         open_ = ~served & allowed.any(axis=1)
         if not open_.any():
@@ -237,7 +240,7 @@ def fill_routes(
             feas = best < big
             if not feas.any():
                 break
-            score = np.where(feas, value_sq / np.maximum(best, 1), -1.0)
+            score = np.where(feas, weighted / np.maximum(best, 1), -1.0)
             if rng is not None and noise > 0:
                 score = np.where(feas, score * (1.0 + noise * rng.random(len(score))), -1.0)
             v = int(score.argmax())
@@ -645,6 +648,7 @@ def iterated_local_search(
     sequence: bool = True,
     relocate: bool = True,
     swap: bool = True,
+    powers: tuple[float, float] = (1.0, 2.0),
 ) -> tuple[Routes, int, int]:
     """Improve collected value by shake-and-refill.
 
@@ -655,13 +659,27 @@ def iterated_local_search(
     """
     rng = np.random.default_rng(seed)
     work = Work()
-    best = fill_routes(data, routes, allowed, work=work, deadline=deadline)
+    best = fill_routes(data, routes, allowed, work=work, deadline=deadline, power=powers[1])
     best_key = route_totals(data, best)[:2]
+    # The greedy's weight on value: value squared per second, or value per
+    # second (better when service times fill the shift, a knapsack). Each
+    # shake draws one, in proportion to the new bests each has found.
+    wins = [1, 1]
+    if powers[0] != powers[1]:
+        other = fill_routes(data, routes, allowed, work=work, deadline=deadline, power=powers[0])
+        if better(route_totals(data, other)[:2], best_key):
+            best, best_key = other, route_totals(data, other)[:2]
+            wins[0] += 1
     current = [list(r) for r in best]
     size, pos, stale = 1, 0, 0
     done = 0
     while work.units < work_units and time.perf_counter() < deadline:
         done += 1
+        arm = 1
+        if powers[0] != powers[1]:
+            share = min(0.9, max(0.1, wins[0] / (wins[0] + wins[1])))
+            arm = 0 if rng.random() < share else 1
+        power = powers[arm]
         shaken: Routes = []
         removed = np.zeros(data.n_visits, dtype=bool)
         for r in current:
@@ -683,10 +701,18 @@ def iterated_local_search(
             noise=noise,
             work=work,
             deadline=deadline,
+            power=power,
         )
         if not (sequence or relocate or swap):
             current = fill_routes(
-                data, current, allowed, rng=rng, noise=noise, work=work, deadline=deadline
+                data,
+                current,
+                allowed,
+                rng=rng,
+                noise=noise,
+                work=work,
+                deadline=deadline,
+                power=power,
             )
         if relocate and len(current) > 1:
             current = relocate_descent(data, current, allowed, work=work, deadline=deadline)
@@ -696,7 +722,14 @@ def iterated_local_search(
             current = swap_visits(data, current, allowed, work=work)
         if sequence or relocate or swap:
             current = fill_routes(
-                data, current, allowed, rng=rng, noise=noise, work=work, deadline=deadline
+                data,
+                current,
+                allowed,
+                rng=rng,
+                noise=noise,
+                work=work,
+                deadline=deadline,
+                power=power,
             )
         key = route_totals(data, current)[:2]
         # Exchanges are costly (one route refresh per stop): only near the best.
@@ -708,12 +741,20 @@ def iterated_local_search(
                 if not changed:
                     break
                 current = fill_routes(
-                    data, current, allowed, rng=rng, noise=noise, work=work, deadline=deadline
+                    data,
+                    current,
+                    allowed,
+                    rng=rng,
+                    noise=noise,
+                    work=work,
+                    deadline=deadline,
+                    power=power,
                 )
             key = route_totals(data, current)[:2]
         if better(key, best_key):
             best, best_key = [list(r) for r in current], key
             size, stale = 1, 0
+            wins[arm] += 1
         else:
             size += 1
             stale += 1
