@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -28,6 +29,9 @@ import pyarrow.parquet as pq
 import shapely
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
+
+# The checkout's junkai_geo (koban ids of the police list), also when run as a script
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 AS_OF = date(2026, 11, 1)
 HISTORY_START = date(2023, 11, 1)  # three years before AS_OF
@@ -879,6 +883,63 @@ def read_census(shared: Path, municipality: str | None = None) -> pd.DataFrame:
     return df
 
 
+POLICE_LIST = "data/police/koban_japan_2024-11-20.csv"
+_POLICE_KINDS = {"交番": "koban", "駐在所": "chuzaisho"}
+
+
+def read_police_list(
+    shared: Path, prefecture: str, stations: tuple[str, ...] | None = None
+) -> pd.DataFrame:
+    """交番 and 駐在所 of one prefecture from the 2024 police list, in the list's order.
+
+    ``stations`` (names without 警察署) keeps only those stations' boxes.
+    Columns: ``name`` (名称), ``kind`` (koban / chuzaisho), ``station``
+    (警察署名称 without 警察署), ``st_order`` (the station's rank: its place
+    in ``stations``, else its first appearance in the list), ``muni``
+    (全国地方公共団体コード without its check digit), ``list_id`` (the
+    list's stable id ``KB-…``, as ``junkai_geo.formats.police.koban_id``
+    gives it), ``ilvl`` (the geocoder's match level), ``x`` / ``y``
+    (EPSG:6675). A row without a position cannot seed an area: rows whose
+    Longitude / Latitude are empty or whose iLvl is 0 are reported by name
+    (ValueError) rather than left out silently.
+    """
+    from junkai_geo.formats.police import koban_id
+
+    path = shared / POLICE_LIST
+    raw = pd.read_csv(path, encoding="utf-8")
+    raw = raw[raw["都道府県名"] == prefecture]
+    if stations is not None:
+        raw = raw[raw["警察署名称"].isin([f"{s}警察署" for s in stations])]
+    raw = raw.reset_index(drop=True)
+    bad = raw[raw["Longitude"].isna() | raw["Latitude"].isna() | (raw["iLvl"] <= 0)]
+    if len(bad):
+        names = ", ".join(bad["警察署名称"] + bad["名称"])
+        raise ValueError(f"{path}: {len(bad)} boxes of {prefecture} not located: {names}")
+    order = list(stations) if stations is not None else list(dict.fromkeys(raw["警察署名称"]))
+    order = [s.removesuffix("警察署") for s in order]
+    kb = pd.DataFrame(
+        {
+            "name": raw["名称"],
+            "kind": raw["交番・駐在所の別"].map(_POLICE_KINDS),
+            "station": raw["警察署名称"].str.removesuffix("警察署"),
+            "muni": (raw["全国地方公共団体コード"].astype(int) // 10),
+            "list_id": [
+                koban_id(prefecture, st, nm)
+                for st, nm in zip(raw["警察署名称"], raw["名称"], strict=True)
+            ],
+            "ilvl": raw["iLvl"].astype(int),
+        }
+    )
+    kb["st_order"] = kb["station"].map({s: i for i, s in enumerate(order)})
+    if kb["kind"].isna().any():
+        raise ValueError(f"{path}: 交番・駐在所の別 other than 交番 / 駐在所")
+    pts = gpd.GeoSeries(
+        gpd.points_from_xy(raw["Longitude"], raw["Latitude"]), crs="EPSG:6668"
+    ).to_crs(CRS_METRIC)
+    kb["x"], kb["y"] = pts.x.to_numpy(), pts.y.to_numpy()
+    return kb
+
+
 def units_layer(units: pd.DataFrame, polys: np.ndarray) -> gpd.GeoDataFrame:
     """The units layer (EPSG:6675) of census rows that carry ``beat_id`` and ``koban_id``."""
     return gpd.GeoDataFrame(
@@ -1027,7 +1088,8 @@ def write_layers(
     """Write the seven layer files; returns the counts for meta.json."""
     ugdf.to_crs(CRS_STORED).pipe(_write_parquet, out / "units.parquet", True)
     bgdf.to_crs(CRS_STORED).pipe(_write_parquet, out / "beats.parquet", True)
-    kout = koban[["koban_id", "name", "kind", "station", "geometry"]].to_crs(CRS_STORED)
+    kcols = ["koban_id", "name", "kind", "station"] + (["list_id"] if "list_id" in koban else [])
+    kout = koban[[*kcols, "geometry"]].to_crs(CRS_STORED)
     kpath = out / "koban.geojson"
     kpath.unlink(missing_ok=True)
     kout.to_file(kpath, driver="GeoJSON", COORDINATE_PRECISION=7, WRITE_NAME="NO")

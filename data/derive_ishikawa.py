@@ -47,6 +47,7 @@ from derive_common import (  # noqa: E402
     derivation_main,
     households_of_units,
     read_census,
+    read_police_list,
     simulate_visits,
     specialist_officers,
     split_beats,
@@ -131,34 +132,12 @@ def load_outline(shared: Path, units: pd.DataFrame, pp: PrefectureParams) -> sha
 
 
 def load_koban(shared: Path) -> gpd.GeoDataFrame:
-    """The prefecture's 交番 and 駐在所 from the 2024 list, with station and municipality."""
-    path = shared / "data/police/koban_japan_2024-11-20.csv"
-    raw = pd.read_csv(path, encoding="utf-8")
-    raw = raw[raw["都道府県名"] == PREFECTURE].reset_index(drop=True)
-    bad = raw[raw["Longitude"].isna() | raw["Latitude"].isna() | (raw["iLvl"] <= 0)]
-    if len(bad):
-        raise ValueError(f"{path}: {len(bad)} boxes of {PREFECTURE} not located: {bad['名称']}")
-    kinds = {"交番": "koban", "駐在所": "chuzaisho"}
-    stations = list(dict.fromkeys(raw["警察署名称"]))  # in the list's order
-    kb = pd.DataFrame(
-        {
-            "name": raw["名称"],
-            "kind": raw["交番・駐在所の別"].map(kinds),
-            "station": raw["警察署名称"].str.removesuffix("警察署"),
-            "st_order": raw["警察署名称"].map({s: i for i, s in enumerate(stations)}),
-            "muni": (raw["全国地方公共団体コード"].astype(int) // 10),
-        }
-    )
-    if kb["kind"].isna().any():
-        raise ValueError(f"{path}: 交番・駐在所の別 other than 交番 / 駐在所")
-    pts = gpd.GeoSeries(
-        gpd.points_from_xy(raw["Longitude"], raw["Latitude"]), crs="EPSG:6668"
-    ).to_crs(CRS_METRIC)
-    kb["x"], kb["y"] = pts.x.to_numpy(), pts.y.to_numpy()
+    """The prefecture's 交番 and 駐在所 from the 2024 list, with station, municipality and list id."""
+    kb = read_police_list(shared, PREFECTURE)
     kb = kb.sort_values(["st_order", "name"], kind="stable").reset_index(drop=True)
     kb["koban_id"] = [f"K{i + 1:03d}" for i in range(len(kb))]
     return gpd.GeoDataFrame(
-        kb[["koban_id", "name", "kind", "station", "muni", "x", "y"]],
+        kb[["koban_id", "name", "kind", "station", "list_id", "muni", "x", "y"]],
         geometry=gpd.points_from_xy(kb["x"], kb["y"]),
         crs=CRS_METRIC,
     )

@@ -4,9 +4,11 @@ Run from the repository root::
 
     /work/venv/bin/python data/derive_kanazawa.py --shared ../shared --out data/kanazawa
 
-Inputs (the workplace's ``shared/data/kanazawa``): the 2015 census small
-areas (町丁目) with households and representative points, the OSM police
-points of Ishikawa, and the city outline (国土数値情報). Everything else
+Inputs (the workplace's ``shared/data``): the 2015 census small areas
+(町丁目) with households and representative points, the 2024 list of 交番
+and 駐在所 (``police/koban_japan_2024-11-20.csv``; the 2014 OSM police
+points only to keep the first bundle's box numbers), and the city outline
+(国土数値情報). Everything else
 (unit polygons, beats, buildings, household points, visit histories) is
 derived here, step by step, from those inputs and a seeded random generator;
 ``data/README.md`` documents every step and rate. The same seed gives
@@ -23,6 +25,7 @@ import math
 import re
 import sys
 import time
+import unicodedata
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,13 +42,16 @@ from derive_common import (  # noqa: E402
     CRS_STORED,
     DEFAULT_SEED,
     HISTORY_START,
+    POLICE_LIST,
     DerivationParams,
     assign_koban,
     beat_officers,
     beats_layer,
     derivation_main,
+    grow_regions,
     households_of_units,
     read_census,
+    read_police_list,
     separate_points,  # noqa: F401  (tests call it from here)
     simulate_visits,
     specialist_officers,
@@ -59,9 +65,11 @@ from derive_common import (  # noqa: E402
     write_meta,
 )
 
-SCRIPT_VERSION = "1.0"
+SCRIPT_VERSION = "2.0"  # 2.0: boxes from the 2024 police list
 REPO = Path(__file__).resolve().parents[1]
 STATIONS = ("金沢中", "金沢東", "金沢西")
+PREFECTURE = "石川県"
+KANAZAWA_CODE = 17201  # 全国地方公共団体コード of 金沢市 without its check digit
 _STATION_PREFIX = re.compile(r"^(金沢[中東西])警察署(.+)$")
 
 # --------------------------------------------------------------------------
@@ -94,8 +102,15 @@ def load_outline(shared: Path) -> shapely.Polygon:
     return gpd.GeoSeries([shell], crs=gdf.crs).to_crs(CRS_METRIC).iloc[0]
 
 
-def load_koban(shared: Path, outline: shapely.Polygon, p: DerivationParams) -> gpd.GeoDataFrame:
-    """Koban and 駐在所 of Kanazawa from the OSM police points, deduplicated."""
+def load_koban_osm2014(
+    shared: Path, outline: shapely.Polygon, p: DerivationParams
+) -> gpd.GeoDataFrame:
+    """The 2014 OSM police boxes of Kanazawa, deduplicated, numbered as the first bundle did.
+
+    Only their ids and positions are used (``load_koban`` gives each 2024 box
+    the number of the 2014 box it replaces), so that ``K01`` … keep meaning
+    the same place as in the bundles derived before the 2024 list.
+    """
     path = shared / "data/kanazawa/police_boxes_ishikawa_osm2014.geojson"
     raw = gpd.read_file(path)
     raw = raw[raw["nearest_municipality_h27"] == "金沢市"].to_crs(CRS_METRIC).reset_index(drop=True)
@@ -170,6 +185,181 @@ def load_koban(shared: Path, outline: shapely.Polygon, p: DerivationParams) -> g
     )
 
 
+def load_koban(shared: Path, outline: shapely.Polygon, old: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The 42 交番 and 駐在所 of 金沢中 / 金沢東 / 金沢西 from the 2024 list, numbered K01..K42.
+
+    Names, kinds, stations, positions and the list's stable id (``list_id``)
+    come from the list. The numbers are those of the 2014 boxes they replace
+    (``load_koban_osm2014``), so the bundle's public ids keep meaning the same
+    place: within each station, a 2024 box whose name is a 2014 box's (after
+    NFKC and ケ = ヶ) takes its number, the others are paired with the
+    remaining 2014 boxes of the station by the assignment of least total
+    distance (Hungarian method, ``scipy.optimize.linear_sum_assignment``).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    path = shared / POLICE_LIST
+    kb = read_police_list(shared, PREFECTURE, STATIONS)
+    if (kb["muni"] != KANAZAWA_CODE).any():
+        raise ValueError(f"{path}: a box of {STATIONS} outside 金沢市: {kb['name'].tolist()}")
+    inside = shapely.contains_xy(outline, kb["x"].to_numpy(), kb["y"].to_numpy())
+    if not inside.all():
+        raise ValueError(f"{path}: boxes outside the city outline: {kb['name'][~inside].tolist()}")
+    if (
+        len(old) != len(kb)
+        or (
+            old["station"].value_counts().sort_index() != kb["station"].value_counts().sort_index()
+        ).any()
+    ):
+        raise ValueError("the 2024 list and the 2014 boxes differ in boxes per station")
+
+    def norm(name: str) -> str:
+        return unicodedata.normalize("NFKC", name).replace("ケ", "ヶ")
+
+    dist = np.hypot(
+        kb["x"].to_numpy()[:, None] - old["x"].to_numpy()[None, :],
+        kb["y"].to_numpy()[:, None] - old["y"].to_numpy()[None, :],
+    )
+    same_name = np.equal.outer(kb["name"].map(norm).to_numpy(), old["name"].map(norm).to_numpy())
+    other_station = np.not_equal.outer(
+        kb["station"].to_numpy(dtype=object), old["station"].to_numpy(dtype=object)
+    )
+    cost = np.where(same_name, -1e9, dist) + np.where(other_station, 1e12, 0.0)
+    rows, cols = linear_sum_assignment(cost)
+    if other_station[rows, cols].any():
+        raise ValueError("a 2024 box was paired with a 2014 box of another station")
+    kb.loc[rows, "koban_id"] = old["koban_id"].to_numpy()[cols]
+    kb.loc[rows, "old_name"] = old["name"].to_numpy()[cols]
+    kb.loc[rows, "moved_m"] = dist[rows, cols].round(0)
+    kb = kb.sort_values("koban_id", kind="stable").reset_index(drop=True)
+    return gpd.GeoDataFrame(
+        kb[
+            [
+                "koban_id",
+                "name",
+                "kind",
+                "station",
+                "list_id",
+                "ilvl",
+                "old_name",
+                "moved_m",
+                "x",
+                "y",
+            ]
+        ],
+        geometry=gpd.points_from_xy(kb["x"], kb["y"]),
+        crs=CRS_METRIC,
+    )
+
+
+def carry_beats(
+    units: pd.DataFrame,
+    koban: gpd.GeoDataFrame,
+    koban_of: np.ndarray,
+    old_koban: gpd.GeoDataFrame,
+    old_koban_of: np.ndarray,
+    old_beat_of: np.ndarray,
+    adj,
+    rng: np.random.Generator,
+    p: DerivationParams,
+) -> tuple[np.ndarray, dict[str, str]]:
+    """Beat ids of the 2024 boxes' areas, keeping the 2014 beats where they still fit.
+
+    For each box, with n its number of beats by the rule of
+    :func:`split_beats` (a 駐在所 one, a 交番 ceil(households / 2,500)):
+
+    - *kept*: its area (set of census units) and kind are those of the 2014
+      box with its number: that box's beats, unchanged;
+    - *carried*: the 2014 box with its number had n beats and each still has
+      a populated unit in the area: the units the 2014 beats keep stay in
+      them, every other unit joins the nearest of them over the area's
+      adjacency graph; taken when every beat is contiguous and the largest
+      has at most ``beat_max_ratio`` times the homes of the smallest;
+    - *split*: otherwise the area is split afresh by :func:`split_beats`
+      (with ``rng``), and beat j gets the number whose 2014 beat shares the
+      most homes with it (assignment of greatest total overlap; numbers stay
+      1..n).
+
+    Returns the beat id of every unit and, per box, how it was derived.
+    """
+    from scipy.optimize import linear_sum_assignment
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    a, b, w = adj
+    hh = units["SETAI"].to_numpy()
+    old_index = {k: i for i, k in enumerate(old_koban["koban_id"])}
+    fresh_of = koban_of.copy()
+    beat_of = np.empty(len(units), dtype=object)
+    how: dict[str, str] = {}
+    for k, (kid, kind) in enumerate(zip(koban["koban_id"], koban["kind"], strict=True)):
+        members = np.nonzero(koban_of == k)[0]
+        if len(members) == 0:
+            raise ValueError(f"{kid}: the box gets no census area")
+        o = old_index[kid]
+        if np.array_equal(koban_of == k, old_koban_of == o) and kind == old_koban["kind"].iloc[o]:
+            beat_of[members] = old_beat_of[members]
+            fresh_of[members] = -1
+            how[str(kid)] = "kept"
+            continue
+        populated = int((hh[members] > 0).sum())
+        n = (
+            1
+            if kind == "chuzaisho"
+            else max(1, math.ceil(hh[members].sum() / p.households_per_beat))
+        )
+        n = max(1, min(n, populated))
+        n_old = len(set(old_beat_of[old_koban_of == o]))
+        stay = [
+            members[(old_beat_of[members] == f"{kid}-{j + 1}") & (hh[members] > 0)]
+            for j in range(n)
+        ]
+        if n != n_old or any(len(s_) == 0 for s_ in stay):
+            continue
+        local = np.full(len(units), -1)
+        local[members] = np.arange(len(members))
+        m = (local[a] >= 0) & (local[b] >= 0)
+        la, lb, lw = local[a[m]], local[b[m]], w[m]
+        seeds = [int(local[u]) for s_ in stay for u in s_]
+        label_of_seed = np.array([j for j, s_ in enumerate(stay) for _ in s_])
+        got = grow_regions(len(members), la, lb, lw, seeds, [0.0] * len(seeds))
+        if (got < 0).any():
+            continue
+        lab = label_of_seed[got]
+        sums = np.bincount(lab, weights=hh[members], minlength=n)
+        contiguous = True
+        for j in range(n):
+            inside = lab == j
+            keep = inside[la] & inside[lb]
+            g = coo_matrix(
+                (np.ones(int(keep.sum())), (la[keep], lb[keep])), shape=(len(members),) * 2
+            )
+            _, comp = connected_components(g, directed=False)
+            contiguous &= len(set(comp[inside].tolist())) == 1
+        if contiguous and sums.max() / max(sums.min(), 1.0) <= p.beat_max_ratio:
+            beat_of[members] = [f"{kid}-{j + 1}" for j in lab]
+            fresh_of[members] = -1
+            how[str(kid)] = "carried"
+    fresh = split_beats(units, koban, fresh_of, adj, rng, p)
+    for k, kid in enumerate(koban["koban_id"]):
+        members = np.nonzero(fresh_of == k)[0]
+        if len(members) == 0:
+            continue
+        how[str(kid)] = "split"
+        labels = sorted(set(fresh[members]), key=lambda b: int(b.rsplit("-", 1)[1]))
+        n = len(labels)
+        overlap = np.zeros((n, n))
+        for i, lab in enumerate(labels):
+            here = members[fresh[members] == lab]
+            for j in range(n):
+                overlap[i, j] = hh[here[old_beat_of[here] == f"{kid}-{j + 1}"]].sum()
+        rows, cols = linear_sum_assignment(-overlap)
+        number = dict(zip(rows.tolist(), cols.tolist(), strict=True))
+        for i, lab in enumerate(labels):
+            beat_of[members[fresh[members] == lab]] = f"{kid}-{number[i] + 1}"
+    return beat_of, how
+
+
 def derive(shared: Path, out: Path, seed: int = DEFAULT_SEED, *, verbose: bool = True) -> dict:
     """Run every step and write the layers to ``out``; returns meta.json's content."""
     t0 = time.perf_counter()
@@ -183,13 +373,23 @@ def derive(shared: Path, out: Path, seed: int = DEFAULT_SEED, *, verbose: bool =
 
     units = load_census(shared)
     outline = load_outline(shared)
-    koban = load_koban(shared, outline, p)
+    old_koban = load_koban_osm2014(shared, outline, p)
+    koban = load_koban(shared, outline, old_koban)
     log(f"read {len(units)} census areas, {len(koban)} koban")
     polys = tessellate_units(units["x"].to_numpy(), units["y"].to_numpy(), outline)
     adj = unit_adjacency(polys)
     log(f"tessellated: {len(adj[0])} adjacent pairs")
+    # The 2014 boxes' areas and beats, exactly as the bundles before the 2024
+    # list derived them (same seed, same draws): the reference the new beats
+    # are numbered after. They take the first draws of ``rng``, as they did,
+    # so buildings, households and visits below come out as before.
+    old_koban_of = assign_koban(units, polys, old_koban, adj, p)
+    old_beat_of = split_beats(units, old_koban, old_koban_of, adj, rng, p)
     koban_of = assign_koban(units, polys, koban, adj, p)
-    beat_of = split_beats(units, koban, koban_of, adj, rng, p)
+    beat_rng = np.random.default_rng([seed, 2024])  # the fresh splits of changed areas
+    beat_of, how = carry_beats(
+        units, koban, koban_of, old_koban, old_koban_of, old_beat_of, adj, beat_rng, p
+    )
     units["beat_id"] = beat_of
     units["koban_id"] = koban["koban_id"].to_numpy()[koban_of]
     ugdf = units_layer(units, polys)
@@ -234,6 +434,28 @@ def derive(shared: Path, out: Path, seed: int = DEFAULT_SEED, *, verbose: bool =
         "script": "data/derive_kanazawa.py",
         "script_version": SCRIPT_VERSION,
         "counts": counts,
+        "koban_source": {
+            "list": POLICE_LIST,
+            "boxes": len(koban),
+            "koban": int((koban["kind"] == "koban").sum()),
+            "chuzaisho": int((koban["kind"] == "chuzaisho").sum()),
+            "stations": {st: int((koban["station"] == st).sum()) for st in STATIONS},
+            "unlocated": 0,  # read_police_list raises on a row without a position
+            "ilvl": {str(k): int(v) for k, v in koban["ilvl"].value_counts().sort_index().items()},
+            "beats_from_2014": {
+                h: sorted(k for k, v in how.items() if v == h) for h in ("kept", "carried", "split")
+            },
+            "numbered_as_2014": [
+                {"koban_id": k, "name": n, "was": o, "moved_m": int(m)}
+                for k, n, o, m in zip(
+                    koban["koban_id"],
+                    koban["name"],
+                    koban["old_name"],
+                    koban["moved_m"],
+                    strict=True,
+                )
+            ],
+        },
         "rates": summarise(hdf, reg, visits, pattern, bdf),
         "params": {k: v for k, v in asdict(p).items()},
     }

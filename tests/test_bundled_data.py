@@ -265,6 +265,54 @@ def test_koban_layer(koban) -> None:
     assert d.min() >= 150.0
 
 
+def test_koban_are_the_2024_list_boxes_of_kanazawa(koban, meta, shared_dir) -> None:
+    from junkai_geo.formats.police import koban_id
+
+    raw = pd.read_csv(shared_dir / "data/police/koban_japan_2024-11-20.csv", encoding="utf-8")
+    raw = raw[raw["市区町村"] == "金沢市"]
+    assert len(raw) == len(koban) == 42
+    assert sorted(koban["koban_id"]) == [f"K{i:02d}" for i in range(1, 43)]
+    assert (koban["kind"] == "koban").sum() == 36 and (koban["kind"] == "chuzaisho").sum() == 6
+    assert koban["station"].value_counts().to_dict() == {"金沢中": 19, "金沢東": 14, "金沢西": 9}
+    listed = {
+        koban_id("石川県", st, nm): (nm, st.removesuffix("警察署"), kind, lon, lat)
+        for st, nm, kind, lon, lat in zip(
+            raw["警察署名称"],
+            raw["名称"],
+            raw["交番・駐在所の別"],
+            raw["Longitude"],
+            raw["Latitude"],
+            strict=True,
+        )
+    }
+    kinds = {"交番": "koban", "駐在所": "chuzaisho"}
+    for row in koban.itertuples():
+        name, station, kind, lon, lat = listed[row.list_id]
+        assert (row.name, row.station, row.kind) == (name, station, kinds[kind]), row.koban_id
+        assert abs(row.geometry.x - lon) < 1e-6 and abs(row.geometry.y - lat) < 1e-6
+    # The numbers are the 2014 boxes' (same name where the box kept it)
+    numbered = {r["koban_id"]: r for r in meta["koban_source"]["numbered_as_2014"]}
+    assert numbered["K11"]["name"] == numbered["K11"]["was"] == "暁町交番"
+    assert numbered["K38"] == {
+        "koban_id": "K38",
+        "name": "安原交番",
+        "was": "福増町駐在所",
+        "moved_m": 16,
+    }
+    renamed = {k for k, r in numbered.items() if r["name"] != r["was"]}
+    assert len(renamed) == 8
+
+
+def test_koban_join_the_prefecture_bundle(koban) -> None:
+    pref = gpd.read_file(ROOT / "data" / "ishikawa" / "koban.geojson")
+    joined = koban.merge(pref, on="list_id", suffixes=("", "_pref"))
+    assert len(joined) == 42
+    assert (joined["name"] == joined["name_pref"]).all()
+    here = joined.geometry.to_crs(METRIC)
+    there = gpd.GeoSeries(joined["geometry_pref"], crs=pref.crs).to_crs(METRIC)
+    assert (here.distance(there) < 0.05).all()  # m: both from the list, 7 decimals
+
+
 def test_officers(officers, beats, koban) -> None:
     beat_off = officers[officers["role"] == "beat"]
     assert sorted(beat_off["beat_id"]) == sorted(beats["beat_id"])

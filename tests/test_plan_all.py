@@ -37,7 +37,7 @@ from junkai_geo.plan_all import FolderSink, officer_days, run_plan_all
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "kanazawa"
-KOBAN = ["K03", "K15", "K20", "K22", "K27", "K38"]  # 駐在所 of 金沢中, 金沢東, 金沢西
+KOBAN = ["K03", "K12", "K15", "K22", "K27", "K37"]  # 駐在所 of 金沢中, 金沢東, 金沢西
 DAY = date(2026, 11, 2)  # a Monday: every 駐在所 officer on duty
 PER_BEAT = 25
 TIME_LIMIT = 0.25  # the solver's work budget: about half a second of CPU a plan
@@ -315,8 +315,8 @@ def test_officer_days_follow_the_roster_and_give_specialists_their_koban() -> No
 
     ds = small_workspace()
     specialist = {
-        "officer_id": "K38-S1",
-        "koban_id": "K38",
+        "officer_id": "K37-S1",
+        "koban_id": "K37",
         "role": "specialist",
         "beat_id": "",
         "mode": "walk",
@@ -331,12 +331,12 @@ def test_officer_days_follow_the_roster_and_give_specialists_their_koban() -> No
     assert tasks == [] and len(off) == len(KOBAN) + 1  # 駐在所 and 日勤 rest at weekends
     tasks, off = officer_days(ds, DAY, time_limit_s=1.0)
     assert off == [] and len(tasks) == len(KOBAN) + 1
-    task = next(t for t in tasks if t.officer_id == "K38-S1")
+    task = next(t for t in tasks if t.officer_id == "K37-S1")
     problem = task.build()
     assert isinstance(problem, DayProblem)
     assert len(problem.candidates.household_id) > 0
     beat_of = ds.households.set_index("household_id")["beat_id"]
-    assert set(beat_of[list(problem.candidates.household_id)]) == {"K38-1"}
+    assert set(beat_of[list(problem.candidates.household_id)]) == {"K37-1"}
 
 
 def test_plan_day_clock_backstop_widens_the_clock_only() -> None:

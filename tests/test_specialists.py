@@ -314,7 +314,7 @@ def test_spare_officers_from_the_data(kanazawa):
     )
     assert {o.days_per_week for o in default} == {5}
     with pytest.raises(InputError) as info:
-        spare_officers(ds, {"K10-S1": 2, "nobody": 1, "K23-S1": 9})
+        spare_officers(ds, {"K17-S1": 2, "nobody": 1, "K23-S1": 9})
     assert sorted(p.code for p in info.value.problems) == ["bad_days", "unknown_officer"]
 
 
@@ -411,7 +411,7 @@ def test_specialists_command(tmp_path, capsys):
     code = main(
         [
             "specialists", "--top", "3", "--round-days", "1",
-            "--officers", "K10-S1:3,K23-S1,K33-S1:2",
+            "--officers", "K17-S1:3,K23-S1,K31-S1:2",
             "--out", str(out), "--map", str(page),
         ]
     )  # fmt: skip
@@ -420,11 +420,11 @@ def test_specialists_command(tmp_path, capsys):
     assert "D01" in text and "recommendation (optimal)" in text
     report = json.loads(out.read_text(encoding="utf-8"))
     assert len(report["districts"]) == 3 and report["districts_total"] >= 10
-    assert {o["officer_id"] for o in report["officers"]} == {"K10-S1", "K23-S1", "K33-S1"}
+    assert {o["officer_id"] for o in report["officers"]} == {"K17-S1", "K23-S1", "K31-S1"}
     assert report["rounds"] and report["rounds"][0]["stops"]
     assert "専従員地区" in page.read_text(encoding="utf-8")
 
 
 def test_specialists_command_bad_officers(capsys):
-    assert main(["specialists", "--officers", "K10-S1:x,nobody"]) == 1
+    assert main(["specialists", "--officers", "K17-S1:x,nobody"]) == 1
     assert "bad_days" in capsys.readouterr().err

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="ID[:DAYS],...",
         help="officers that can be spared, with days per week (default: the data's "
-        "specialists, 5 days each), for example K10-S1:3,K23-1-O:1",
+        "specialists, 5 days each), for example K17-S1:3,K23-1-O:1",
     )
     parser.add_argument(
         "--date",
@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_officers(text: str, default_days: int) -> dict[str, int]:
-    """``"K10-S1:3,K23-1-O"`` -> ``{"K10-S1": 3, "K23-1-O": default_days}``."""
+    """``"K17-S1:3,K23-1-O"`` -> ``{"K17-S1": 3, "K23-1-O": default_days}``."""
     out: dict[str, int] = {}
     problems: list[Problem] = []
     for i, item in enumerate(p.strip() for p in text.split(",")):

@@ -1,6 +1,6 @@
 """The pages in a real browser: one service per test module and database.
 
-The demo database (four koban of 金沢西 from the bundled data, see
+The demo database (three koban of 金沢西 from the bundled data, see
 ``demo.py``) is built once per test session and database kind, then copied
 for each module: a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on
 PostgreSQL. Each module runs the service (uvicorn, in a thread) on a free

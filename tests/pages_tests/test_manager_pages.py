@@ -48,9 +48,9 @@ def test_beats_map(service: Any, manager: Any, web_assets: Any) -> None:
     page.wait_for_selector(".leaflet-container .beat-label")
     assert (
         page.locator(".leaflet-tooltip.beat-label").count() == 5
-    )  # K37-1, K38-1, K39-1, K39-2, K42-1
+    )  # K37-1, K39-1, K39-2, K42-1, K42-2
     assert "時間／巡回1周" in page.inner_text("#legend")
-    assert page.locator(".leaflet-tooltip.koban-label").count() == 4
+    assert page.locator(".leaflet-tooltip.koban-label").count() == 3
     assert "背景地図は設定されていません" in page.inner_text("#map-note")
     shot(page, "manager_beats", service.backend)
     assert axe_violations(page, web_assets) == [], dump(axe_violations(page, web_assets))
