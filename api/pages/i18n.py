@@ -47,6 +47,11 @@ _WORDS: dict[str, tuple[str, str]] = {
     "print_sheet": ("A4用紙を印刷 (PDF)", "Print the A4 sheet (PDF)"),
     "print_page": ("このページを印刷", "Print this page"),
     "replanned": ("残りの巡回を再計画しました。", "The rest of the day was re-planned."),
+    "plan_pending": (
+        "この日の経路は事前に作成されていないため、いま作成しています。できしだい表示します（通常数秒）。",
+        "No route was planned ahead for this day; it is being planned now and will appear when ready (usually a few seconds).",
+    ),
+    "plan_failed": ("経路を作成できませんでした", "The route could not be planned"),
     "stops": ("訪問先", "Stops"),
     "households": ("世帯等", "Households"),
     "recorded": ("記録済み", "Recorded"),
