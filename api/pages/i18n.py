@@ -209,6 +209,12 @@ _WORDS: dict[str, tuple[str, str]] = {
     ),
     "accepted_version": ("新しい受持区版を作成しました", "A new beat version was made"),
     "wait": ("お待ちください…", "Please wait…"),
+    "rb_mode": ("方式", "Mode"),
+    "rb_minimal": ("最小の変更（許容幅の中で）", "Smallest change (within the tolerance)"),
+    "rb_best": ("最も均等に", "Most even beats"),
+    "rb_tolerance": ("許容幅", "Tolerance"),
+    "rb_feasible": ("条件をすべて満たす", "Every rule kept"),
+    "households_moved": ("移動した世帯等", "Households moved"),
 }
 
 _INDEX = {lang: i for i, lang in enumerate(LANGS)}

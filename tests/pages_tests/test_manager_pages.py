@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from api.models import BeatVersion, NightApproval, UnitRow
+from api.models import BeatRow, BeatVersion, NightApproval, UnitRow
 
 from .conftest import axe_violations, dump, login, open_context, shot
 
@@ -142,6 +143,52 @@ def test_beat_editor_move_two_units_and_accept(service: Any, manager: Any, web_a
     assert beats == {"K39-2"}
     shot(page, "manager_change_map", service.backend)
     assert axe_violations(page, web_assets) == []
+
+
+def test_beat_editor_runs_the_rebalancer_with_the_locks(
+    service: Any, manager: Any, web_assets: Any
+) -> None:
+    """Lock a beat, run the rebalancer from the page, compare, accept: the lock held."""
+    page, rec = manager
+    page.goto(f"{service.base}/station/editor")
+    page.wait_for_selector("body[data-editor-ready='1']", timeout=60_000)
+    with service.db.read_session() as s:
+        version = s.scalar(select(func.max(BeatVersion.version)))
+        kept = set(s.scalars(select(UnitRow.unit_id).where(UnitRow.beat_id == "K37-1")))
+    page.check("#fig-K37-1 input.lock")
+    expect(page.locator("#status")).to_contain_text("K37-1")  # the locks were saved
+    with service.db.read_session() as s:
+        assert s.scalar(
+            select(BeatRow.locked).where(BeatRow.version == version, BeatRow.beat_id == "K37-1")
+        )
+    # The most even beats within ±10 % (the locked beat cannot reach them: it stays).
+    page.select_option("#rb-mode", "best-balance")
+    page.fill("#rb-tol", "10")
+    page.click("#rebalance-btn")
+    page.wait_for_selector("#job-figures:not([hidden])", timeout=120_000)
+    compare = page.inner_text("#job-figures")
+    for word in ("変更前", "変更後", "偏差", "移動した町丁目", "連続性", "交番の所在"):
+        assert word in compare, (word, compare)
+    jobs = [u for u in rec.requests if "/station/editor/jobs/" in u]
+    job = page.request.get(jobs[-1]).json()
+    assert job["status"] == "done", dump(job)
+    moved = job["result"]["moved_units"]
+    assert moved, dump(job["result"])
+    assert all("K37-1" not in (m["from_beat"], m["to_beat"]) for m in moved), dump(moved)
+    plan = job["result"]["plan"]
+    assert job["params"]["mode"] == "best-balance" and job["params"]["tolerance"] == 0.1
+    assert plan["largest_deviation_after"] < plan["largest_deviation_before"]
+    after = page.locator("#job-figures tbody tr").first.locator("td").nth(1).inner_text()
+    assert after == f"{100 * plan['largest_deviation_after']:.1f} %"
+    assert axe_violations(page, web_assets) == [], dump(axe_violations(page, web_assets))
+    page.click("#job-accept")
+    page.wait_for_url("**/station/changes/*")
+    assert page.locator("table.data tbody tr").count() == len(moved)
+    with service.db.read_session() as s:
+        assert s.scalar(select(func.max(BeatVersion.version))) == version + 1
+        assert set(s.scalars(select(UnitRow.unit_id).where(UnitRow.beat_id == "K37-1"))) == kept
+        for m in moved:
+            assert s.get(UnitRow, m["unit_id"]).beat_id == m["to_beat"]
 
 
 def test_manager_pages_made_no_errors_and_no_foreign_requests(service: Any, manager: Any) -> None:
