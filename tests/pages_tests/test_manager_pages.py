@@ -20,31 +20,30 @@ from sqlalchemy import func, select
 
 from api.models import BeatRow, BeatVersion, NightApproval, UnitRow
 
-from .conftest import axe_violations, dump, login, open_context, shot
+from .conftest import axe_violations, dump, login_state, open_context, shot
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 @pytest.fixture(scope="module")
 def manager(service: Any, browser: Any) -> Any:
-    ctx, rec = open_context(browser, viewport=(1280, 800))
+    ctx, rec = open_context(browser, state=login_state(browser, service.base, "manager1"))
     page = ctx.new_page()
-    login(page, service.base, "manager1")
     yield page, rec
     ctx.close()
 
 
 @pytest.fixture(scope="module")
 def admin(service: Any, browser: Any) -> Any:
-    ctx, rec = open_context(browser, viewport=(1280, 800))
+    ctx, rec = open_context(browser, state=login_state(browser, service.base, "admin1"))
     page = ctx.new_page()
-    login(page, service.base, "admin1")
     yield page, rec
     ctx.close()
 
 
 def test_beats_map(service: Any, manager: Any, web_assets: Any) -> None:
     page, rec = manager
+    page.goto(f"{service.base}/")  # a manager's start page
     assert page.url.endswith("/station/beats")
     page.wait_for_selector(".leaflet-container .beat-label")
     assert (
@@ -66,6 +65,7 @@ def test_progress_flags_lagging(service: Any, manager: Any, web_assets: Any) -> 
     assert axe_violations(page, web_assets) == []
 
 
+@pytest.mark.both_dbs
 def test_approve_a_night_visit(service: Any, manager: Any, web_assets: Any) -> None:
     page, rec = manager
     page.goto(f"{service.base}/station/night")
@@ -101,6 +101,7 @@ def test_specialists_and_survey_xlsx(service: Any, manager: Any, web_assets: Any
     assert ws.max_row == 4 + 6
 
 
+@pytest.mark.both_dbs
 def test_beat_editor_move_two_units_and_accept(service: Any, manager: Any, web_assets: Any) -> None:
     page, rec = manager
     page.goto(f"{service.base}/station/editor")
@@ -191,16 +192,19 @@ def test_beat_editor_runs_the_rebalancer_with_the_locks(
             assert s.get(UnitRow, m["unit_id"]).beat_id == m["to_beat"]
 
 
+@pytest.mark.both_dbs
 def test_manager_pages_made_no_errors_and_no_foreign_requests(service: Any, manager: Any) -> None:
     page, rec = manager
     assert rec.console_errors == [] and rec.page_errors == [], rec.console_errors
     assert rec.foreign(service.base) == []
 
 
+@pytest.mark.both_dbs
 def test_admin_import_with_an_error_shows_the_report(
     service: Any, admin: Any, web_assets: Any
 ) -> None:
     page, rec = admin
+    page.goto(f"{service.base}/")  # an admin's start page
     assert page.url.endswith("/admin/imports")
     page.select_option("#i-layer", "households")
     page.set_input_files("#i-file", str(FIXTURES / "households_swapped_latlon.csv"))
