@@ -209,6 +209,8 @@ _WORDS: dict[str, tuple[str, str]] = {
     ),
     "accepted_version": ("新しい受持区版を作成しました", "A new beat version was made"),
     "wait": ("お待ちください…", "Please wait…"),
+    "district_map": ("地区と担当の地図", "Map of the districts and their officers"),
+    "sp_unassigned": ("担当なし", "no officer"),
     "rb_mode": ("方式", "Mode"),
     "rb_minimal": ("最小の変更（許容幅の中で）", "Smallest change (within the tolerance)"),
     "rb_best": ("最も均等に", "Most even beats"),
