@@ -119,6 +119,7 @@ class Service:
     url: str  # database URL
     base: str  # http://127.0.0.1:PORT
     db: Any
+    app: Any = None
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -160,7 +161,7 @@ def service(
         time.sleep(0.05)
     assert server.started, "the service did not start"
     try:
-        yield Service(request.param, url, f"http://127.0.0.1:{port}", db)
+        yield Service(request.param, url, f"http://127.0.0.1:{port}", db, app)
     finally:
         server.should_exit = True
         thread.join(10)
