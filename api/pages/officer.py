@@ -80,7 +80,7 @@ class PlanPending(Exception):
 
 #: Plans being made for the route page, per database, officer and day.
 _making: dict[tuple[int, str, date], Future[None]] = {}
-_making_lock = threading.Lock()
+_making_lock = threading.RLock()  # the done-callback may run inside making()
 _planners = ThreadPoolExecutor(max_workers=2, thread_name_prefix="route-plan")
 
 
@@ -111,10 +111,19 @@ def making(request: Request, who: Principal, officer_id: str, on: date) -> Futur
     key = (id(db), officer_id, on)
     with _making_lock:
         fut = _making.get(key)
-        if fut is None:
+        if fut is None or (fut.done() and fut.exception() is None):
             fut = _planners.submit(_make_plan, db, settings_of(request), who, officer_id, on)
             _making[key] = fut
+            fut.add_done_callback(lambda f: _drop_if_stored(key, f))
     return fut
+
+
+def _drop_if_stored(key: tuple[int, str, date], fut: Future[None]) -> None:
+    """A plan stored is read from ``day_plans`` from now on; a failure stays until asked."""
+    if fut.exception() is None:
+        with _making_lock:
+            if _making.get(key) is fut:
+                del _making[key]
 
 
 def _forget(request: Request, officer_id: str, on: date, fut: Future[None]) -> None:
