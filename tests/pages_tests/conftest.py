@@ -5,7 +5,7 @@ The demo database (four koban of 金沢西 from the bundled data, see
 for each module: a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on
 PostgreSQL. Each module runs the service (uvicorn, in a thread) on a free
 loopback port and drives Debian's Chromium through Playwright: one browser
-for the whole session, one login per role and service (a stored state).
+for the whole package, one login per role and service (a stored state).
 
 The whole matrix runs on SQLite; on PostgreSQL only the tests marked
 ``both_dbs`` run: each role's main flow (the acceptance's flows), the scope
@@ -170,8 +170,10 @@ def service(
             drop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for the pages' tests, closed before other tests start their own
+    (Playwright's sync API runs one instance per thread at a time)."""
     with launch() as b:
         yield b
 
