@@ -363,8 +363,9 @@ class StreetNetworkRow(Base):
 
 
 class DayPlanRow(Base):
-    """A day plan made ahead by ``junkai-geo plan-all`` (``DayPlan.to_dict()``), one
-    per officer and day; GET /plans/{officer}/{day} serves it when present."""
+    """A day plan (``DayPlan.to_dict()``), one per officer and day: made ahead by
+    ``junkai-geo plan-all``, or by the route page when none was; replaced by a
+    re-plan. GET /plans/{officer}/{day} and the route page serve it."""
 
     __tablename__ = "day_plans"
     officer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -377,3 +378,5 @@ class DayPlanRow(Base):
     time_limit_s: Mapped[float] = mapped_column(Float, default=0.0)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: Times the officer re-planned the rest of the day (the route page; migration 0011).
+    replans: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

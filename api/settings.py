@@ -100,7 +100,7 @@ class ApiSettings(BaseSettings):
     #: Attribution shown under the map for ``tile_url`` (HTML); empty with a
     #: GSI URL gives ``GSI_ATTRIBUTION``.
     tile_attribution: str = ""
-    #: A local MBTiles file (raster PNG / JPEG tiles of the user's area)
+    #: A local MBTiles or PMTiles file (raster PNG / JPEG / WebP tiles of the user's area)
     #: served by the service itself at ``/tiles/{z}/{x}/{y}``; wins over
     #: ``tile_url``.
     tile_file: Path | None = None

@@ -208,6 +208,34 @@ def install_assets(assets_dir: Path | None = None, *, npm: str = "npm") -> Path:
     return check_assets(root)
 
 
+def ensure_assets(assets_dir: Path | None = None, *, npm: str = "npm") -> Path:
+    """The assets folder, installed from the npm registry first when files are missing.
+
+    What ``junkai-geo demo`` and other map writers call before writing
+    offline maps (their default). When the files cannot be fetched (no
+    ``npm``, no access to the registry), the error says in Japanese first,
+    then English, how to fix it.
+    """
+    root = assets_dir or default_assets_dir()
+    if not missing_assets(root):
+        return root
+    try:
+        return install_assets(root, npm=npm)
+    except (OfflineAssetsError, OSError) as exc:
+        raise OfflineAssetsError(
+            f"オフライン地図に必要なファイル（Leaflet など）が {root} にありません。"
+            "npm レジストリからの自動取得にも失敗しました。"
+            "対処: npm を入れて（Debian: apt-get install npm）"
+            "`python -m junkai_geo.offline install` を実行するか、"
+            f"取得済みのフォルダを環境変数 {ASSETS_ENV} に指定してください。"
+            "インターネットから読み込む地図でよい場合は --online を付けてください。"
+            f" / Offline map assets are missing in {root} and could not be installed "
+            f"from the npm registry ({exc}); install npm and run "
+            f"`python -m junkai_geo.offline install`, set {ASSETS_ENV} to a folder "
+            "holding them, or pass --online for maps that load from the internet."
+        ) from exc
+
+
 def _extract(tgz: Path, pkg: NpmPackage, root: Path) -> None:
     with tarfile.open(tgz, "r:gz") as tar:
         for f in pkg.files:

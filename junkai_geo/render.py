@@ -328,7 +328,7 @@ class Background:
 
     ``tile_url``: an XYZ URL template (``{z}/{x}/{y}``), for example
     :data:`GSI_TILE_URL`; the map then loads tiles from that host.
-    ``tile_path``: a local XYZ folder (``z/x/y.png``) or an MBTiles file;
+    ``tile_path``: a local XYZ folder (``z/x/y.png``), an MBTiles or a PMTiles file;
     :func:`save_map` copies the tiles that cover the map next to the HTML
     (``tiles/``), so the page still loads nothing from another host.
     Neither: no background; the maps say so and show 町丁目, beat and koban
@@ -370,7 +370,7 @@ class Background:
                     None,
                     "tile_path",
                     "no such file or folder",
-                    "an XYZ tile folder (z/x/y.png) or an .mbtiles file",
+                    "an XYZ tile folder (z/x/y.png), an .mbtiles or a .pmtiles file",
                     "missing_file",
                 )
             )
@@ -424,11 +424,11 @@ def export_tiles(
 ) -> int:
     """Copy the local tiles covering ``bounds`` (lon/lat) into ``out_dir/z/x/y.png``.
 
-    Reads an XYZ folder or an MBTiles file (SQLite, opened read-only; rows
-    are TMS, so y is flipped). Returns the number of tiles written; at most
+    Reads an XYZ folder, an MBTiles file (SQLite, opened read-only; rows
+    are TMS, so y is flipped) or a PMTiles file (:mod:`junkai_geo.tilefile`). Returns the number of tiles written; at most
     ``background.max_tiles`` (the highest zooms are dropped first).
     """
-    import sqlite3
+    from .tilefile import open_tile_file
 
     src = Path(background.tile_path or "")
     wanted: list[tuple[int, int, int]] = []
@@ -449,36 +449,14 @@ def export_tiles(
                     written += 1
                     break
         return written
-    try:
-        con = sqlite3.connect(f"{src.resolve().as_uri()}?mode=ro", uri=True)
-    except sqlite3.Error as exc:
-        raise InputError(
-            Problem(str(src), None, None, str(exc), "an MBTiles file (SQLite)", "bad_mbtiles")
-        ) from exc
-    try:
-        for z, x, y in wanted:
-            row = con.execute(
-                "SELECT tile_data FROM tiles WHERE zoom_level=? AND tile_column=? AND tile_row=?",
-                (z, x, 2**z - 1 - y),
-            ).fetchone()
-            if row is not None:
-                target = out_dir / str(z) / str(x) / f"{y}.png"
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(bytes(row[0]))
-                written += 1
-    except sqlite3.Error as exc:
-        raise InputError(
-            Problem(
-                str(src),
-                None,
-                "tiles",
-                str(exc),
-                "an MBTiles file with a tiles table",
-                "bad_mbtiles",
-            )
-        ) from exc
-    finally:
-        con.close()
+    tiles = open_tile_file(src)  # MBTiles or PMTiles, by suffix (junkai_geo.tilefile)
+    for z, x, y in wanted:
+        data = tiles.get(z, x, y)
+        if data is not None:
+            target = out_dir / str(z) / str(x) / f"{y}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            written += 1
     return written
 
 

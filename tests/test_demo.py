@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -23,6 +26,15 @@ def test_demo_prints_summary_and_writes_maps(tmp_path):
     assert summary["workload_h"]["beat_max"] > summary["workload_h"]["beat_min"] > 0
     beats_html = (tmp_path / "kanazawa_beats.html").read_text(encoding="utf-8")
     assert "leaflet" in beats_html.lower()
+    # Offline-safe by default: every map loads its scripts and styles from assets/.
+    assert (tmp_path / "assets" / "leaflet" / "leaflet.js").is_file()
+    for name in ("kanazawa_beats.html", "specialist_districts.html", "rebalance.html"):
+        html = (tmp_path / name).read_text(encoding="utf-8")
+        loaded = re.findall(r"<(?:script|link)\b[^>]*\b(?:src|href)=\"([^\"]+)\"", html)
+        assert loaded and all(u.startswith("assets/") or u.startswith("data:") for u in loaded), (
+            name,
+            [u for u in loaded if not u.startswith("assets/")],
+        )
     for key in ("route_plan", "route_map", "route_sheet"):
         path = summary["files"][key]
         assert path.startswith(str(tmp_path)), path
@@ -68,3 +80,31 @@ def _check_rebalance_geometry(path):
             home = units.geometry[[units.geometry.distance(pt).idxmin()]]
         # The beat reaches the 町丁目 holding its koban (it holds or touches the block of it).
         assert home.distance(geom).min() <= 1.0, (beat_id, koban_id)
+
+
+def test_demo_is_offline_by_default_and_online_only_when_asked() -> None:
+    from junkai_geo.commands.demo import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert parser.parse_args([]).offline is True
+    assert parser.parse_args(["--offline"]).offline is True
+    assert parser.parse_args(["--online"]).offline is False
+
+
+def test_demo_without_assets_or_npm_says_how_to_fix_it_in_japanese_first(tmp_path):
+    """No Leaflet files and no npm: a clear error before any work, nothing written."""
+    env = {**os.environ, "JUNKAI_GEO_ASSETS": str(tmp_path / "none"), "PATH": str(tmp_path)}
+    out = tmp_path / "out"
+    r = subprocess.run(
+        [sys.executable, "-m", "junkai_geo.cli", "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.index("オフライン地図に必要なファイル") < r.stderr.index("Offline map assets")
+    for part in ("apt-get install npm", "python -m junkai_geo.offline install", "--online"):
+        assert part in r.stderr, part
+    assert not out.exists()

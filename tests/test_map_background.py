@@ -166,6 +166,25 @@ def test_local_mbtiles_are_exported_beside_the_map(browser, assets, tmp_path):
     assert layout["tiles"] > 0 and layout["notice"] == []
 
 
+def test_local_pmtiles_are_exported_beside_the_map(tmp_path):
+    """The command line's maps read a PMTiles file as they read MBTiles (same setting)."""
+    from tests.pmtiles_fixture import area_tiles, tile_png, write_pmtiles
+
+    plan = synthetic_plan(6, seed=2)
+    lons = [s["lon"] for s in plan["stops"]] + [plan["start"]["lon"]]
+    lats = [s["lat"] for s in plan["stops"]] + [plan["start"]["lat"]]
+    bounds = (min(lons) - 0.01, min(lats) - 0.01, max(lons) + 0.01, max(lats) + 0.01)
+    png = tile_png()
+    tiles = area_tiles(bounds, range(13, 16), png)
+    pm = write_pmtiles(tmp_path / "area.pmtiles", tiles)
+    bg = Background(tile_path=pm, min_zoom=13, max_zoom=15)
+    out = tmp_path / "site"
+    html = save_map(route_map(plan, background=bg), out / "route.html").read_text("utf-8")
+    written = sorted((out / "tiles").rglob("*.png"))
+    assert written and all(p.read_bytes() == png for p in written)
+    assert "tiles/{z}/{x}/{y}.png" in html and "http" not in html.split("tiles/{z}")[0][-40:]
+
+
 def test_local_xyz_folder_and_bad_settings(tmp_path):
     with pytest.raises(InputError, match="tile_path"):
         Background(tile_path=tmp_path / "missing.mbtiles")

@@ -46,6 +46,7 @@ PAGE_PREFIXES = ("/route/", "/officer", "/station/", "/admin/", "/login", "/logo
 def mount(app: FastAPI) -> None:
     """Add the pages, their static files, the local tiles and ``/docs`` to ``app``."""
     settings = app.state.settings
+    tiles.check_tile_file(settings.tile_file)
     for router in ROUTERS:
         app.include_router(router)
     if settings.pages_prewarm:

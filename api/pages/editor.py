@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -373,11 +373,23 @@ def accept(request: Request, who: PageUser, body: AcceptIn) -> Response:
     return JSONResponse({"new_version": new_version, "units_moved": len(moves)})
 
 
+class RebalanceChoice(BaseModel):
+    """What the manager chose in the page (the API's defaults otherwise)."""
+
+    mode: Literal["minimal-change", "best-balance"] = "minimal-change"
+    tolerance: float = Field(default=0.10, ge=0.01, le=0.5)
+
+
 @router.post("/station/editor/rebalance", dependencies=[CSRF])
-def run_rebalancer(request: Request, who: PageUser) -> Response:
+def run_rebalancer(
+    request: Request, who: PageUser, choice: RebalanceChoice | None = None
+) -> Response:
     """A rebalancing job of the station through the API (current version, locked beats)."""
     _manager(who)
-    body = RebalanceIn(station=who.station, time_limit_s=20.0, tolerance=0.05)
+    choice = choice or RebalanceChoice()
+    body = RebalanceIn(
+        station=who.station, time_limit_s=20.0, mode=choice.mode, tolerance=choice.tolerance
+    )
     out = rebalance_api.start(body, who, db_of(request), settings_of(request))
     return JSONResponse(out.model_dump(mode="json"))
 

@@ -47,6 +47,11 @@ _WORDS: dict[str, tuple[str, str]] = {
     "print_sheet": ("A4用紙を印刷 (PDF)", "Print the A4 sheet (PDF)"),
     "print_page": ("このページを印刷", "Print this page"),
     "replanned": ("残りの巡回を再計画しました。", "The rest of the day was re-planned."),
+    "plan_pending": (
+        "この日の経路は事前に作成されていないため、いま作成しています。できしだい表示します（通常数秒）。",
+        "No route was planned ahead for this day; it is being planned now and will appear when ready (usually a few seconds).",
+    ),
+    "plan_failed": ("経路を作成できませんでした", "The route could not be planned"),
     "stops": ("訪問先", "Stops"),
     "households": ("世帯等", "Households"),
     "recorded": ("記録済み", "Recorded"),
@@ -204,6 +209,14 @@ _WORDS: dict[str, tuple[str, str]] = {
     ),
     "accepted_version": ("新しい受持区版を作成しました", "A new beat version was made"),
     "wait": ("お待ちください…", "Please wait…"),
+    "district_map": ("地区と担当の地図", "Map of the districts and their officers"),
+    "sp_unassigned": ("担当なし", "no officer"),
+    "rb_mode": ("方式", "Mode"),
+    "rb_minimal": ("最小の変更（許容幅の中で）", "Smallest change (within the tolerance)"),
+    "rb_best": ("最も均等に", "Most even beats"),
+    "rb_tolerance": ("許容幅", "Tolerance"),
+    "rb_feasible": ("条件をすべて満たす", "Every rule kept"),
+    "households_moved": ("移動した世帯等", "Households moved"),
 }
 
 _INDEX = {lang: i for i, lang in enumerate(LANGS)}

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
+from shapely import wkb
 from sqlalchemy import func, select, text
 
 from ..auth import Principal, Role, current_version
@@ -26,7 +27,7 @@ from ..routes.reports import CSV_COLUMNS
 from ..schemas import NightApprovalIn
 from ..store import today_local
 from .editor import editor_data
-from .officer import simplified
+from .officer import _rounded, simplified
 from .web import CSRF, PageUser, db_of, render, require_role, settings_of
 
 router = APIRouter(include_in_schema=False)
@@ -276,7 +277,67 @@ def revoke_night(request: Request, who: PageUser, approval_id: int) -> Response:
 async def specialists_page(request: Request, who: PageUser) -> Response:
     _manager(who)
     report = await run_in_threadpool(_specialists, request, who)
-    return render(request, "specialists.html", who, report=report)
+    data = await run_in_threadpool(specialists_map_data, db_of(request), who, report)
+    return render(request, "specialists.html", who, report=report, data=data)
+
+
+def specialists_map_data(db: Any, who: Principal, report: dict[str, Any] | None) -> dict[str, Any]:
+    """The 専従員 districts outlined (their 町丁目 merged) with the assignment, for the map.
+
+    Only area figures and staff ids: no household, address or person of the
+    public (the district rows hold counts, the assignment officer ids).
+    """
+    from shapely import union_all
+    from shapely.geometry import mapping
+
+    districts: list[dict[str, Any]] = []
+    with db.read_session() as session:
+        version = current_version(session)
+        beats = [
+            {"name": name or bid, "geometry": simplified(g, 0.00005)}
+            for bid, name, g in session.execute(
+                select(BeatRow.beat_id, BeatRow.name, BeatRow.geom_wkb).where(
+                    BeatRow.version == version, BeatRow.koban_id.in_(who.koban_ids or [])
+                )
+            )
+            if g
+        ]
+        koban = [
+            {"name": k.name, "lon": k.lon, "lat": k.lat}
+            for k in session.scalars(
+                select(KobanRow).where(KobanRow.koban_id.in_(who.koban_ids or []))
+            )
+        ]
+        if report:
+            officers: dict[str, list[str]] = {}
+            for a in report.get("recommendation", {}).get("assignments", []):
+                officers.setdefault(str(a["district_id"]), []).append(str(a["officer_id"]))
+            wanted = {u for d in report.get("districts", []) for u in d.get("unit_ids", [])}
+            geoms = {
+                uid: wkb.loads(g)
+                for uid, g in session.execute(
+                    select(UnitRow.unit_id, UnitRow.geom_wkb).where(UnitRow.unit_id.in_(wanted))
+                )
+                if g
+            }
+            for d in report.get("districts", []):
+                parts = [geoms[u] for u in d.get("unit_ids", []) if u in geoms]
+                shape = (
+                    union_all(parts).simplify(0.00005, preserve_topology=True) if parts else None
+                )
+                districts.append(
+                    {
+                        "district_id": str(d["district_id"]),
+                        "name": str(d.get("name") or ""),
+                        "lon": d["lon"],
+                        "lat": d["lat"],
+                        "households": int(d["households"]),
+                        "backlog": int(d["backlog"]),
+                        "officers": officers.get(str(d["district_id"]), []),
+                        "geometry": _rounded(mapping(shape)) if shape is not None else None,
+                    }
+                )
+    return {"beats": beats, "koban": koban, "districts": districts}
 
 
 def _specialists(request: Request, who: Principal) -> dict[str, Any] | None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import re
 import tempfile
+import threading
+import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,14 +31,13 @@ from junkai_geo.model import Outcome
 from junkai_geo.render import reason_label
 
 from ..auth import Principal, Role, current_version
-from ..db import utcnow
+from ..day_plans import save_day_plan, stored_plan_and_replans
 from ..models import BeatRow, KobanRow, OfficerRow, UnitRow, VisitRow
 from ..routes import households as households_api
 from ..routes import plans as plans_api
 from ..routes import visits as visits_api
 from ..schemas import ReplanIn, VisitIn
 from ..store import LOCAL_TZ, today_local
-from .models import PagePlan
 from .web import CSRF, PageForbidden, PageUser, db_of, render, require_role, settings_of
 
 router = APIRouter(include_in_schema=False)
@@ -72,37 +74,109 @@ def my_day(request: Request, who: PageUser, day: str) -> Response:
     return RedirectResponse(f"/route/{who.officer_id}/{on.isoformat()}", status_code=303)
 
 
+class PlanPending(Exception):
+    """The day's plan is being made in the background (the page shows that it is)."""
+
+
+#: Plans being made for the route page, per database, officer and day.
+_making: dict[tuple[int, str, date], Future[None]] = {}
+_making_lock = threading.RLock()  # the done-callback may run inside making()
+_planners = ThreadPoolExecutor(max_workers=2, thread_name_prefix="route-plan")
+
+
+def _make_plan(db: Any, settings: Any, who: Principal, officer_id: str, on: date) -> None:
+    """Plan the day through the API's planner and store it in ``day_plans`` (once)."""
+    t0 = time.perf_counter()
+    plan, _ = plans_api._plan(
+        db, settings, who, officer_id, on, None, 0, settings.plan_time_limit_s
+    )
+    with db.read_session() as session:
+        officer = session.get(OfficerRow, officer_id)
+        koban = session.get(KobanRow, officer.koban_id) if officer else None
+    save_day_plan(
+        db,
+        officer_id,
+        on,
+        plan,
+        station=koban.station if koban else "",
+        replanned=False,
+        seconds=time.perf_counter() - t0,
+        time_limit_s=settings.plan_time_limit_s,
+    )
+
+
+def making(request: Request, who: Principal, officer_id: str, on: date) -> Future[None]:
+    """The background plan of the officer's day: started now unless already under way."""
+    db = db_of(request)
+    key = (id(db), officer_id, on)
+    with _making_lock:
+        fut = _making.get(key)
+        if fut is None or (fut.done() and fut.exception() is None):
+            fut = _planners.submit(_make_plan, db, settings_of(request), who, officer_id, on)
+            _making[key] = fut
+            fut.add_done_callback(lambda f: _drop_if_stored(key, f))
+    return fut
+
+
+def _drop_if_stored(key: tuple[int, str, date], fut: Future[None]) -> None:
+    """A plan stored is read from ``day_plans`` from now on; a failure stays until asked."""
+    if fut.exception() is None:
+        with _making_lock:
+            if _making.get(key) is fut:
+                del _making[key]
+
+
+def _forget(request: Request, officer_id: str, on: date, fut: Future[None]) -> None:
+    with _making_lock:
+        if _making.get((id(db_of(request)), officer_id, on)) is fut:
+            del _making[(id(db_of(request)), officer_id, on)]
+
+
 def stored_plan(
-    request: Request, who: Principal, officer_id: str, on: date
+    request: Request, who: Principal, officer_id: str, on: date, *, wait: bool = False
 ) -> tuple[dict[str, Any], int]:
-    """The day's plan an officer works from: stored, or planned now through the API."""
+    """The day's plan the officer works from (``day_plans``: one store with GET /plans).
+
+    A plan made ahead by ``junkai-geo plan-all`` is served as stored. A day
+    without one is planned once in the background and stored there too;
+    meanwhile this raises :class:`PlanPending` (the page says the route is
+    being made), or with ``wait`` (the PDF sheet) waits for it.
+    """
     db = db_of(request)
     with db.read_session() as session:
         officer_in_scope(session, who, officer_id)
-        row = session.scalar(
-            select(PagePlan).where(PagePlan.officer_id == officer_id, PagePlan.on_date == on)
-        )
-        if row is not None:
-            return row.plan, row.replans
-    settings = settings_of(request)
-    plan = plans_api.get_plan(officer_id, on, who, db, settings)
-    save_plan(db, officer_id, on, plan, replanned=False)
-    return plan, 0
+        found = stored_plan_and_replans(session, officer_id, on)
+    if found is not None:
+        return found
+    fut = making(request, who, officer_id, on)
+    if not wait and not fut.done():
+        raise PlanPending
+    try:
+        fut.result()
+    finally:
+        _forget(request, officer_id, on, fut)
+    with db.read_session() as session:
+        found = stored_plan_and_replans(session, officer_id, on)
+    if found is None:  # pragma: no cover - the plan was stored just above
+        raise HTTPException(500, detail="the plan was not stored")
+    return found
 
 
-def save_plan(db: Any, officer_id: str, on: date, plan: dict[str, Any], *, replanned: bool) -> None:
-    with db.writing() as session:
-        row = session.scalar(
-            select(PagePlan).where(PagePlan.officer_id == officer_id, PagePlan.on_date == on)
+@router.get("/route/{officer_id}/{day}/plan-status")
+def plan_status(request: Request, who: PageUser, officer_id: str, day: str) -> Response:
+    """Whether the day's plan is stored yet (the route page asks until it is)."""
+    on = parse_day(day)
+    try:
+        stored_plan(request, who, officer_id, on)
+    except PlanPending:
+        return JSONResponse({"ready": False}, headers={"Cache-Control": "no-store"})
+    except HTTPException as exc:
+        return JSONResponse(
+            {"ready": False, "error": str(exc.detail)[:300]},
+            status_code=200,
+            headers={"Cache-Control": "no-store"},
         )
-        if row is None:
-            session.add(
-                PagePlan(
-                    officer_id=officer_id, on_date=on, plan=plan, replans=0, updated_at=utcnow()
-                )
-            )
-        elif replanned:
-            row.plan, row.replans, row.updated_at = plan, row.replans + 1, utcnow()
+    return JSONResponse({"ready": True}, headers={"Cache-Control": "no-store"})
 
 
 def results_of_day(session: Session, officer_id: str, on: date) -> dict[str, str]:
@@ -201,7 +275,12 @@ def stop_rows(plan: dict[str, Any], results: dict[str, str]) -> list[dict[str, A
 @router.get("/route/{officer_id}/{day}")
 def route_page(request: Request, who: PageUser, officer_id: str, day: str) -> Response:
     on = parse_day(day)
-    plan, replans = stored_plan(request, who, officer_id, on)
+    pending = False
+    try:
+        plan, replans = stored_plan(request, who, officer_id, on)
+    except PlanPending:
+        # No plan made ahead for this day: the page comes now, the route when made.
+        plan, replans, pending = {}, 0, True
     with db_of(request).read_session() as session:
         officer = officer_in_scope(session, who, officer_id)
         results = results_of_day(session, officer_id, on)
@@ -211,6 +290,7 @@ def route_page(request: Request, who: PageUser, officer_id: str, day: str) -> Re
     data = {
         "officer_id": officer_id,
         "date": on.isoformat(),
+        "pending": pending,
         "start": plan.get("start"),
         "stops": [
             {
@@ -238,6 +318,7 @@ def route_page(request: Request, who: PageUser, officer_id: str, day: str) -> Re
         can_record=on <= today,
         outcomes=OUTCOMES,
         replans=replans,
+        pending=pending,
         now=datetime.now(LOCAL_TZ).strftime("%H:%M"),
         tomorrow=today + timedelta(days=1),
         done=sum(1 for s in stops for h in s["households"] if h["result"]),
@@ -303,7 +384,18 @@ def replan(
         done = sorted(results_of_day(session, officer_id, on))
     body = ReplanIn(now=now, lon=lon, lat=lat, done=done[:500])
     plan = plans_api.replan_day(officer_id, on, body, who, db, settings_of(request))
-    save_plan(db, officer_id, on, plan, replanned=True)
+    with db.read_session() as session:
+        officer = officer_in_scope(session, who, officer_id)
+        koban = session.get(KobanRow, officer.koban_id)
+    save_day_plan(
+        db,
+        officer_id,
+        on,
+        plan,
+        station=koban.station if koban else "",
+        replanned=True,
+        time_limit_s=settings_of(request).plan_time_limit_s / 2,
+    )
     return RedirectResponse(f"/route/{officer_id}/{on.isoformat()}?replanned=1", status_code=303)
 
 
@@ -313,7 +405,7 @@ def sheet(request: Request, who: PageUser, officer_id: str, day: str) -> Respons
     from junkai_geo.sheet import route_sheet_pdf
 
     on = parse_day(day)
-    plan, _ = stored_plan(request, who, officer_id, on)
+    plan, _ = stored_plan(request, who, officer_id, on, wait=True)
     with db_of(request).read_session() as session:
         officer = officer_in_scope(session, who, officer_id)
         g = None

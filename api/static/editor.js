@@ -191,7 +191,11 @@
   document.getElementById("rebalance-btn").addEventListener("click", function () {
     var js = document.getElementById("job-status");
     js.textContent = T.wait;
-    J.post("/station/editor/rebalance", {}, true).then(function (j) { jobId = j.id; poll(); })
+    var choice = { mode: document.getElementById("rb-mode").value,
+                   tolerance: (parseFloat(document.getElementById("rb-tol").value) || 10) / 100 };
+    document.getElementById("job-figures").hidden = true;
+    document.getElementById("job-actions").hidden = true;
+    J.post("/station/editor/rebalance", choice, true).then(function (j) { jobId = j.id; poll(); })
       .catch(function (e) { js.textContent = e.message; });
   });
 
@@ -203,10 +207,16 @@
       if (j.status !== "done" || !j.result) return;
       var p = j.result.plan, tb = document.querySelector("#job-figures tbody");
       tb.innerHTML = "";
+      var yn = function (v) { return v ? T.yes : T.no; };
       [[T.deviation, fmtPct(p.largest_deviation_before), fmtPct(p.largest_deviation_after)],
-       [T.moved_units, "", String(p.units_moved)]].forEach(function (r) {
-        var tr = document.createElement("tr");
-        tr.innerHTML = "<th scope=\"row\">" + r[0] + "</th><td class=\"num\">" + r[1] + "</td><td class=\"num\">" + r[2] + "</td>";
+       [T.moved_units, "", String(p.units_moved)],
+       [T.households_moved, "", String(Math.round(p.households_moved || 0))],
+       [T.contiguous, "", yn(p.all_contiguous)],
+       [T.koban_attached, "", yn(p.koban_rule_kept)],
+       [T.rb_feasible, "", yn(p.feasible)]].forEach(function (r) {
+        var tr = document.createElement("tr"), th = document.createElement("th");
+        th.scope = "row"; th.textContent = r[0]; tr.appendChild(th);
+        [r[1], r[2]].forEach(function (v) { var td = document.createElement("td"); td.className = "num"; td.textContent = v; tr.appendChild(td); });
         tb.appendChild(tr);
       });
       document.getElementById("job-figures").hidden = false;

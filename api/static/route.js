@@ -2,6 +2,22 @@
 "use strict";
 (function () {
   var J = window.junkai, d = J.data;
+  // No plan made ahead for the day: it is being made; show it when stored.
+  if (d.pending) {
+    var note = document.getElementById("plan-pending");
+    var url = "/route/" + encodeURIComponent(d.officer_id) + "/" + d.date + "/plan-status";
+    var ask = function () {
+      fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (j) {
+          if (j.ready) { window.location.reload(); return; }
+          if (j.error) { if (note) note.textContent = J.text.plan_failed + ": " + j.error; return; }
+          setTimeout(ask, 400);
+        })
+        .catch(function () { setTimeout(ask, 2000); });
+    };
+    setTimeout(ask, 300);
+  }
   var m = J.map("map", "map-note");
   var bounds = [];
   (d.beats || []).forEach(function (b) {

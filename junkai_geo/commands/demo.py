@@ -25,10 +25,21 @@ from ..settings import MAPS_DIR
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=MAPS_DIR, help="output folder (maps/)")
     parser.add_argument(
-        "--offline",
-        action="store_true",
-        help="HTML maps with local Leaflet files and no web tiles (see docs/maps.md)",
+        "--online",
+        dest="offline",
+        action="store_false",
+        help="HTML maps that load Leaflet from CDNs and 地理院タイル from the internet "
+        "(default: offline-safe maps with local Leaflet files, installed from the npm "
+        "registry into the user cache on first use; a background only when "
+        "JUNKAI_GEO_TILE_URL / JUNKAI_GEO_TILE_PATH is set; see docs/maps.md)",
     )
+    parser.add_argument(
+        "--offline",
+        dest="offline",
+        action="store_true",
+        help="offline-safe maps (the default; kept for existing scripts)",
+    )
+    parser.set_defaults(offline=True)
     parser.add_argument(
         "--date",
         type=date.fromisoformat,
@@ -127,6 +138,11 @@ def run(args: argparse.Namespace) -> int:
     clock = _Clock(progress_of(args))
     clock.progress.step("…")
     out: Path = args.out
+    if args.offline:
+        from ..offline import ensure_assets
+
+        # Before any work: a missing npm says so at once, not after the plans.
+        ensure_assets()
     out.mkdir(parents=True, exist_ok=True)
     source = source_of(args)
     # The bundle is validated as any import is; a workspace was at its import.

@@ -4,7 +4,14 @@ The demo database (three koban of 金沢西 from the bundled data, see
 ``demo.py``) is built once per test session and database kind, then copied
 for each module: a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on
 PostgreSQL. Each module runs the service (uvicorn, in a thread) on a free
-loopback port and drives Debian's Chromium through Playwright.
+loopback port and drives Debian's Chromium through Playwright: one browser
+for the whole package, one login per role and service (a stored state).
+
+The whole matrix runs on SQLite; on PostgreSQL only the tests marked
+``both_dbs`` run: each role's main flow (the acceptance's flows), the scope
+and CSRF refusals, and the no-console-error / own-address checks. The other
+pages read through the same queries and are deselected there (counted in
+pytest's "deselected"), which keeps the suite inside its time budget.
 """
 
 from __future__ import annotations
@@ -31,6 +38,24 @@ from .demo import PASSWORD, load_demo
 
 ROOT = Path(__file__).resolve().parents[2]
 GALLERY = ROOT / "maps" / "gallery"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_dbs: a main flow, run on PostgreSQL as well as on SQLite"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, only the main flows (``both_dbs``); everything on SQLite."""
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_pg = callspec is not None and callspec.params.get("service") == "postgres"
+        (drop if on_pg and item.get_closest_marker("both_dbs") is None else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +119,7 @@ class Service:
     url: str  # database URL
     base: str  # http://127.0.0.1:PORT
     db: Any
+    app: Any = None
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -115,7 +141,12 @@ def service(
     else:
         url, drop = _postgres_copy(request.getfixturevalue("postgres_template"))
     settings = ApiSettings(
-        database_url=url, plan_time_limit_s=0.5, plan_processes=0, web_assets=web_assets
+        database_url=url,
+        plan_time_limit_s=0.5,
+        plan_processes=0,
+        web_assets=web_assets,
+        # A module of officer pages needs no station figures computed at start.
+        pages_prewarm=getattr(request.module, "PAGES_PREWARM", True),
     )
     db = Database(url, pool_size=5, max_overflow=10)
     app = create_app(settings, db=db)
@@ -130,7 +161,7 @@ def service(
         time.sleep(0.05)
     assert server.started, "the service did not start"
     try:
-        yield Service(request.param, url, f"http://127.0.0.1:{port}", db)
+        yield Service(request.param, url, f"http://127.0.0.1:{port}", db, app)
     finally:
         server.should_exit = True
         thread.join(10)
@@ -139,10 +170,35 @@ def service(
             drop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
+    """One Chromium for the pages' tests, closed before other tests start their own
+    (Playwright's sync API runs one instance per thread at a time)."""
     with launch() as b:
         yield b
+
+
+_STATES: dict[tuple[str, str], Any] = {}
+
+
+def login_state(browser: Any, base: str, user: str) -> Any:
+    """The browser state (session cookie) of ``user`` logged in on ``base``, made once.
+
+    The login form is filled in a real page the first time; later contexts of
+    the same role and service start from the stored state.
+    """
+    key = (base, user)
+    if key not in _STATES:
+        ctx = browser.new_context(locale="ja-JP")
+        page = ctx.new_page()
+        page.goto(f"{base}/login?next=/static/favicon.svg")  # land on a light file
+        page.fill("#username", user)
+        page.fill("#password", PASSWORD)
+        page.click("form.card button[type=submit]")
+        page.wait_for_load_state("load")
+        _STATES[key] = ctx.storage_state()
+        ctx.close()
+    return _STATES[key]
 
 
 @dataclass
@@ -169,10 +225,14 @@ class Recorder:
         ]
 
 
-def open_context(browser: Any, *, viewport: tuple[int, int] = (1280, 800)) -> tuple[Any, Recorder]:
+def open_context(
+    browser: Any, *, viewport: tuple[int, int] = (1280, 800), state: Any = None
+) -> tuple[Any, Recorder]:
     rec = Recorder()
     ctx = browser.new_context(
-        viewport={"width": viewport[0], "height": viewport[1]}, locale="ja-JP"
+        viewport={"width": viewport[0], "height": viewport[1]},
+        locale="ja-JP",
+        storage_state=state,
     )
 
     def on_console(msg: Any) -> None:

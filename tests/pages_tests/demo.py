@@ -7,9 +7,10 @@ households in 5 beats, a 駐在所 among them) exercise every page in a few seco
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
 
 from junkai_geo.model import Dataset
@@ -29,6 +30,18 @@ DEMO_USERS = {
 
 
 def demo_subset(koban_ids: tuple[str, ...] = DEMO_KOBAN) -> Dataset:
+    """The subset, read from the bundle once per process (a copy each call)."""
+    ds = _subset(koban_ids)
+    frames = {
+        f.name: getattr(ds, f.name).copy()
+        for f in fields(ds)
+        if hasattr(getattr(ds, f.name), "copy") and hasattr(getattr(ds, f.name), "columns")
+    }
+    return replace(ds, **frames)
+
+
+@functools.cache
+def _subset(koban_ids: tuple[str, ...]) -> Dataset:
     from junkai_geo.bundled import load_kanazawa
 
     ds = load_kanazawa(validate=False)

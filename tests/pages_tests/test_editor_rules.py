@@ -29,7 +29,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
         load_dataset(s, small_dataset(), source="test", today=date(2026, 11, 1))
         for name, (role, officer_id, station, _, _) in USERS.items():
             create_user(s, name, PASSWORD, role, officer_id=officer_id, station=station)
-    app = create_app(ApiSettings(database_url=url, pages_prewarm=False), db=db)
+    app = create_app(ApiSettings(database_url=url, pages_prewarm=False, plan_processes=0), db=db)
     with TestClient(app, base_url="http://127.0.0.1") as c:
         yield c, db
     db.dispose()

@@ -15,35 +15,35 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from playwright.sync_api import expect
+from sqlalchemy import func, select, update
 
-from api.models import BeatVersion, NightApproval, UnitRow
+from api.models import BeatRow, BeatVersion, BuildingRow, HouseholdRow, NightApproval, UnitRow
 
-from .conftest import axe_violations, dump, login, open_context, shot
+from .conftest import axe_violations, dump, login_state, open_context, shot
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 @pytest.fixture(scope="module")
 def manager(service: Any, browser: Any) -> Any:
-    ctx, rec = open_context(browser, viewport=(1280, 800))
+    ctx, rec = open_context(browser, state=login_state(browser, service.base, "manager1"))
     page = ctx.new_page()
-    login(page, service.base, "manager1")
     yield page, rec
     ctx.close()
 
 
 @pytest.fixture(scope="module")
 def admin(service: Any, browser: Any) -> Any:
-    ctx, rec = open_context(browser, viewport=(1280, 800))
+    ctx, rec = open_context(browser, state=login_state(browser, service.base, "admin1"))
     page = ctx.new_page()
-    login(page, service.base, "admin1")
     yield page, rec
     ctx.close()
 
 
 def test_beats_map(service: Any, manager: Any, web_assets: Any) -> None:
     page, rec = manager
+    page.goto(f"{service.base}/")  # a manager's start page
     assert page.url.endswith("/station/beats")
     page.wait_for_selector(".leaflet-container .beat-label")
     assert (
@@ -65,6 +65,7 @@ def test_progress_flags_lagging(service: Any, manager: Any, web_assets: Any) -> 
     assert axe_violations(page, web_assets) == []
 
 
+@pytest.mark.both_dbs
 def test_approve_a_night_visit(service: Any, manager: Any, web_assets: Any) -> None:
     page, rec = manager
     page.goto(f"{service.base}/station/night")
@@ -84,9 +85,39 @@ def test_approve_a_night_visit(service: Any, manager: Any, web_assets: Any) -> N
 
 def test_specialists_and_survey_xlsx(service: Any, manager: Any, web_assets: Any) -> None:
     page, rec = manager
+    # The four demo koban have no building of 6 floors or more: raise the five
+    # apartment blocks with the most households to 8 floors, as a 団地 would be.
+    with service.db.writing() as s:
+        counts = (
+            select(HouseholdRow.building_id, func.count().label("n"))
+            .group_by(HouseholdRow.building_id)
+            .subquery()
+        )
+        tall = s.scalars(
+            select(BuildingRow.building_id)
+            .join(counts, counts.c.building_id == BuildingRow.building_id)
+            .where(BuildingRow.kind == "apartment")
+            .order_by(counts.c.n.desc())
+            .limit(5)
+        ).all()
+        assert tall
+        s.execute(update(BuildingRow).where(BuildingRow.building_id.in_(tall)).values(floors=8))
     page.goto(f"{service.base}/station/specialists")
     assert page.locator("h1").count() == 1
-    assert axe_violations(page, web_assets) == []
+    # The districts on a map too: outlined and labelled with their officers.
+    page.wait_for_selector(".leaflet-tooltip.district-label")
+    rows = page.locator("table.data").first.locator("tbody tr")
+    labels = page.locator(".leaflet-tooltip.district-label")
+    assert rows.count() >= 1 and labels.count() == rows.count()
+    assert page.locator("path.leaflet-interactive").count() >= rows.count()
+    first = rows.first.locator("td").first.inner_text()
+    assert any(labels.nth(i).inner_text().startswith(first + " ") for i in range(labels.count()))
+    assert "背景地図は設定されていません" in page.inner_text("#map-note")
+    # No household in the map's data: areas, counts and staff ids only.
+    data = page.evaluate("window.junkai.data")
+    assert "household_id" not in dump(data) and "building_ids" not in dump(data)
+    shot(page, "manager_specialists", service.backend)
+    assert axe_violations(page, web_assets) == [], dump(axe_violations(page, web_assets))
     page.goto(f"{service.base}/station/survey")
     assert page.locator("#survey-table tbody tr").count() == 6  # 5 beats + total
     assert axe_violations(page, web_assets) == []
@@ -100,6 +131,7 @@ def test_specialists_and_survey_xlsx(service: Any, manager: Any, web_assets: Any
     assert ws.max_row == 4 + 6
 
 
+@pytest.mark.both_dbs
 def test_beat_editor_move_two_units_and_accept(service: Any, manager: Any, web_assets: Any) -> None:
     page, rec = manager
     page.goto(f"{service.base}/station/editor")
@@ -144,16 +176,65 @@ def test_beat_editor_move_two_units_and_accept(service: Any, manager: Any, web_a
     assert axe_violations(page, web_assets) == []
 
 
+def test_beat_editor_runs_the_rebalancer_with_the_locks(
+    service: Any, manager: Any, web_assets: Any
+) -> None:
+    """Lock a beat, run the rebalancer from the page, compare, accept: the lock held."""
+    page, rec = manager
+    page.goto(f"{service.base}/station/editor")
+    page.wait_for_selector("body[data-editor-ready='1']", timeout=60_000)
+    with service.db.read_session() as s:
+        version = s.scalar(select(func.max(BeatVersion.version)))
+        kept = set(s.scalars(select(UnitRow.unit_id).where(UnitRow.beat_id == "K37-1")))
+    page.check("#fig-K37-1 input.lock")
+    expect(page.locator("#status")).to_contain_text("K37-1")  # the locks were saved
+    with service.db.read_session() as s:
+        assert s.scalar(
+            select(BeatRow.locked).where(BeatRow.version == version, BeatRow.beat_id == "K37-1")
+        )
+    # The most even beats within ±10 % (the locked beat cannot reach them: it stays).
+    page.select_option("#rb-mode", "best-balance")
+    page.fill("#rb-tol", "10")
+    page.click("#rebalance-btn")
+    page.wait_for_selector("#job-figures:not([hidden])", timeout=120_000)
+    compare = page.inner_text("#job-figures")
+    for word in ("変更前", "変更後", "偏差", "移動した町丁目", "連続性", "交番の所在"):
+        assert word in compare, (word, compare)
+    jobs = [u for u in rec.requests if "/station/editor/jobs/" in u]
+    job = page.request.get(jobs[-1]).json()
+    assert job["status"] == "done", dump(job)
+    moved = job["result"]["moved_units"]
+    assert moved, dump(job["result"])
+    assert all("K37-1" not in (m["from_beat"], m["to_beat"]) for m in moved), dump(moved)
+    plan = job["result"]["plan"]
+    assert job["params"]["mode"] == "best-balance" and job["params"]["tolerance"] == 0.1
+    assert plan["largest_deviation_after"] < plan["largest_deviation_before"]
+    after = page.locator("#job-figures tbody tr").first.locator("td").nth(1).inner_text()
+    assert after == f"{100 * plan['largest_deviation_after']:.1f} %"
+    assert axe_violations(page, web_assets) == [], dump(axe_violations(page, web_assets))
+    page.click("#job-accept")
+    page.wait_for_url("**/station/changes/*")
+    assert page.locator("table.data tbody tr").count() == len(moved)
+    with service.db.read_session() as s:
+        assert s.scalar(select(func.max(BeatVersion.version))) == version + 1
+        assert set(s.scalars(select(UnitRow.unit_id).where(UnitRow.beat_id == "K37-1"))) == kept
+        for m in moved:
+            assert s.get(UnitRow, m["unit_id"]).beat_id == m["to_beat"]
+
+
+@pytest.mark.both_dbs
 def test_manager_pages_made_no_errors_and_no_foreign_requests(service: Any, manager: Any) -> None:
     page, rec = manager
     assert rec.console_errors == [] and rec.page_errors == [], rec.console_errors
     assert rec.foreign(service.base) == []
 
 
+@pytest.mark.both_dbs
 def test_admin_import_with_an_error_shows_the_report(
     service: Any, admin: Any, web_assets: Any
 ) -> None:
     page, rec = admin
+    page.goto(f"{service.base}/")  # an admin's start page
     assert page.url.endswith("/admin/imports")
     page.select_option("#i-layer", "households")
     page.set_input_files("#i-file", str(FIXTURES / "households_swapped_latlon.csv"))

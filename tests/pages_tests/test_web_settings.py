@@ -17,6 +17,8 @@ from api.db import Database
 from api.main import create_app
 from api.pages.tiles import EMPTY_PNG
 from api.settings import GSI_TILE_URL, ApiSettings
+from junkai_geo.errors import InputError
+from tests.pmtiles_fixture import tile_png, write_pmtiles
 
 PASSWORD = "correct-horse-battery"
 PNG = EMPTY_PNG  # any PNG will do as the one tile of the file
@@ -100,6 +102,41 @@ def test_local_mbtiles_are_served_by_the_service(make_client: Any, tmp_path: Pat
     assert client.get("/tiles/3/9/0").status_code == 404  # outside the tile grid
     csp = client.get("/login").headers["content-security-policy"]
     assert "http" not in csp  # local tiles come from the service itself
+
+
+def test_local_pmtiles_are_served_by_the_service(make_client: Any, tmp_path: Path) -> None:
+    png = tile_png()
+    path = write_pmtiles(tmp_path / "area.pmtiles", {(14, 14601, 6416): png, (13, 7300, 3208): png})
+    client = make_client(tile_file=path)
+    r = client.get("/tiles/14/14601/6416")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert r.content == png
+    assert client.get("/tiles/13/7300/3208").content == png
+    empty = client.get("/tiles/14/0/0")  # not in the file: a transparent tile
+    assert empty.status_code == 200 and empty.content == EMPTY_PNG
+    tiles = json.loads(
+        re.search(r'id="page-tiles">(.*?)</script>', client.get("/login").text).group(1)
+    )  # type: ignore[union-attr]
+    assert tiles["url"] == "/tiles/{z}/{x}/{y}" and tiles["kind"] == "local"
+    assert "http" not in client.get("/login").headers["content-security-policy"]
+
+
+def test_a_vector_or_broken_tile_file_stops_the_service_naming_it(tmp_path: Path) -> None:
+    vector = write_pmtiles(tmp_path / "roads.pmtiles", {(14, 14601, 6416): b"\x1a\x00"}, "mvt")
+    with pytest.raises(InputError) as err:
+        create_app(
+            ApiSettings(database_url=f"sqlite:///{tmp_path / 'v.sqlite3'}", tile_file=vector)
+        )
+    assert [str(p) for p in err.value.problems] == [
+        f"{vector}, field 'tile_type': found MVT tiles; "
+        "expected raster tiles (PNG, JPEG or WebP) [vector_tiles]"
+    ]
+    broken = tmp_path / "broken.pmtiles"
+    broken.write_bytes(b"not a tile archive" * 10)
+    with pytest.raises(InputError, match=r"broken\.pmtiles: found not a PMTiles v3 header"):
+        create_app(
+            ApiSettings(database_url=f"sqlite:///{tmp_path / 'b.sqlite3'}", tile_file=broken)
+        )
 
 
 def test_login_needs_its_csrf_token_and_logout_ends_the_session(make_client: Any) -> None:
