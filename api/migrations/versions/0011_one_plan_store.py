@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_one_plan_store"
-down_revision = "0009"
+down_revision = "0010_geom_srid"
 branch_labels = None
 depends_on = None
 

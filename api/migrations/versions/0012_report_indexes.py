@@ -20,7 +20,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0012"
-down_revision = "0010_geom_srid"
+down_revision = "0011_one_plan_store"
 branch_labels = None
 depends_on = None
 
