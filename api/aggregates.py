@@ -65,6 +65,7 @@ from .store import (
     _points,
     _rows,
     stale_cutoff,
+    units_of_beats,
     workspace_crs,
 )
 
@@ -306,7 +307,6 @@ def specialist_inputs(
     given households (asked for the districts' households only).
     """
     import geopandas as gpd
-    from shapely import wkb
 
     koban, officers, crs = scope_layers(session, koban_ids)
     in_scope = _in_scope(session, koban_ids)
@@ -346,31 +346,7 @@ def specialist_inputs(
         ),
         crs,
     )
-    u = session.execute(
-        select(
-            UnitRow.unit_id,
-            UnitRow.name,
-            UnitRow.households,
-            UnitRow.area_m2,
-            UnitRow.beat_id,
-            UnitRow.koban_id,
-            UnitRow.geom_wkb,
-        ).where(UnitRow.beat_id.in_(_beats(session, koban_ids)))
-    ).all()
-    units = gpd.GeoDataFrame(
-        {
-            "unit_id": [r[0] for r in u],
-            "name": [r[1] for r in u],
-            "households": [r[2] for r in u],
-            "area_m2": [r[3] for r in u],
-            "beat_id": [r[4] for r in u],
-            "koban_id": [r[5] for r in u],
-        },
-        geometry=[wkb.loads(r[6]) if r[6] else None for r in u],
-        crs="EPSG:4326",
-    ).to_crs(crs)
-    area_km2 = units["area_m2"].where(units["area_m2"] > 0, units.geometry.area) / 1e6
-    units["density_per_km2"] = units["households"] / area_km2.where(area_km2 > 0, 1.0)
+    units = units_of_beats(session, _beats(session, koban_ids), crs)
     last = pd.to_datetime(frame["last_contact"]).astype("datetime64[ns]")
     cards = pd.DataFrame(
         {

@@ -667,12 +667,13 @@ def dataset_from_db(
     return ds
 
 
-def _add_buildings_and_units(session: Session, ds: Dataset, beats: list[str]) -> None:
+def units_of_beats(session: Session, beats: Any, crs: Any) -> Any:
+    """The units of ``beats`` (a list or a select of beat ids) in ``crs``, with
+    their households per km² (``density_per_km2``; the stored area, else the
+    polygon's)."""
     import geopandas as gpd
     from shapely import wkb
 
-    assert ds.households is not None
-    ds.buildings = buildings_of_households(session, ds.households)
     u = session.execute(
         select(
             UnitRow.unit_id,
@@ -695,10 +696,16 @@ def _add_buildings_and_units(session: Session, ds: Dataset, beats: list[str]) ->
         },
         geometry=[wkb.loads(r[6]) if r[6] else None for r in u],
         crs="EPSG:4326",
-    ).to_crs(workspace_crs(session))
+    ).to_crs(crs)
     area_km2 = units["area_m2"].where(units["area_m2"] > 0, units.geometry.area) / 1e6
     units["density_per_km2"] = units["households"] / area_km2.where(area_km2 > 0, 1.0)
-    ds.units = units
+    return units
+
+
+def _add_buildings_and_units(session: Session, ds: Dataset, beats: list[str]) -> None:
+    assert ds.households is not None
+    ds.buildings = buildings_of_households(session, ds.households)
+    ds.units = units_of_beats(session, beats, workspace_crs(session))
     unit_of = dict(
         session.execute(
             select(HouseholdRow.household_id, HouseholdRow.unit_id).where(
