@@ -5,9 +5,10 @@ HTML loads Leaflet and its plugins from files copied next to it
 (``assets/``), draws no web tiles, and no request leaves the machine.
 
 The assets are not committed: :func:`install_assets` fetches them once from
-the npm registry (``npm pack``, the ordinary client of that registry) into a
-cache folder; the heat-map plugin comes from the installed ``folium``
-package itself. Run ``python -m junkai_geo.offline install`` after
+the npm registry (over HTTPS in Python, checked against pinned integrities:
+no Node.js or npm needed, see :mod:`junkai_geo.npm_registry`) into a cache
+folder; the heat-map plugin comes from the installed ``folium`` package
+itself. Run ``python -m junkai_geo.offline install`` after
 ``pip install``, or set ``JUNKAI_GEO_ASSETS`` to a folder that already holds
 them (for example one copied from a connected machine).
 """
@@ -17,7 +18,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import JunkaiGeoError
+from .npm_registry import REGISTRY_ENV, NpmTarball, fetch_tarball, registry_url
 
 #: Environment variable naming the assets folder.
 ASSETS_ENV = "JUNKAI_GEO_ASSETS"
@@ -40,6 +41,11 @@ class NpmPackage:
     version: str
     files: tuple[str, ...]  # paths inside the package tarball (under package/)
     folder: str  # folder under the assets dir
+    integrity: str  # the registry's dist.integrity of this version
+
+    @property
+    def tarball(self) -> NpmTarball:
+        return NpmTarball(self.name, self.version, self.integrity)
 
 
 # Versions match the CDN links of folium 0.20 so that online and offline
@@ -60,6 +66,7 @@ NPM_PACKAGES: tuple[NpmPackage, ...] = (
             "LICENSE",
         ),
         "leaflet",
+        "sha512-iB2cR9vAkDOu5l3HAay2obcUHZ7xwUBBjph8+PGtmW/2lYhbLizWtG7nTeYht36WfOslixQF9D/uSIzhZgGMfQ==",
     ),
     NpmPackage(
         "leaflet.markercluster",
@@ -71,9 +78,16 @@ NPM_PACKAGES: tuple[NpmPackage, ...] = (
             "MIT-LICENCE.txt",
         ),
         "markercluster",
+        "sha512-eI+XkCiLiHwCC3uZ4/n4+Vq3rXcqEHN2lhHRVG1WVziy/3Q0TTipWkzEa1zO0dKZI2AnI5ppFDWrOjnQ7MJLKQ==",
     ),
     # folium's popups are built with jQuery.
-    NpmPackage("jquery", "3.7.1", ("dist/jquery.min.js", "LICENSE.txt"), "jquery"),
+    NpmPackage(
+        "jquery",
+        "3.7.1",
+        ("dist/jquery.min.js", "LICENSE.txt"),
+        "jquery",
+        "sha512-m4avr8yL8kmFN8psrbFFFmB/If14iN5o9nw/NgnnM+kybDJpRsAynV2BsfpTYrTRysYUdADVD7CkUUizgkpLfg==",
+    ),
 )
 
 #: Files taken from the installed folium package (relative to folium/).
@@ -131,22 +145,6 @@ def user_cache_dir(name: str) -> Path:
     return Path(base) / "junkai_geo" / name
 
 
-def npm_pack(exe: str, spec: str, dest: Path, *, error: type[Exception] = JunkaiGeoError) -> Path:
-    """One package's tarball from the npm registry (``npm pack``) in ``dest``; its path.
-
-    Shared by the map assets here and the pages' assets (api/pages/assets.py).
-    """
-    proc = subprocess.run(
-        [exe, "pack", spec, "--pack-destination", str(dest), "--silent"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise error(f"npm pack {spec} failed: {proc.stderr.strip()[-500:]}")
-    return dest / proc.stdout.strip().splitlines()[-1]
-
-
 def required_files() -> list[str]:
     """Every path, relative to the assets folder, that offline maps may need."""
     out = [
@@ -171,32 +169,28 @@ def check_assets(assets_dir: Path | None = None) -> Path:
     if missing:
         raise OfflineAssetsError(
             f"offline map assets missing in {root} ({len(missing)} file(s), e.g. {missing[0]}); "
-            "install them with `python -m junkai_geo.offline install` (needs `npm`, "
-            f"Debian package 'npm', and access to the npm registry) or set {ASSETS_ENV} "
-            "to a folder holding them"
+            "install them with `python -m junkai_geo.offline install` (needs access to the "
+            f"npm registry, {registry_url()}) or set {ASSETS_ENV} to a folder holding them"
         )
     return root
 
 
-def install_assets(assets_dir: Path | None = None, *, npm: str = "npm") -> Path:
+def install_assets(assets_dir: Path | None = None) -> Path:
     """Fetch Leaflet and plugins from the npm registry into ``assets_dir``.
 
-    Idempotent: does nothing when every file is already there.
+    Idempotent: does nothing when every file is already there. Nothing is
+    written to ``assets_dir`` until every tarball has arrived and matched
+    its pinned integrity.
     """
     root = assets_dir or default_assets_dir()
     if not missing_assets(root):
         return root
-    exe = shutil.which(npm)
-    if exe is None:
-        raise OfflineAssetsError(
-            f"cannot install offline map assets: '{npm}' not found; install Node.js and npm "
-            "(Debian: apt-get install npm) or copy the assets folder from another machine "
-            f"and set {ASSETS_ENV}"
-        )
-    root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for pkg in NPM_PACKAGES:
-            tgz = npm_pack(exe, f"{pkg.name}@{pkg.version}", Path(tmp), error=OfflineAssetsError)
+        tarballs = [
+            fetch_tarball(pkg.tarball, Path(tmp), error=OfflineAssetsError) for pkg in NPM_PACKAGES
+        ]
+        root.mkdir(parents=True, exist_ok=True)
+        for pkg, tgz in zip(NPM_PACKAGES, tarballs, strict=True):
             _extract(tgz, pkg, root)
     import folium
 
@@ -208,31 +202,33 @@ def install_assets(assets_dir: Path | None = None, *, npm: str = "npm") -> Path:
     return check_assets(root)
 
 
-def ensure_assets(assets_dir: Path | None = None, *, npm: str = "npm") -> Path:
+def ensure_assets(assets_dir: Path | None = None) -> Path:
     """The assets folder, installed from the npm registry first when files are missing.
 
     What ``junkai-geo demo`` and other map writers call before writing
     offline maps (their default). When the files cannot be fetched (no
-    ``npm``, no access to the registry), the error says in Japanese first,
-    then English, how to fix it.
+    access to the registry, a proxy serving other bytes), the error says in
+    Japanese first, then English, how to fix it.
     """
     root = assets_dir or default_assets_dir()
     if not missing_assets(root):
         return root
     try:
-        return install_assets(root, npm=npm)
+        return install_assets(root)
     except (OfflineAssetsError, OSError) as exc:
         raise OfflineAssetsError(
             f"オフライン地図に必要なファイル（Leaflet など）が {root} にありません。"
-            "npm レジストリからの自動取得にも失敗しました。"
-            "対処: npm を入れて（Debian: apt-get install npm）"
-            "`python -m junkai_geo.offline install` を実行するか、"
+            f"npm レジストリ（{registry_url()}）からの自動取得にも失敗しました。"
+            "対処: レジストリに届くネットワークで "
+            "`python -m junkai_geo.offline install` を実行するか"
+            f"（社内のミラーは環境変数 {REGISTRY_ENV} に指定）、"
             f"取得済みのフォルダを環境変数 {ASSETS_ENV} に指定してください。"
             "インターネットから読み込む地図でよい場合は --online を付けてください。"
-            f" / Offline map assets are missing in {root} and could not be installed "
-            f"from the npm registry ({exc}); install npm and run "
-            f"`python -m junkai_geo.offline install`, set {ASSETS_ENV} to a folder "
-            "holding them, or pass --online for maps that load from the internet."
+            f" / Offline map assets are missing in {root} and could not be fetched "
+            f"from the npm registry ({exc}); run `python -m junkai_geo.offline install` "
+            f"where the registry is reachable (a mirror: set {REGISTRY_ENV}), set "
+            f"{ASSETS_ENV} to a folder holding them, or pass --online for maps that "
+            "load from the internet."
         ) from exc
 
 

@@ -4,9 +4,8 @@
 #   fonts-noto-cjk           Japanese glyphs in the browser's rendering of the maps
 #   fonts-ipaexfont-gothic   a TrueType Japanese font for the PDF sheet, besides the
 #                            PyPI one (matplotlib-fontja) that pip installs
-#   npm                      fetches the offline Leaflet assets from the npm registry
-#                            (only when no `npm` command exists: nodejs builds that
-#                            bundle npm conflict with Debian's npm package)
+# (The offline Leaflet and pages' assets come from the npm registry over HTTPS,
+# fetched by Python itself: no Node.js or npm needed.)
 # Idempotent and quiet: does nothing when everything is there.
 # Usage: bash scripts/ci_system_packages.sh [PYTHON]
 #   with PYTHON (the project's interpreter), also installs the offline map assets.
@@ -17,7 +16,6 @@ missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     log=$(mktemp)

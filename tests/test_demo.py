@@ -92,9 +92,14 @@ def test_demo_is_offline_by_default_and_online_only_when_asked() -> None:
     assert parser.parse_args(["--online"]).offline is False
 
 
-def test_demo_without_assets_or_npm_says_how_to_fix_it_in_japanese_first(tmp_path):
-    """No Leaflet files and no npm: a clear error before any work, nothing written."""
-    env = {**os.environ, "JUNKAI_GEO_ASSETS": str(tmp_path / "none"), "PATH": str(tmp_path)}
+def test_demo_without_assets_or_registry_says_how_to_fix_it_in_japanese_first(tmp_path):
+    """No Leaflet files, no npm program, registry unreachable: a clear error first, nothing written."""
+    env = {
+        **os.environ,
+        "JUNKAI_GEO_ASSETS": str(tmp_path / "none"),
+        "JUNKAI_NPM_REGISTRY": "http://127.0.0.1:9/",  # discard port: refused at once
+        "PATH": str(tmp_path),
+    }
     out = tmp_path / "out"
     r = subprocess.run(
         [sys.executable, "-m", "junkai_geo.cli", "demo", "--out", str(out)],
@@ -105,6 +110,12 @@ def test_demo_without_assets_or_npm_says_how_to_fix_it_in_japanese_first(tmp_pat
     )
     assert r.returncode == 1, r.stderr
     assert r.stderr.index("オフライン地図に必要なファイル") < r.stderr.index("Offline map assets")
-    for part in ("apt-get install npm", "python -m junkai_geo.offline install", "--online"):
+    for part in (
+        "http://127.0.0.1:9/",
+        "python -m junkai_geo.offline install",
+        "JUNKAI_NPM_REGISTRY",
+        "--online",
+    ):
         assert part in r.stderr, part
     assert not out.exists()
+    assert not (tmp_path / "none").exists()

@@ -18,7 +18,6 @@ registry's ordinary client) into a cache folder, or set
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import tarfile
 import tempfile
@@ -26,7 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from junkai_geo.errors import JunkaiGeoError
-from junkai_geo.offline import npm_pack, user_cache_dir
+from junkai_geo.npm_registry import NpmTarball, fetch_tarball, registry_url
+from junkai_geo.offline import user_cache_dir
 
 ASSETS_ENV = "JUNKAI_WEB_ASSETS"
 
@@ -37,6 +37,12 @@ class WebPackage:
     version: str
     #: path inside the tarball (under ``package/``) -> path under the assets folder
     files: dict[str, str]
+    #: the registry's dist.integrity of this version
+    integrity: str
+
+    @property
+    def tarball(self) -> NpmTarball:
+        return NpmTarball(self.name, self.version, self.integrity)
 
 
 WEB_PACKAGES: tuple[WebPackage, ...] = (
@@ -53,11 +59,13 @@ WEB_PACKAGES: tuple[WebPackage, ...] = (
             "dist/images/marker-shadow.png": "leaflet/images/marker-shadow.png",
             "LICENSE": "leaflet/LICENSE",
         },
+        "sha512-nxS1ynzJOmOlHp+iL3FyWqK89GtNL8U8rvlMOsQdTTssxZwCXh8N2NB3GDQOL+YR3XnWyZAxwQixURb+FA74PA==",
     ),
     WebPackage(
         "@digital-go-jp/design-tokens",
         "1.1.9",
         {"dist/tokens.css": "tokens/tokens.css", "LICENSE": "tokens/LICENSE"},
+        "sha512-93zW/Gb4/pwb63W7r8RHWQdbLGap4heHt5unQQjaqP1OlPqRif146tvqtyJ2xPcot3pnndFY3ph1DC0Crwp6bg==",
     ),
     WebPackage(
         "swagger-ui-dist",
@@ -68,11 +76,13 @@ WEB_PACKAGES: tuple[WebPackage, ...] = (
             "favicon-32x32.png": "swagger-ui/favicon-32x32.png",
             "LICENSE": "swagger-ui/LICENSE",
         },
+        "sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ==",
     ),
     WebPackage(
         "axe-core",
         "4.14.1",
         {"axe.min.js": "axe-core/axe.min.js", "LICENSE": "axe-core/LICENSE"},
+        "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe37OgudVGtQ==",
     ),
 )
 
@@ -97,28 +107,34 @@ def missing_assets(root: Path | None = None) -> list[str]:
     return [f for f in required_files() if not (root / f).is_file()]
 
 
-def install_web_assets(root: Path | None = None, *, npm: str = "npm") -> Path:
-    """Fetch the packages from the npm registry into ``root`` (idempotent)."""
+def install_web_assets(root: Path | None = None) -> Path:
+    """Fetch the packages from the npm registry into ``root`` (idempotent).
+
+    Nothing is written to ``root`` until every tarball has arrived and
+    matched its pinned integrity.
+    """
     root = root or default_assets_dir()
     if not missing_assets(root):
         return root
-    exe = shutil.which(npm)
-    if exe is None:
-        raise WebAssetsError(
-            f"the pages' assets are missing in {root} and '{npm}' is not installed: install "
-            f"Node.js and npm (Debian: apt-get install npm) or set {ASSETS_ENV} to a folder "
-            "copied from another machine"
-        )
-    root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for pkg in WEB_PACKAGES:
-            spec = f"{pkg.name}@{pkg.version}"
-            tgz = npm_pack(exe, spec, Path(tmp), error=WebAssetsError)
+        try:
+            tarballs = [
+                fetch_tarball(p.tarball, Path(tmp), error=WebAssetsError) for p in WEB_PACKAGES
+            ]
+        except WebAssetsError as exc:
+            raise WebAssetsError(
+                f"the pages' assets are missing in {root} and the npm registry "
+                f"({registry_url()}) cannot give them: {exc}; run `python -m api.pages.assets "
+                f"install` where it is reachable or set {ASSETS_ENV} to a folder copied from "
+                "another machine"
+            ) from exc
+        root.mkdir(parents=True, exist_ok=True)
+        for pkg, tgz in zip(WEB_PACKAGES, tarballs, strict=True):
             with tarfile.open(tgz, "r:gz") as tar:
                 for src, dst in pkg.files.items():
                     member = tar.extractfile(f"package/{src}")
                     if member is None:
-                        raise WebAssetsError(f"{spec}: {src} not in the package")
+                        raise WebAssetsError(f"{pkg.tarball.spec}: {src} not in the package")
                     target = root / dst
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(member.read())
