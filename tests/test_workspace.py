@@ -625,7 +625,11 @@ def test_users_add_takes_the_station_as_the_police_list_writes_it(
     code, out, _ = run(capsys, "users", "list", "--workspace", str(workspace))
     assert code == 0
     # Stored as the koban layer spells it: the manager's scope compares stations as stored.
-    assert [line.split("\t")[3] for line in out.splitlines()] == ["金沢東署", "金沢中署", "金沢中署"]
+    assert [line.split("\t")[3] for line in out.splitlines()] == [
+        "金沢東署",
+        "金沢中署",
+        "金沢中署",
+    ]
     code, _, err = run(
         capsys,
         "users",
