@@ -67,6 +67,25 @@ def sha256_hex(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+def workspace_station(session: Session, given: str) -> tuple[str | None, list[str]]:
+    """The station of the workspace's koban that ``given`` names, and all of them.
+
+    A manager may write the station as the police list does (金沢東警察署) or
+    as the koban layer stores it (金沢東), in full- or half-width characters:
+    both sides are compared by :func:`junkai_geo.formats.police.station_key`.
+    Returns the stored spelling (so that the manager's scope, which compares
+    stations as stored, finds its koban) or ``None``, and the stored stations.
+    """
+    from junkai_geo.formats.police import station_key
+
+    stored = sorted(s for s in session.scalars(select(KobanRow.station).distinct()) if s)
+    if given in stored:
+        return given, stored
+    key = station_key(given)
+    match = [s for s in stored if station_key(s) == key]
+    return (match[0] if match else None), stored
+
+
 def create_user(
     session: Session,
     username: str,

@@ -92,7 +92,8 @@ class DatabaseSink:
     """The :class:`junkai_geo.plan_all.PlanSink` of a workspace database.
 
     ``save`` replaces the row of the officer and day in one transaction, so a
-    plan is present exactly once whatever the retries.
+    plan is present exactly once whatever the retries; the row's ``replans``
+    (re-plans of the day by the officer) is kept.
     """
 
     def __init__(self, db: Database, *, seed: int, time_limit_s: float) -> None:
@@ -108,6 +109,14 @@ class DatabaseSink:
 
     def save(self, result: OfficerDayResult) -> None:
         with self.db.writing() as session:
+            # A rerun with --force replaces the plan but keeps the day's
+            # re-plan count: it is what the officer did that day, not a
+            # property of the plan (docs/plan_all.md).
+            replans = session.scalar(
+                select(DayPlanRow.replans).where(
+                    DayPlanRow.officer_id == result.officer_id, DayPlanRow.on_date == result.on
+                )
+            )
             session.execute(
                 delete(DayPlanRow).where(
                     DayPlanRow.officer_id == result.officer_id, DayPlanRow.on_date == result.on
@@ -125,5 +134,6 @@ class DatabaseSink:
                     time_limit_s=self.time_limit_s,
                     seconds=result.seconds,
                     created_at=utcnow(),
+                    replans=int(replans or 0),
                 )
             )

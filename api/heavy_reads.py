@@ -6,9 +6,11 @@ grouped queries (:mod:`api.aggregates`) but still for a second or more.
 Answers are kept per (route, scope, parameters, day, beat version), as the
 beat survey's are (:mod:`api.routes.reports`):
 
-- fresh for :data:`HEAVY_CACHE_S`: answered at once;
-- older but younger than :data:`HEAVY_STALE_S`: answered at once while one
-  background thread computes the next answer;
+- fresh for :data:`HEAVY_CACHE_S` after its computation finished: answered
+  at once;
+- older but younger than :data:`HEAVY_STALE_S` (also counted from the end of
+  its computation): answered at once while one background thread computes
+  the next answer;
 - older: computed again.
 
 Writes in this process (visits, imports) clear the cache at once through
@@ -87,7 +89,6 @@ def cached_heavy_read(session: Session, key: Hashable, compute: Callable[[Sessio
 def _compute_and_store(session: Session, key: Hashable, compute: Callable[[Session], Any]) -> Any:
     with _LOCK:
         generation = _generation
-    started = time.monotonic()
     with _RUNNING:
         out = compute(session)
     with _LOCK:
@@ -96,7 +97,10 @@ def _compute_and_store(session: Session, key: Hashable, compute: Callable[[Sessi
             if len(_ANSWERS) >= HEAVY_MAX_ENTRIES:
                 _ANSWERS.clear()
                 _KEY_LOCKS.clear()
-            _ANSWERS[key] = (started + HEAVY_CACHE_S, out)
+            # Fresh from when it was computed: counted from the start, an
+            # answer that takes longer than HEAVY_CACHE_S would never be fresh
+            # and every request would start another refresh.
+            _ANSWERS[key] = (time.monotonic() + HEAVY_CACHE_S, out)
     return out
 
 

@@ -216,14 +216,6 @@ def calendar_travel(session: Any, officers: Any, koban_id: str, beat_id: str | N
     return load_network(session, mode if mode in ("walk", "bicycle") else "walk")
 
 
-def travel_source_of(plans: list[Any], travel: Any) -> str:
-    """What the day plans travelled on (``network`` / ``straight_line``)."""
-    sources = {p.travel_source for p in plans if p is not None}
-    if len(sources) == 1:
-        return str(sources.pop())
-    return "straight_line" if travel is None else "network"
-
-
 def calendar_inputs(
     session: Any, koban_id: str, start: Any, days: int, beat_id: str | None = None
 ) -> dict[str, Any]:
@@ -285,6 +277,7 @@ def _calendar_job(db: Database, job: dict[str, Any]) -> Callable[[], dict[str, A
         build_calendar_problem,
         plan_calendar,
         plan_new_officer,
+        travel_source_of,
     )
     from junkai_geo.forecast import ForecastParams, forecast_coverage
 

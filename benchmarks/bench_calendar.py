@@ -114,7 +114,8 @@ def main() -> None:
         f"from {start.isoformat()}",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, load average {load:.1f} at "
-        f"start (the machine is shared); day time limit {args.time_limit} s, 2 workers.",
+        f"start and {os.getloadavg()[0]:.1f} at the end (the machine is shared); day time "
+        f"limit {args.time_limit} s, 2 workers.",
         "",
         "| measure | value |",
         "|---|---|",
@@ -154,7 +155,8 @@ def main() -> None:
             f"{100 * f.expected_contact_coverage[cal.days - 1]:.1f} % | "
             f"{spread(f.days_to_attempt['0.9'])} | {spread(f.days_to_contact)} |"
         )
-    lines += ["", "Notes: " + "; ".join(cal.notes)]
+    if cal.notes:
+        lines += ["", "Notes: " + "; ".join(cal.notes)]
     text = "\n".join(lines) + "\n"
     print(text)
     OUT.write_text(text, encoding="utf-8")

@@ -26,7 +26,7 @@ import pandas as pd
 from junkai_geo.bundled import as_of, load_kanazawa
 from junkai_geo.cards import card_table
 from junkai_geo.priorities import PriorityParams, is_holiday
-from junkai_geo.routing import plan_day
+from junkai_geo.routing import DayRequest, build_day_problem, plan_day
 
 RESULTS = Path(__file__).resolve().parent / "results" / "home_share.md"
 
@@ -71,8 +71,6 @@ def main(argv: list[str] | None = None) -> int:
         officer = beat_officers[beat_officers["beat_id"].astype(str) == beat].iloc[0].to_dict()
         hh = ds.households[ds.households["beat_id"].astype(str) == beat]
         visits = ds.visits[ds.visits["household_id"].isin(hh["household_id"])]
-        koban = ds.koban[ds.koban["koban_id"].astype(str) == str(officer["koban_id"])]
-        start = koban.geometry.iloc[0]
         for label, (on, focus) in days.items():
             cards = card_table(hh, visits, today=on)
             occupied = cards["occupancy"].reindex(hh["household_id"]).to_numpy() == "occupied"
@@ -94,18 +92,11 @@ def main(argv: list[str] | None = None) -> int:
                 ("on", PriorityParams()),
                 ("off", replace(PriorityParams(), min_unknown_home_share=0.0)),
             ):
+                request = DayRequest(
+                    str(officer["officer_id"]), on, focus_days=focus, priority_params=pp
+                )
                 plan = plan_day(
-                    officer,
-                    on,
-                    households=hh,
-                    buildings=ds.buildings,
-                    cards=cards,
-                    visits=visits,
-                    start_xy=(start.x, start.y),
-                    priority_params=pp,
-                    time_limit_s=args.time_limit,
-                    seed=0,
-                    focus_days=frozenset(focus),
+                    build_day_problem(ds, request), time_limit_s=args.time_limit, seed=0
                 )
                 planned = [h for s in plan.stops for h in s.households]
                 rows.append(

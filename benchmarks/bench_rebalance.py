@@ -323,12 +323,17 @@ def sweep_section(layer: gpd.GeoDataFrame, koban: gpd.GeoDataFrame, note: str) -
     return lines + [""]
 
 
+#: Load averages (1, 5, 15 min) when the script started.
+LOAD_AT_START = __import__("os").getloadavg()
+
+
 def machine_line() -> str:
+    start = ", ".join(f"{x:.1f}" for x in LOAD_AT_START)
     load = ", ".join(f"{x:.1f}" for x in __import__("os").getloadavg())
     return (
         f"Machine: {platform.processor() or platform.machine()}, Python "
         f"{platform.python_version()}, 2 cores shared with other work (load average "
-        f"{load} at the end of the run)."
+        f"{start} at the start and {load} at the end of the run)."
     )
 
 

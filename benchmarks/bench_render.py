@@ -20,6 +20,7 @@ Run: ``python benchmarks/bench_render.py`` (writes benchmarks/results/render.md)
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "render.md")
     args = ap.parse_args(argv)
 
+    load_start = os.getloadavg()
     t_import = time.perf_counter()
     import folium
     import geopandas as gpd
@@ -171,6 +173,15 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|---:|---:|---|",
     ]
     lines += [f"| {w} | {n} | {f:.3f} | {m:.3f} | {c} |" for w, n, f, m, c in rows]
+    load_end = os.getloadavg()
+    lines += [
+        "",
+        f"Machine: {os.cpu_count()} cores shared with other work; load average (1 / 5 / 15 min) "
+        + " / ".join(f"{x:.1f}" for x in load_start)
+        + " at the start, "
+        + " / ".join(f"{x:.1f}" for x in load_end)
+        + " at the end. Compare the ratios of the same run, not the absolute times.",
+    ]
     table = "\n".join(lines) + "\n"
     print(table)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -351,6 +351,8 @@ def test_cli_calendar_on_the_bundled_data(tmp_path) -> None:
     assert code == 0
     data = json.loads(out.read_text(encoding="utf-8"))
     assert data["calendar"]["koban_id"] == "K03" and "forecast" in data
+    # As the service's calendar output: the bundle has no street network.
+    assert data["travel_source"] == "straight_line"
     assert out.with_suffix(".txt").read_text(encoding="utf-8").startswith("calendar K03")
 
 

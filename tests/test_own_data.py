@@ -247,6 +247,11 @@ def test_a_workspace_with_streets_plans_along_them(tmp_path: Path) -> None:
     # The service's calendar job travels on the same streets and says so.
     assert job["result"]["travel_source"] == "network", job["message"]
     assert job["result"]["calendar"]["attempts"]
+    # So does the command line's calendar (the same field).
+    cal = tmp_path / "calendar.json"
+    cli("calendar", "--koban", "HK1", "--start", ON.isoformat(), "--weeks", "1", "--forecast-runs", "0", "--time-limit", "0.3", "--out", str(cal), *where)  # fmt: skip
+    data = json.loads(cal.read_text(encoding="utf-8"))
+    assert data["travel_source"] == "network" and data["calendar"]["attempts"]
 
 
 SHARED = ROOT.parent / "shared" / "data"

@@ -599,3 +599,51 @@ def test_postgis_points_carry_the_workspace_crs_abroad(
                 assert srids(conn) == {"koban": {32635}, "households": {32635}, "beats": {4326}}
         finally:
             engine.dispose()
+
+
+def test_users_add_takes_the_station_as_the_police_list_writes_it(
+    capsys: pytest.CaptureFixture[str], workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The koban layer stores 金沢中署 / 金沢東署; a manager may be given the
+    # station as the police list writes it, or in full-width characters.
+    monkeypatch.setenv("JUNKAI_NEW_PASSWORD", "correct-horse-battery")
+    for user, given in (("sato", "金沢東警察署"), ("kato", "金沢中"), ("ito", "　金沢中署")):
+        code, out, err = run(
+            capsys,
+            "users",
+            "add",
+            user,
+            "--role",
+            "manager",
+            "--station",
+            given,
+            "--workspace",
+            str(workspace),
+        )
+        assert code == 0, err
+        assert out.strip() == f"added manager {user}"
+    code, out, _ = run(capsys, "users", "list", "--workspace", str(workspace))
+    assert code == 0
+    # Stored as the koban layer spells it: the manager's scope compares stations as stored.
+    assert [line.split("\t")[3] for line in out.splitlines()] == [
+        "金沢東署",
+        "金沢中署",
+        "金沢中署",
+    ]
+    code, _, err = run(
+        capsys,
+        "users",
+        "add",
+        "kudo",
+        "--role",
+        "manager",
+        "--station",
+        "金沢西警察署",
+        "--workspace",
+        str(workspace),
+    )
+    assert code == 2
+    assert err.strip() == (
+        "junkai-geo users add: --station: found '金沢西警察署', the station of no koban in the "
+        "workspace; expected one of 金沢中署, 金沢東署 (警察署 may be written or left out)"
+    )

@@ -4,7 +4,9 @@ The password is read from the environment variable ``JUNKAI_NEW_PASSWORD``
 or asked for on the terminal, never from the command line (it would stay in
 the shell history and the process list). An officer user must name an
 officer of the workspace (``officer_id`` of the officers layer), a manager
-a station that a koban of the workspace belongs to.
+a station that a koban of the workspace belongs to, written as the police
+list does (金沢東警察署) or as the koban layer stores it (金沢東): it is stored
+as the koban layer spells it.
 """
 
 from __future__ import annotations
@@ -24,17 +26,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--officer-id", default=None, help="for an officer: their officer_id, e.g. K01-1-O"
     )
-    parser.add_argument("--station", default=None, help="for a manager: e.g. 金沢中")
+    parser.add_argument(
+        "--station", default=None, help="for a manager: e.g. 金沢中 or 金沢中警察署"
+    )
     parser.add_argument("--sqlite-path", default=None, help="same as --workspace")
     add_workspace_arguments(parser)
 
 
 def _known(session: object, args: argparse.Namespace) -> str | None:
-    """Why the officer id or station is not in the workspace, or None."""
+    """Why the officer id or station is not in the workspace, or None.
+
+    A station found is put in ``args.station`` as the koban layer spells it.
+    """
     from sqlalchemy import select
     from sqlalchemy.orm import Session
 
-    from ..models import KobanRow, OfficerRow
+    from ..models import OfficerRow
 
     assert isinstance(session, Session)
     if (
@@ -49,15 +56,17 @@ def _known(session: object, args: argparse.Namespace) -> str | None:
             f"expected an officer_id of the officers layer (e.g. {example})"
         )
     if args.role == "manager" and args.station:
-        stations = set(session.scalars(select(KobanRow.station).distinct()))
-        if args.station not in stations:
-            shown = (
-                ", ".join(sorted(s for s in stations if s)) or "none yet: import the koban first"
-            )
+        from ..auth import workspace_station
+
+        station, stations = workspace_station(session, args.station)
+        if station is None:
+            shown = ", ".join(stations) or "none yet: import the koban first"
             return (
                 f"--station: found {args.station!r}, the station of no koban in the workspace; "
-                f"expected one of {shown}"
+                f"expected one of {shown} (警察署 may be written or left out)"
             )
+        # Stored as the koban layer spells it: the manager's scope compares them.
+        args.station = station
     return None
 
 

@@ -8,9 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from .. import audit
-from ..auth import create_user, hash_password, revoke_tokens
+from ..auth import create_user, hash_password, revoke_tokens, workspace_station
 from ..deps import MAX_INT, Admin, ReadSession, WriteSession, forget_principals
-from ..models import KobanRow, OfficerRow, User
+from ..models import OfficerRow, User
 from ..schemas import PasswordResetIn, UserIn, UserOut
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -45,16 +45,15 @@ def add_user(body: UserIn, who: Admin, session: WriteSession) -> UserOut:
             detail=f"officer_id: found {body.officer_id!r}, not an officer of the workspace; "
             "expected an officer_id of the officers layer",
         )
-    if (
-        body.role == "manager"
-        and body.station
-        and session.scalar(select(KobanRow.koban_id).where(KobanRow.station == body.station))
-        is None
-    ):
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"station: found {body.station!r}, the station of no koban in the workspace",
-        )
+    station = body.station
+    if body.role == "manager" and body.station:
+        station, stations = workspace_station(session, body.station)
+        if station is None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=f"station: found {body.station!r}, the station of no koban in the "
+                f"workspace; expected one of {', '.join(stations) or 'none yet'}",
+            )
     try:
         user = create_user(
             session,
@@ -62,7 +61,7 @@ def add_user(body: UserIn, who: Admin, session: WriteSession) -> UserOut:
             body.password,
             body.role,
             officer_id=body.officer_id,
-            station=body.station,
+            station=station,
         )
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc

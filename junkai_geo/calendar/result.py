@@ -188,6 +188,20 @@ class CalendarResult:
         return "\n".join(lines)
 
 
+def travel_source_of(plans: list[DayPlan | None], travel: Any) -> str:
+    """What a calendar's day plans travelled on: ``network`` or ``straight_line``.
+
+    The plans' own ``travel_source`` when they agree; without plans (or when
+    they differ) what the calendar was given (``travel`` None: straight line).
+    The service's calendar jobs and the command line write it as
+    ``travel_source`` next to the calendar.
+    """
+    sources = {p.travel_source for p in plans if p is not None}
+    if len(sources) == 1:
+        return str(sources.pop())
+    return "straight_line" if travel is None else "network"
+
+
 def beat_figures(
     hh: pd.DataFrame,
     cards: pd.DataFrame,

@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         build_calendar_problem,
         plan_calendar,
         plan_new_officer,
+        travel_source_of,
     )
     from ..cards import card_table
     from ..forecast import ForecastParams, forecast_coverage
@@ -159,7 +160,11 @@ def run(args: argparse.Namespace) -> int:
             roster_params=roster_params,
         )
         summary = plan.summary()
-        data: dict[str, Any] = {"new_officer": plan.to_dict(full=args.full)}
+        data: dict[str, Any] = {
+            "new_officer": plan.to_dict(full=args.full),
+            # As the service's calendar jobs: what the day plans travelled on.
+            "travel_source": travel_source_of([d.plan for d in plan.days], None),
+        }
     else:
         koban_id = args.koban or largest_koban(ds)
         progress.step(f"planning {args.weeks} week(s) of koban {koban_id}")
@@ -174,12 +179,16 @@ def run(args: argparse.Namespace) -> int:
             priority_params=pparams,
             roster_params=roster_params,
         )
-        problem = build_calendar_problem(
-            ds, request, cards=cards, travel=koban_network(source, ds, koban_id)
-        )
+        travel = koban_network(source, ds, koban_id)
+        problem = build_calendar_problem(ds, request, cards=cards, travel=travel)
         cal = plan_calendar(problem)
         summary = cal.summary()
-        data = {"calendar": cal.to_dict(compact=not args.full)}
+        data = {
+            "calendar": cal.to_dict(compact=not args.full),
+            "travel_source": travel_source_of(
+                [d for days in cal.plans.values() for d in days], travel
+            ),
+        }
         if args.forecast_runs > 0:
             fparams = load_params(
                 ForecastParams, args.params, table="forecast", runs=args.forecast_runs

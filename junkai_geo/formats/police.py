@@ -38,7 +38,7 @@ import pandas as pd
 from ..errors import ParameterError, Problem
 from .common import NationalRead, csv_header, read_csv_text
 
-__all__ = ["POLICE_COLUMNS", "is_police_list", "koban_id", "read_police_boxes"]
+__all__ = ["POLICE_COLUMNS", "is_police_list", "koban_id", "read_police_boxes", "station_key"]
 
 FORMAT = "police_koban"
 
@@ -80,9 +80,17 @@ def _pref_key(name: str) -> str:
     return name
 
 
-def _station_key(name: str) -> str:
+def station_key(name: str) -> str:
+    """A police station's name for comparison: NFKC (full / half width), no 警察署 suffix.
+
+    ``station_key("金沢東警察署") == station_key("金沢東署") == station_key("金沢東")
+    == "金沢東"``.
+    """
     name = unicodedata.normalize("NFKC", name).strip()
-    return name[: -len("警察署")] if name.endswith("警察署") else name
+    for suffix in ("警察署", "署"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def read_police_boxes(
@@ -131,7 +139,7 @@ def read_police_boxes(
     keep = np.ones(len(frame), dtype=bool)
     for column, wanted, key, what in (
         ("都道府県名", prefecture, _pref_key, "prefecture"),
-        ("警察署名称", station, _station_key, "station"),
+        ("警察署名称", station, station_key, "station"),
     ):
         if wanted is None:
             continue

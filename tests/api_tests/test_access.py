@@ -10,6 +10,7 @@ beat's data).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import time
@@ -22,11 +23,11 @@ from typing import Any
 import pytest
 from fastapi.routing import APIRoute
 
-from api.auth import create_user, current_version
+from api.auth import current_version, hash_password
 from api.db import utcnow
 from api.deps import RoleGate
 from api.main import ROUTERS, create_app
-from api.models import CalendarJob, RebalanceJob
+from api.models import CalendarJob, RebalanceJob, User
 from api.settings import ApiSettings
 
 from .conftest import BEATS, PASSWORD, USERS, ApiEnv, household_ids, personal_name
@@ -228,9 +229,25 @@ def own_api_key(env: ApiEnv, user: str) -> int:
     return int(r.json()["id"])
 
 
+@functools.cache
+def _password_hash() -> str:
+    """One real Argon2 hash of PASSWORD for every throwaway user (hashing it
+    again for each of them took most of these tests' time)."""
+    return hash_password(PASSWORD)
+
+
 def throwaway_user(env: ApiEnv) -> int:
     with env.db.writing() as s:
-        return create_user(s, f"tmp{next(_counter)}x{uuid.uuid4().hex[:6]}", PASSWORD, "admin").id
+        user = User(
+            username=f"tmp{next(_counter)}x{uuid.uuid4().hex[:6]}",
+            password_hash=_password_hash(),
+            role="admin",
+            active=True,
+            created_at=utcnow(),
+        )
+        s.add(user)
+        s.flush()
+        return user.id
 
 
 Builder = Callable[[ApiEnv, str, dict[str, Any]], Req]

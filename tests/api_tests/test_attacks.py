@@ -6,6 +6,7 @@ failed logins and limits of one attack do not leak into the shared fixtures.
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -22,9 +23,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.auth import create_user
-from api.db import Database
+from api.db import Database, utcnow
 from api.main import create_app
-from api.models import AuditEntry
+from api.models import AuditEntry, User
 from api.settings import ApiSettings
 
 from .test_crash import ROOT, free_port
@@ -38,8 +39,21 @@ class Service:
         self.db = Database(self.settings.url())
         self.app = create_app(self.settings, db=self.db)
         with self.db.writing() as s:
-            for i in range(30):
-                create_user(s, f"user{i:02d}", PASSWORD, "admin")
+            create_user(s, "user00", PASSWORD, "admin")
+            # The other 29 share user00's Argon2 hash (one salt): hashing each
+            # again took most of every attack test's setup; logins still verify
+            # a real hash per account.
+            first = s.scalar(select(User.password_hash).where(User.username == "user00"))
+            for i in range(1, 30):
+                s.add(
+                    User(
+                        username=f"user{i:02d}",
+                        password_hash=first,
+                        role="admin",
+                        active=True,
+                        created_at=utcnow(),
+                    )
+                )
 
     def client(self, ip: str) -> TestClient:
         return TestClient(self.app, client=(ip, 40000))
@@ -458,27 +472,32 @@ def test_gdal_in_the_reader_follows_no_vrt_and_no_url(tmp_path: Path) -> None:
     assert out.stdout.startswith("REFUSED"), out.stdout + out.stderr[-1000:]
 
 
-def test_a_polygon_with_a_million_vertices_is_refused(api_env: Any, tmp_path: Path) -> None:
+@functools.cache
+def million_vertices_geojson() -> bytes:
+    """A beat whose ring has a million vertices (a circle of 1 km, about 6 mm
+    apart, 8 decimals: no two alike), made once for both databases."""
     import json
-    import math
+
+    import numpy as np
 
     n = 1_000_000
-    ring = [
-        [136.6 + 0.01 * math.cos(2 * math.pi * i / n), 36.55 + 0.01 * math.sin(2 * math.pi * i / n)]
-        for i in range(n)
-    ]
-    ring.append(ring[0])
-    feature = {
-        "type": "Feature",
-        "properties": {"beat_id": "B-HUGE", "koban_id": "K-NAKA1", "name": "huge"},
-        "geometry": {"type": "Polygon", "coordinates": [ring]},
-    }
-    path = tmp_path / "beats_million_vertices.geojson"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    a = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
+    xy = np.column_stack([136.6 + 0.01 * np.cos(a), 36.55 + 0.01 * np.sin(a)])
+    ring = ",".join(f"[{x:.8f},{y:.8f}]" for x, y in xy.tolist())
+    ring += f",[{xy[0, 0]:.8f},{xy[0, 1]:.8f}]"  # closed
+    properties = json.dumps({"beat_id": "B-HUGE", "koban_id": "K-NAKA1", "name": "huge"})
+    return (
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+        f'{properties}, "geometry": {{"type": "Polygon", "coordinates": [[{ring}]]}}}}]}}'
+    ).encode()
+
+
+def test_a_polygon_with_a_million_vertices_is_refused(api_env: Any) -> None:
+    body = million_vertices_geojson()
     r = api_env.client.post(
         "/imports",
         data={"layer": "beats"},
-        files={"file": (path.name, path.read_bytes(), "application/geo+json")},
+        files={"file": ("beats_million_vertices.geojson", body, "application/geo+json")},
         headers=api_env.auth("admin"),
     )
     assert r.status_code == 422, r.text[:300]

@@ -61,3 +61,26 @@ def test_day_plans_table_down_and_up(empty_database_url: str) -> None:
         assert "day_plans" in inspect(db.engine).get_table_names()
     finally:
         db.dispose()
+
+
+def test_plan_all_force_keeps_the_days_replan_count(api_env: ApiEnv) -> None:
+    from api.day_plans import DatabaseSink, save_day_plan, stored_plan_and_replans
+    from junkai_geo.plan_all import OfficerDayResult
+
+    day = date(2030, 1, 8)  # a day no other test plans
+    first = {"officer_id": "O-NAKA1", "stops": [], "notes": ["page plan"]}
+    save_day_plan(api_env.db, "O-NAKA1", day, first, station="金沢中", replanned=False)
+    for n in (1, 2):
+        again = {**first, "notes": [f"re-plan {n}"]}
+        save_day_plan(api_env.db, "O-NAKA1", day, again, station="金沢中", replanned=True)
+    with api_env.db.read_session() as session:
+        assert stored_plan_and_replans(session, "O-NAKA1", day) == (again, 2)
+    forced = {**first, "notes": ["plan-all --force"]}
+    sink = DatabaseSink(api_env.db, seed=0, time_limit_s=1.0)
+    sink.save(OfficerDayResult("O-NAKA1", "金沢中", day, forced, 0, 0, 0.1, "w"))
+    with api_env.db.read_session() as session:
+        assert stored_plan_and_replans(session, "O-NAKA1", day) == (forced, 2)
+    # A day without a row starts at 0.
+    sink.save(OfficerDayResult("O-NAKA1", "金沢中", day.replace(day=9), forced, 0, 0, 0.1, "w"))
+    with api_env.db.read_session() as session:
+        assert stored_plan_and_replans(session, "O-NAKA1", day.replace(day=9)) == (forced, 0)

@@ -11,6 +11,10 @@ the OpenAPI document lists for the operation, and a body that fits the
 documented schema. The test fails unless at least ``MIN_REQUESTS`` were
 sent on that database.
 
+Operations whose requests cannot break their schema (no body, only path
+parameters of any string) get no negative run: hypothesis would search for
+one and give up without sending anything.
+
 Operations that would withdraw the shared fixtures' own credentials
 (logout, password changes, disabling users) are left out here; their
 behaviour, codes and bodies are tested in test_attacks.py.
@@ -49,8 +53,25 @@ def checks() -> list[Any]:
     return [by_name[name] for name in CHECKS]
 
 
+def nothing_to_break(spec: dict[str, Any], method: str, path: str) -> bool:
+    """True when no request can break the operation's schema: no body, and
+    every parameter a path parameter of any string (a path segment is always
+    a string, and always there). hypothesis would search for about 10 s per
+    such operation before giving up (Unsatisfiable) without sending a request."""
+    op = spec["paths"][path][method.lower()]
+    if "requestBody" in op:
+        return False
+    return all(
+        p.get("in") == "path"
+        and p.get("schema", {}).get("type") == "string"
+        and set(p.get("schema", {})) <= {"type", "title", "description"}
+        for p in op.get("parameters", [])
+    )
+
+
 def test_no_server_error_in_generated_requests(api_env: ApiEnv) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", api_env.client.app)
+    spec = api_env.client.app.openapi()
     sent = 0
     failures: list[str] = []
 
@@ -70,7 +91,10 @@ def test_no_server_error_in_generated_requests(api_env: ApiEnv) -> None:
         def run(case: schemathesis.Case) -> None:
             nonlocal sent
             headers = tokens[sent % len(tokens)]
-            response = case.call(headers={**(case.headers or {}), **headers})
+            # Answers are checked for their codes and bodies, not their speed
+            # (bench_load.py measures that): schemathesis's 10 s read timeout
+            # failed a job cancel at load 24 while rebalancing jobs ran.
+            response = case.call(headers={**(case.headers or {}), **headers}, timeout=60)
             sent += 1
             try:
                 case.validate_response(response, checks=used)
@@ -91,6 +115,10 @@ def test_no_server_error_in_generated_requests(api_env: ApiEnv) -> None:
         if (operation.method.upper(), operation.path) in WITHDRAWING:
             continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            if mode is GenerationMode.NEGATIVE and nothing_to_break(
+                spec, operation.method, operation.path
+            ):
+                continue
             fuzz(operation, mode)
     assert not failures, f"{len(failures)} failures:\n" + "\n".join(failures[:20])
     print(f"schemathesis: {sent} requests on {api_env.backend}, every check passed")

@@ -221,3 +221,43 @@ def test_specialists_and_beats_map_from_grouped_queries_equal_the_library(
     assert work is not None and sorted(work.index) == sorted(lib.index)
     assert np.allclose(work.reindex(lib.index).to_numpy(), lib.to_numpy(), rtol=1e-12)
     assert work.sum() > 10
+
+
+def test_a_slow_answer_is_fresh_from_when_it_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An answer computed in longer than the fresh time is still fresh right after."""
+    import threading
+    import time
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    monkeypatch.setattr(heavy_reads, "HEAVY_CACHE_S", 1.0)
+    invalidate_heavy_reads()
+    calls: list[float] = []
+
+    def compute(session: Session) -> int:
+        calls.append(time.monotonic())
+        time.sleep(1.3)  # longer than the fresh time
+        return len(calls)
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    try:
+        with Session(engine) as session:
+            assert heavy_reads.cached_heavy_read(session, ("slow",), compute) == 1
+            # Right after: fresh, answered from the cache without a refresh.
+            assert heavy_reads.cached_heavy_read(session, ("slow",), compute) == 1
+            assert not any(t.name == "heavy-refresh" for t in threading.enumerate())
+            assert len(calls) == 1
+            # After the fresh time: the cached answer, and one refresh behind it.
+            time.sleep(1.1)
+            assert heavy_reads.cached_heavy_read(session, ("slow",), compute) == 1
+            for t in threading.enumerate():
+                if t.name == "heavy-refresh":
+                    t.join(5)
+            assert len(calls) == 2
+            assert heavy_reads.cached_heavy_read(session, ("slow",), compute) == 2
+    finally:
+        invalidate_heavy_reads()
+        engine.dispose()
