@@ -112,15 +112,18 @@ async def cached_beat_survey(
             session, who, cards_per_book=cards_per_book, koban_id=koban_id, today=today
         )
     )
-    _store_survey(key, out, now)
+    _store_survey(key, out)
     return out
 
 
-def _store_survey(key: tuple[object, ...], out: SurveyOut, computed_at: float) -> None:
+def _store_survey(key: tuple[object, ...], out: SurveyOut) -> None:
+    # Fresh from when it was computed (as api.heavy_reads): counted from the
+    # start, a survey slower than SURVEY_CACHE_S would never be fresh and
+    # every request would start another refresh.
     with _SURVEYS_LOCK:
         if len(_SURVEYS) > 1000:
             _SURVEYS.clear()
-        _SURVEYS[key] = (computed_at + SURVEY_CACHE_S, out)
+        _SURVEYS[key] = (time.monotonic() + SURVEY_CACHE_S, out)
 
 
 def _refresh(
@@ -132,7 +135,6 @@ def _refresh(
     today: date,
 ) -> None:
     try:
-        started = time.monotonic()
         with db.read_session() as session:
             out = beat_survey(
                 session, who, cards_per_book=cards_per_book, koban_id=koban_id, today=today
@@ -141,7 +143,7 @@ def _refresh(
             # A write cleared the cache meanwhile: this answer may predate it.
             stale = key not in _SURVEYS
         if not stale:
-            _store_survey(key, out, started)
+            _store_survey(key, out)
     finally:
         with _SURVEYS_LOCK:
             _REFRESHING.discard(key)

@@ -572,6 +572,35 @@ def test_stale_survey_is_answered_while_a_fresh_one_is_computed(
         reports.invalidate_survey_cache()
 
 
+def test_a_slow_survey_is_fresh_from_when_it_finished(
+    api_env: ApiEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A survey computed in longer than the fresh time is answered from the cache right after."""
+    import threading
+
+    from api.routes import reports
+
+    calls: list[float] = []
+    real = reports.beat_survey
+
+    def slow(*args, **kwargs):
+        calls.append(time.monotonic())
+        time.sleep(1.3)  # longer than the fresh time below
+        return real(*args, **kwargs)
+
+    reports.invalidate_survey_cache()
+    monkeypatch.setattr(reports, "SURVEY_CACHE_S", 1.0)
+    monkeypatch.setattr(reports, "beat_survey", slow)
+    try:
+        for _ in range(2):
+            r = api_env.client.get("/reports/beat-survey", headers=api_env.auth("mgr_naka"))
+            assert r.status_code == 200, r.text
+        assert len(calls) == 1
+        assert not any(t.name == "survey-refresh" for t in threading.enumerate())
+    finally:
+        reports.invalidate_survey_cache()
+
+
 # PostgreSQL only: SQLite has no server that could drop a connection.
 @pytest.mark.parametrize("api_env", ["postgres"], indirect=True)
 def test_service_recovers_after_postgres_drops_its_connections(api_env: ApiEnv) -> None:
