@@ -45,8 +45,82 @@ class Schedule:
     feasible: bool
 
 
+#: Routes at least this long are scheduled with array scans rather than a
+#: Python loop (when every visit has one window): below it the loop is faster.
+SCAN_FROM = 8
+
+
+def _single_window(data: RoutingData) -> bool:
+    return int(data.window_open.shape[1]) == 1
+
+
+def _legs(data: RoutingData, k: int, route: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(route as an array, travel of the ``len(route) + 1`` legs from start to end)."""
+    r = np.array(route, dtype=np.int64)
+    path = np.empty(len(r) + 2, dtype=np.int64)
+    path[0], path[-1] = data.officer_start[k], data.officer_end[k]
+    path[1:-1] = data.visit_location[r]
+    return r, data.durations[path[:-1], path[1:]]
+
+
+def _schedule_scan(data: RoutingData, k: int, route: list[int]) -> Schedule:
+    """:func:`schedule_route` for one window per visit, as array scans.
+
+    With ``C[j]`` the arrival at stop ``j`` if nobody waited, the start is
+    ``C[j]`` plus the waiting accumulated so far, ``max(0, max_{i <= j}
+    (open_i - C[i]))``: one ``maximum.accumulate``. A stop reached after its
+    window closes makes the route infeasible and keeps its arrival as start,
+    as in the loop.
+    """
+    r, legs = _legs(data, k, route)
+    svc = data.service[r]
+    opening = data.window_open[r, 0]
+    closing = data.window_close[r, 0]
+    steps = legs[:-1].copy()
+    steps[1:] += svc[:-1]
+    c = int(data.shift_start[k]) + np.cumsum(steps)
+    wait = np.maximum(np.maximum.accumulate(opening - c), 0)
+    start = c + wait
+    arrival = c.copy()
+    arrival[1:] += wait[:-1]
+    end = start + svc
+    end_time = int(end[-1] + legs[-1])
+    feasible = (
+        bool((start <= closing).all())
+        and end_time <= data.shift_end[k]
+        and int(data.demand[r].sum()) <= data.capacity[k]
+    )
+    return Schedule(arrival, start, end, end_time, int(legs.sum()), feasible)
+
+
+def _latest_scan(data: RoutingData, k: int, route: list[int]) -> np.ndarray:
+    """Latest start of each stop (then of the return) keeping the rest feasible, one window each.
+
+    ``L[j] = min(close_j, L[j + 1] - leg_j - service_j)``, ``L[m]`` = the end
+    of the shift: with suffix sums ``S`` of leg + service, ``L[j] = min_{i >= j}
+    (close_i + S[i]) - S[j]``, one reversed ``minimum.accumulate``. A stop
+    whose bound falls before its window opens gets -1, and so does every
+    stop before it (as in the loop).
+    """
+    r, legs = _legs(data, k, route)
+    m = len(r)
+    g = legs[1:] + data.service[r]
+    suffix = np.zeros(m + 1, dtype=np.int64)
+    suffix[:m] = np.cumsum(g[::-1])[::-1]
+    closing = np.empty(m + 1, dtype=np.int64)
+    closing[:m] = data.window_close[r, 0]
+    closing[m] = data.shift_end[k]
+    latest = np.minimum.accumulate((closing + suffix)[::-1])[::-1] - suffix
+    bad = np.flatnonzero(latest[:m] < data.window_open[r, 0])
+    if len(bad):
+        latest[: int(bad[-1]) + 1] = -1
+    return latest
+
+
 def schedule_route(data: RoutingData, k: int, route: list[int]) -> Schedule:
     """Earliest schedule of officer ``k`` serving ``route`` in order."""
+    if len(route) >= SCAN_FROM and _single_window(data):
+        return _schedule_scan(data, k, route)
     location, service, demand = python_lists(data)
     leg_of = data.durations.item
     windows = visit_windows(data)
@@ -133,25 +207,10 @@ class RouteCache:
         next_loc = np.concatenate([locs, [data.officer_end[k]]])
         depart = np.concatenate([[data.shift_start[k]], sched.end])
         # Latest start at each stop keeping the rest feasible, then at the end point.
-        location, service, _ = python_lists(data)
-        windows = visit_windows(data)
-        leg = t.item
-        late = [0] * (len(route) + 1)
-        late[-1] = after = int(data.shift_end[k])
-        nxt = int(data.officer_end[k])
-        for j in range(len(route) - 1, -1, -1):
-            v = route[j]
-            here = location[v]
-            bound = after - leg(here, nxt) - service[v]
-            best = -1
-            for lo, hi in windows[v]:
-                if lo <= bound:
-                    point = hi if hi < bound else bound
-                    if point > best:
-                        best = point
-            late[j] = after = best
-            nxt = here
-        latest = np.array(late, dtype=np.int64)
+        if len(route) >= SCAN_FROM and _single_window(data):
+            latest = _latest_scan(data, k, route)
+        else:
+            latest = _latest_loop(data, k, route)
         self.latest, self.depart = latest, depart
         self.prev_loc, self.next_loc = prev_loc, next_loc
         self.load = int(data.demand[route].sum()) if route else 0
@@ -183,6 +242,29 @@ class RouteCache:
         pos = key_travel.argmin(axis=1)
         self.pos_travel[cand] = pos
         self.best_travel[cand] = key_travel[rows, pos]
+
+
+def _latest_loop(data: RoutingData, k: int, route: list[int]) -> np.ndarray:
+    """:func:`_latest_scan` for any number of windows per visit, one stop at a time."""
+    location, service, _ = python_lists(data)
+    windows = visit_windows(data)
+    leg = data.durations.item
+    late = [0] * (len(route) + 1)
+    late[-1] = after = int(data.shift_end[k])
+    nxt = int(data.officer_end[k])
+    for j in range(len(route) - 1, -1, -1):
+        v = route[j]
+        here = location[v]
+        bound = after - leg(here, nxt) - service[v]
+        best = -1
+        for lo, hi in windows[v]:
+            if lo <= bound:
+                point = hi if hi < bound else bound
+                if point > best:
+                    best = point
+        late[j] = after = best
+        nxt = here
+    return np.array(late, dtype=np.int64)
 
 
 def fill_routes(
@@ -328,52 +410,194 @@ def replace_visits(
     visit of the highest value that now fits (at its cheapest place in
     time), when that value is higher. The freed time often lets the greedy
     refill add more visits after it; a shake that removes consecutive
-    visits rarely finds such an exchange. First improvement, one sweep.
-    Returns the new routes and whether anything changed.
+    visits rarely finds such an exchange. When no more valuable visit fits,
+    the stop is moved to its cheapest place in time if the route then ends
+    earlier. First improvement, one sweep. Returns the new routes and
+    whether anything changed.
+
+    With one window per visit every stop's removal is evaluated at once
+    (:func:`_replace_table`, one array pass per change made instead of one
+    route refresh per stop); otherwise stop by stop (:func:`_replace_one`).
+    Both make the same moves.
     """
     routes = [list(r) for r in routes]
     served = np.zeros(data.n_visits, dtype=bool)
     for r in routes:
         served[r] = True
     changed = False
-    value = data.value
+    scan = _single_window(data)
     for k, r in enumerate(routes):
         j = 0
         while j < len(r):
             if deadline is not None and time.perf_counter() >= deadline:
                 return routes, changed
-            s = r[j]
-            if data.required[s]:
-                j += 1
-                continue
-            trial = r[:j] + r[j + 1 :]
-            wanted = ~served & allowed[:, k] & ~data.required & (value > value[s])
-            wanted[s] = True
-            cache = RouteCache(data, k, trial, work, wanted)
-            cand = wanted & (cache.best_time < NO_TIME)
-            cand[s] = False
-            if not cand.any():
-                # No better visit fits: still move ``s`` to its cheapest place
-                # in time when that ends the route earlier, so that the refill
-                # finds more room (an in-route relocate, free of extra refreshes).
-                if cache.best_time[s] < NO_TIME:
-                    moved = trial[:]
-                    moved.insert(int(cache.pos_time[s]), s)
-                    if moved != r:
-                        new = schedule_route(data, k, moved)
-                        if new.feasible and new.end_time < schedule_route(data, k, r).end_time:
-                            routes[k] = r = moved
-                            changed = True
-                j += 1
-                continue
-            # Highest value first, then the least added time.
-            key = np.where(cand, value * np.int64(2**32) - cache.best_time, np.iinfo(np.int64).min)
-            u = int(key.argmax())
-            trial.insert(int(cache.pos_time[u]), u)
-            served[s], served[u] = False, True
-            routes[k] = r = trial
-            changed = True
+            if scan:
+                found = _replace_table(data, k, r, j, served, allowed, work)
+                if found is None:
+                    break
+                j = found
+            new = _replace_one(data, k, r, j, served, allowed, work)
+            if new is not None:
+                routes[k] = r = new
+                changed = True
+            j += 1
     return routes, changed
+
+
+def _replace_one(
+    data: RoutingData,
+    k: int,
+    r: list[int],
+    j: int,
+    served: np.ndarray,
+    allowed: np.ndarray,
+    work: Work | None,
+) -> list[int] | None:
+    """The move of :func:`replace_visits` for stop ``j`` of route ``r`` (``served`` updated)."""
+    value = data.value
+    s = r[j]
+    if data.required[s]:
+        return None
+    trial = r[:j] + r[j + 1 :]
+    wanted = ~served & allowed[:, k] & ~data.required & (value > value[s])
+    wanted[s] = True
+    cache = RouteCache(data, k, trial, work, wanted)
+    cand = wanted & (cache.best_time < NO_TIME)
+    cand[s] = False
+    if not cand.any():
+        # No better visit fits: still move ``s`` to its cheapest place in time
+        # when that ends the route earlier, so that the refill finds more room.
+        if cache.best_time[s] < NO_TIME:
+            moved = trial[:]
+            moved.insert(int(cache.pos_time[s]), s)
+            if moved != r:
+                new = schedule_route(data, k, moved)
+                if new.feasible and new.end_time < schedule_route(data, k, r).end_time:
+                    return moved
+        return None
+    # Highest value first, then the least added time.
+    key = np.where(cand, value * np.int64(2**32) - cache.best_time, np.iinfo(np.int64).min)
+    u = int(key.argmax())
+    trial.insert(int(cache.pos_time[u]), u)
+    served[s], served[u] = False, True
+    return trial
+
+
+#: Stops removed per array pass of :func:`_replace_table`.
+TABLE_STOPS = 6
+
+
+def _replace_table(
+    data: RoutingData,
+    k: int,
+    r: list[int],
+    first: int,
+    served: np.ndarray,
+    allowed: np.ndarray,
+    work: Work | None,
+) -> int | None:
+    """The first stop ``j >= first`` where :func:`_replace_one` may move something, or None.
+
+    One window per visit. Removing stop ``j`` leaves the stops before it
+    their departures and the stops after it their latest starts; the latest
+    starts before ``j`` and the departures after it change, and are found
+    for every ``j`` at once with prefix sums and running minima / maxima
+    over the route (``L'[i] = G[i] + min(min_{i <= h < j} (close_h - G[h]),
+    E[j])``, ``G`` the prefix sums of service + leg, ``E[j]`` the bound
+    through the new leg that skips ``j``; the same with maxima of ``open_h -
+    G[h]`` for the earliest starts after ``j``). Then every (candidate, stop
+    removed, position) triple is checked as one array. Only a screen: the
+    stop it returns is handled by :func:`_replace_one` (which makes the move
+    only if it holds), so a non-metric matrix, where a removal can break
+    the route, costs a refresh but never a wrong move.
+    """
+    t = data.durations
+    m = len(r)
+    ra = np.array(r, dtype=np.int64)
+    movable = ~data.required[ra]
+    movable[:first] = False
+    if not movable.any():
+        return None
+    path = np.empty(m + 2, dtype=np.int64)
+    path[0], path[-1] = data.officer_start[k], data.officer_end[k]
+    path[1:-1] = data.visit_location[ra]
+    legs = t[path[:-1], path[1:]]
+    svc = data.service[ra]
+    opening, closing = data.window_open[ra, 0], data.window_close[ra, 0]
+    sched = schedule_route(data, k, r)
+    depart = np.concatenate([[data.shift_start[k]], sched.end])
+    latest = _latest_scan(data, k, r) if m else np.array([data.shift_end[k]])
+    g = svc + legs[1:]
+    prefix = np.concatenate([[0], np.cumsum(g)])  # G, length m + 1
+    big = np.int64(NO_TIME)
+    h = np.arange(m)
+    # low[i, x] = min_{i <= h <= x} (close_h - G[h]); high[a, x] = max_{a <= h <= x} (open_h - G[h]).
+    low = np.minimum.accumulate(np.where(h[None, :] >= h[:, None], closing - prefix[:m], big), 1)
+    high = np.maximum.accumulate(np.where(h[None, :] >= h[:, None], opening - prefix[:m], -big), 1)
+    skip = t[path[:-2], path[2:]]  # (m,): leg from before stop j to after it
+    # E[j]: bound on stop j - 1 through the new leg (j >= 1).
+    e = np.full(m, big, dtype=np.int64)
+    e[1:] = latest[2:] - skip[1:] - svc[:-1] - prefix[: m - 1]
+    # F[j]: earliest start of stop j + 1 without waiting, minus G[j + 1] (j <= m - 2).
+    f = np.full(m, -big, dtype=np.int64)
+    f[: m - 1] = depart[: m - 1] + skip[: m - 1] - prefix[1:m]
+    jj, qq = np.meshgrid(np.arange(m), np.arange(m), indexing="ij")  # (stop removed, position)
+    before, after = qq < jj, qq > jj
+    prev_loc = np.where(after, path[np.minimum(qq + 1, m + 1)], path[qq])
+    next_loc = np.where(
+        before, path[qq + 1], np.where(after, path[np.minimum(qq + 2, m + 1)], path[jj + 2])
+    )
+    qc = np.minimum(qq, m - 1)
+    jm = np.maximum(jj - 1, 0)
+    late_before = prefix[qc] + np.minimum(low[qc, jm], e[jj])
+    starts_after = prefix[qc] + np.maximum(high[np.minimum(jj + 1, m - 1), qc], f[jj])
+    dep = np.where(after, starts_after + svc[qc], depart[np.minimum(qq, m)])
+    late = np.where(before, late_before, latest[np.where(after, np.minimum(qq + 1, m), jj + 1)])
+    old_next = dep + t[prev_loc, next_loc]
+    open_ = ~served & allowed[:, k] & ~data.required
+    load = int(data.demand[ra].sum())
+    own = data.visit_location[ra]
+    if work is not None:
+        work.units += REFRESH_OVERHEAD + 4 * m * m
+    # A few stops at a time, so that the first one with a move ends the scan early.
+    for lo in range(first, m, TABLE_STOPS):
+        hi = min(m, lo + TABLE_STOPS)
+        if not movable[lo:hi].any():
+            continue
+        # The stop itself put back at its cheapest place: would the route end earlier?
+        pl, nl, d_, lt = prev_loc[lo:hi], next_loc[lo:hi], dep[lo:hi], late[lo:hi]
+        arrive = d_ + t[pl, own[lo:hi, None]]
+        start = np.maximum(arrive, opening[lo:hi, None])
+        arrive_next = start + svc[lo:hi, None] + t[own[lo:hi, None], nl]
+        ok = (arrive <= closing[lo:hi, None]) & (arrive_next <= lt)
+        added = np.where(ok, arrive_next - old_next[lo:hi], big)
+        pos = added.argmin(axis=1)
+        rows = np.arange(hi - lo)
+        hit = (added[rows, pos] < big) & (pos != rows + lo)
+        # Unserved visits worth more than the stop, at any place of the route without it.
+        stops = ra[lo:hi]
+        floor = int(data.value[stops[movable[lo:hi]]].min())
+        cand = np.flatnonzero(open_ & (data.value > floor))
+        if len(cand):
+            cl = data.visit_location[cand]
+            arrive = d_.ravel()[None, :] + t[pl.ravel()][:, cl].T  # (c, stops x positions)
+            start = np.maximum(arrive, data.window_open[cand, 0][:, None])
+            arrive_next = start + data.service[cand][:, None] + t[cl][:, nl.ravel()]
+            ok = (arrive <= data.window_close[cand, 0][:, None]) & (
+                arrive_next <= lt.ravel()[None, :]
+            )
+            fit = ok.reshape(len(cand), hi - lo, m).any(axis=2)  # (c, stops)
+            fit &= data.value[cand][:, None] > data.value[stops][None, :]
+            fit &= (
+                load - data.demand[stops][None, :] + data.demand[cand][:, None] <= data.capacity[k]
+            )
+            hit |= fit.any(axis=0)
+            if work is not None:
+                work.units += len(cand) * (hi - lo) * m
+        found = np.flatnonzero(hit & movable[lo:hi])
+        if len(found):
+            return lo + int(found[0])
+    return None
 
 
 def _path(data: RoutingData, k: int, route: list[int]) -> np.ndarray:
@@ -617,6 +841,97 @@ def ruin_and_recreate(
     return best, done, work.units
 
 
+class RoutePool:
+    """Every distinct route the search has met, recombined by set packing.
+
+    Officers that are interchangeable (same start, end, shift, capacity and
+    allowed visits) form a class, and a route found for one of them serves
+    any. Each route is kept once per class and set of visits, in its
+    shortest order found. :meth:`combine` picks at most as many routes per
+    class as the class has officers, no visit twice, for the most value then
+    the least travel: routes of different local optima put together (the
+    route-pool recombination of the team orienteering literature), solved
+    exactly or nearly by OR-Tools' CP-SAT on one worker with a
+    deterministic time limit, so the same seed gives the same routes.
+    """
+
+    def __init__(self, data: RoutingData, allowed: np.ndarray, max_routes: int = 4000) -> None:
+        self.data, self.max_routes = data, max_routes
+        keys: dict[tuple[object, ...], int] = {}
+        self.class_of: list[int] = []
+        for k in range(data.n_officers):
+            key = (
+                int(data.officer_start[k]),
+                int(data.officer_end[k]),
+                int(data.shift_start[k]),
+                int(data.shift_end[k]),
+                int(data.capacity[k]),
+                allowed[:, k].tobytes(),
+            )
+            self.class_of.append(keys.setdefault(key, len(keys)))
+        self.routes: dict[tuple[int, frozenset[int]], tuple[int, list[int]]] = {}
+
+    def add(self, routes: Routes, travels: list[int]) -> None:
+        for k, r in enumerate(routes):
+            if not r:
+                continue
+            key = (self.class_of[k], frozenset(r))
+            old = self.routes.get(key)
+            if old is None or travels[k] < old[0]:
+                self.routes[key] = (travels[k], list(r))
+        if len(self.routes) > self.max_routes:
+            value = self.data.value
+            ranked = sorted(
+                self.routes.items(), key=lambda kv: (-int(value[kv[1][1]].sum()), kv[1][0])
+            )
+            self.routes = dict(ranked[: self.max_routes // 2])
+
+    def combine(self, work: Work, *, seed: int, time_s: float, det_time: float) -> Routes | None:
+        """The best routes that go together, or None when the solver found nothing."""
+        from ortools.sat.python import cp_model
+
+        data = self.data
+        items = list(self.routes.items())
+        if not items or time_s <= 0.01:
+            return None
+        weight = int((data.shift_end - data.shift_start).sum()) + 1
+        model = cp_model.CpModel()
+        x = [model.new_bool_var(f"r{i}") for i in range(len(items))]
+        by_visit: dict[int, list[int]] = {}
+        by_class: dict[int, list[int]] = {}
+        objective = []
+        for i, ((c, _), (travel, r)) in enumerate(items):
+            for v in r:
+                by_visit.setdefault(v, []).append(i)
+            by_class.setdefault(c, []).append(i)
+            objective.append((int(data.value[r].sum()) * weight - travel, x[i]))
+        for rows in by_visit.values():
+            if len(rows) > 1:
+                model.add_at_most_one(x[i] for i in rows)
+        for c, rows in by_class.items():
+            model.add(sum(x[i] for i in rows) <= self.class_of.count(c))
+        model.maximize(sum(coef * var for coef, var in objective))
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        solver.parameters.random_seed = seed
+        solver.parameters.max_deterministic_time = det_time
+        solver.parameters.max_time_in_seconds = time_s
+        status = solver.solve(model)
+        work.units += int(solver.deterministic_time * POOL_WORK_PER_DET_S) + len(items) * 30
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        routes: Routes = [[] for _ in range(data.n_officers)]
+        free = {c: [k for k, ck in enumerate(self.class_of) if ck == c] for c in by_class}
+        for i, ((c, _), (_, r)) in enumerate(items):
+            if solver.boolean_value(x[i]):
+                routes[free[c].pop(0)] = list(r)
+        return routes
+
+
+#: Work units charged per deterministic second of CP-SAT in :meth:`RoutePool.combine`.
+POOL_WORK_PER_DET_S = 2e7
+
+
 def route_totals(data: RoutingData, routes: Routes) -> tuple[int, int, bool]:
     """(value, travel, feasible) of a set of routes."""
     value = travel = 0
@@ -649,10 +964,16 @@ def iterated_local_search(
     relocate: bool = True,
     swap: bool = True,
     powers: tuple[float, float] = (1.0, 2.0),
+    pool: bool = True,
+    pool_det_s: float = 0.05,
 ) -> tuple[Routes, int, int]:
     """Improve collected value by shake-and-refill.
 
     Returns the best routes, the iterations run and the work units spent.
+    With several officers and ``pool``, every route met goes into a
+    :class:`RoutePool`, and each restart starts from the pool's best
+    combination of routes (at least as good as the best solution, whose
+    routes are in it) rather than from the best solution itself.
 
     Stops once ``work_units`` of :class:`Work` are spent (deterministic) or
     at ``deadline`` (a ``time.perf_counter`` value), whichever comes first.
@@ -671,6 +992,7 @@ def iterated_local_search(
             best, best_key = other, route_totals(data, other)[:2]
             wins[0] += 1
     current = [list(r) for r in best]
+    routes_pool = RoutePool(data, allowed) if pool and data.n_officers > 1 else None
     size, pos, stale = 1, 0, 0
     done = 0
     while work.units < work_units and time.perf_counter() < deadline:
@@ -751,6 +1073,10 @@ def iterated_local_search(
                     power=power,
                 )
             key = route_totals(data, current)[:2]
+        if routes_pool is not None:
+            routes_pool.add(
+                current, [schedule_route(data, k, r).travel for k, r in enumerate(current)]
+            )
         if better(key, best_key):
             best, best_key = [list(r) for r in current], key
             size, stale = 1, 0
@@ -764,6 +1090,22 @@ def iterated_local_search(
             size = 1
         if stale >= restart_after:
             current = [list(r) for r in best]
+            if routes_pool is not None:
+                mixed = routes_pool.combine(
+                    work,
+                    seed=seed,
+                    time_s=deadline - time.perf_counter(),
+                    det_time=pool_det_s,
+                )
+                if mixed is not None:
+                    mixed = fill_routes(
+                        data, mixed, allowed, work=work, deadline=deadline, power=powers[1]
+                    )
+                    mixed_key = route_totals(data, mixed)[:2]
+                    if not better(best_key, mixed_key):
+                        current = mixed
+                    if better(mixed_key, best_key):
+                        best, best_key = [list(r) for r in mixed], mixed_key
             stale = 0
             pos = int(rng.integers(0, max(1, longest)))
     return best, done, work.units
