@@ -1,4 +1,4 @@
-"""The solver's array shortcuts against the one-stop-at-a-time code they replace, and the route pool."""
+"""The solver's array shortcuts against the one-stop-at-a-time code they replace."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from hypothesis import strategies as st
 
 from junkai_geo.solver import alone_feasibility, local, read_problem
 from junkai_geo.solver.local import (
-    RoutePool,
-    Work,
     _replace_one,
     _schedule_scan,
     fill_routes,
@@ -115,29 +113,3 @@ def test_exchange_table_makes_the_moves_of_the_stop_by_stop_sweep(
     withheld = allowed & (rng.random(allowed.shape) < 0.6)
     routes = fill_routes(data, [[] for _ in range(n_officers)], withheld, rng=rng, noise=0.5)
     assert replace_visits(data, routes, allowed) == replace_stop_by_stop(data, routes, allowed)
-
-
-def test_route_pool_puts_routes_of_different_solutions_together() -> None:
-    # Two officers; solution X has routes {a, b} (10) and {c} (3), solution Y
-    # {c, d} (8) and {e} (2). The best pair that shares no visit is {a, b}
-    # with {c, d} (18), better than either solution.
-    problem = {
-        "durations": [[0, 1], [1, 0]],
-        "visits": [
-            {"id": x, "location": 1, "value": v}
-            for x, v in (("a", 5), ("b", 5), ("c", 3), ("d", 5), ("e", 2))
-        ],
-        "officers": [{"id": f"o{k}", "start": 0, "end": 0, "shift": [0, 100]} for k in range(2)],
-    }
-    data = read_problem(problem)
-    pool = RoutePool(data, alone_feasibility(data)[0])
-    assert pool.class_of == [0, 0]  # interchangeable officers
-    pool.add([[0, 1], [2]], [2, 2])
-    pool.add([[2, 3], [4]], [2, 2])
-    pool.add([[1, 0], [2]], [5, 2])  # the same visits in a longer order: kept once, the shorter
-    assert len(pool.routes) == 4
-    work = Work()
-    first = pool.combine(work, seed=0, time_s=10.0, det_time=1.0)
-    assert first is not None and work.units > 0
-    assert sorted(map(sorted, first)) == [[0, 1], [2, 3]]
-    assert pool.combine(Work(), seed=0, time_s=10.0, det_time=1.0) == first

@@ -57,11 +57,6 @@ class SolverParams:
     # The ILS greedy's score, value**p / added time: p is one of these two for
     # each shake, drawn in proportion to the new bests each has found.
     ils_powers: tuple[float, float] = (1.0, 2.0)
-    # Several officers: restart from the best set packing of every route met
-    # (RoutePool) after this many shakes without a new best.
-    ils_pool: bool = True
-    ils_restart_after: int = 30
-    ils_pool_det_s: float = 0.05  # CP-SAT deterministic time per recombination
 
     def __post_init__(self) -> None:
         check_positive(self, "ils_work_per_s", "rr_work_per_s", "gls_failures_per_s", "margin_s")
@@ -171,9 +166,6 @@ def solve_routing(
             relocate=params.ils_relocate,
             swap=params.ils_swap,
             powers=params.ils_powers,
-            pool=params.ils_pool,
-            pool_det_s=params.ils_pool_det_s,
-            restart_after=params.ils_restart_after,
         )
         stats["ils_iterations"] = done
         clock_hit |= units < budget

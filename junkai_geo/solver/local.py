@@ -833,97 +833,6 @@ def ruin_and_recreate(
     return best, done, work.units
 
 
-class RoutePool:
-    """Every distinct route the search has met, recombined by set packing.
-
-    Officers that are interchangeable (same start, end, shift, capacity and
-    allowed visits) form a class, and a route found for one of them serves
-    any. Each route is kept once per class and set of visits, in its
-    shortest order found. :meth:`combine` picks at most as many routes per
-    class as the class has officers, no visit twice, for the most value then
-    the least travel: routes of different local optima put together (the
-    route-pool recombination of the team orienteering literature), solved
-    exactly or nearly by OR-Tools' CP-SAT on one worker with a
-    deterministic time limit, so the same seed gives the same routes.
-    """
-
-    def __init__(self, data: RoutingData, allowed: np.ndarray, max_routes: int = 4000) -> None:
-        self.data, self.max_routes = data, max_routes
-        keys: dict[tuple[object, ...], int] = {}
-        self.class_of: list[int] = []
-        for k in range(data.n_officers):
-            key = (
-                int(data.officer_start[k]),
-                int(data.officer_end[k]),
-                int(data.shift_start[k]),
-                int(data.shift_end[k]),
-                int(data.capacity[k]),
-                allowed[:, k].tobytes(),
-            )
-            self.class_of.append(keys.setdefault(key, len(keys)))
-        self.routes: dict[tuple[int, frozenset[int]], tuple[int, list[int]]] = {}
-
-    def add(self, routes: Routes, travels: list[int]) -> None:
-        for k, r in enumerate(routes):
-            if not r:
-                continue
-            key = (self.class_of[k], frozenset(r))
-            old = self.routes.get(key)
-            if old is None or travels[k] < old[0]:
-                self.routes[key] = (travels[k], list(r))
-        if len(self.routes) > self.max_routes:
-            value = self.data.value
-            ranked = sorted(
-                self.routes.items(), key=lambda kv: (-int(value[kv[1][1]].sum()), kv[1][0])
-            )
-            self.routes = dict(ranked[: self.max_routes // 2])
-
-    def combine(self, work: Work, *, seed: int, time_s: float, det_time: float) -> Routes | None:
-        """The best routes that go together, or None when the solver found nothing."""
-        from ortools.sat.python import cp_model
-
-        data = self.data
-        items = list(self.routes.items())
-        if not items or time_s <= 0.01:
-            return None
-        weight = int((data.shift_end - data.shift_start).sum()) + 1
-        model = cp_model.CpModel()
-        x = [model.new_bool_var(f"r{i}") for i in range(len(items))]
-        by_visit: dict[int, list[int]] = {}
-        by_class: dict[int, list[int]] = {}
-        objective = []
-        for i, ((c, _), (travel, r)) in enumerate(items):
-            for v in r:
-                by_visit.setdefault(v, []).append(i)
-            by_class.setdefault(c, []).append(i)
-            objective.append((int(data.value[r].sum()) * weight - travel, x[i]))
-        for rows in by_visit.values():
-            if len(rows) > 1:
-                model.add_at_most_one(x[i] for i in rows)
-        for c, rows in by_class.items():
-            model.add(sum(x[i] for i in rows) <= self.class_of.count(c))
-        model.maximize(sum(coef * var for coef, var in objective))
-        solver = cp_model.CpSolver()
-        solver.parameters.num_workers = 1
-        solver.parameters.random_seed = seed
-        solver.parameters.max_deterministic_time = det_time
-        solver.parameters.max_time_in_seconds = time_s
-        status = solver.solve(model)
-        work.units += int(solver.deterministic_time * POOL_WORK_PER_DET_S) + len(items) * 30
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return None
-        routes: Routes = [[] for _ in range(data.n_officers)]
-        free = {c: [k for k, ck in enumerate(self.class_of) if ck == c] for c in by_class}
-        for i, ((c, _), (_, r)) in enumerate(items):
-            if solver.boolean_value(x[i]):
-                routes[free[c].pop(0)] = list(r)
-        return routes
-
-
-#: Work units charged per deterministic second of CP-SAT in :meth:`RoutePool.combine`.
-POOL_WORK_PER_DET_S = 2e7
-
-
 def route_totals(data: RoutingData, routes: Routes) -> tuple[int, int, bool]:
     """(value, travel, feasible) of a set of routes."""
     value = travel = 0
@@ -956,16 +865,10 @@ def iterated_local_search(
     relocate: bool = True,
     swap: bool = True,
     powers: tuple[float, float] = (1.0, 2.0),
-    pool: bool = True,
-    pool_det_s: float = 0.05,
 ) -> tuple[Routes, int, int]:
     """Improve collected value by shake-and-refill.
 
     Returns the best routes, the iterations run and the work units spent.
-    With several officers and ``pool``, every route met goes into a
-    :class:`RoutePool`, and each restart starts from the pool's best
-    combination of routes (at least as good as the best solution, whose
-    routes are in it) rather than from the best solution itself.
 
     Stops once ``work_units`` of :class:`Work` are spent (deterministic) or
     at ``deadline`` (a ``time.perf_counter`` value), whichever comes first.
@@ -984,7 +887,6 @@ def iterated_local_search(
             best, best_key = other, route_totals(data, other)[:2]
             wins[0] += 1
     current = [list(r) for r in best]
-    routes_pool = RoutePool(data, allowed) if pool and data.n_officers > 1 else None
     size, pos, stale = 1, 0, 0
     done = 0
     while work.units < work_units and time.perf_counter() < deadline:
@@ -1065,10 +967,6 @@ def iterated_local_search(
                     power=power,
                 )
             key = route_totals(data, current)[:2]
-        if routes_pool is not None:
-            routes_pool.add(
-                current, [schedule_route(data, k, r).travel for k, r in enumerate(current)]
-            )
         if better(key, best_key):
             best, best_key = [list(r) for r in current], key
             size, stale = 1, 0
@@ -1082,22 +980,6 @@ def iterated_local_search(
             size = 1
         if stale >= restart_after:
             current = [list(r) for r in best]
-            if routes_pool is not None:
-                mixed = routes_pool.combine(
-                    work,
-                    seed=seed,
-                    time_s=deadline - time.perf_counter(),
-                    det_time=pool_det_s,
-                )
-                if mixed is not None:
-                    mixed = fill_routes(
-                        data, mixed, allowed, work=work, deadline=deadline, power=powers[1]
-                    )
-                    mixed_key = route_totals(data, mixed)[:2]
-                    if not better(best_key, mixed_key):
-                        current = mixed
-                    if better(mixed_key, best_key):
-                        best, best_key = [list(r) for r in mixed], mixed_key
             stale = 0
             pos = int(rng.integers(0, max(1, longest)))
     return best, done, work.units
