@@ -860,7 +860,7 @@ def iterated_local_search(
     seed: int,
     noise: float = 0.1,
     restart_after: int = 30,
-    replace_within: float = 0.97,
+    replace_within: float = 0.9,
     sequence: bool = True,
     relocate: bool = True,
     swap: bool = True,
