@@ -50,7 +50,7 @@ class SolverParams:
     # mean gap on the hardest instances, against parallel cheapest insertion).
     required_first_solution: str = "SAVINGS"
     ortools_lns: bool = True  # OR-Tools' heuristic ruin-and-recreate neighbourhoods
-    ils_exchange_within: float = 0.97  # exchange sweep for results within this share of the best
+    ils_exchange_within: float = 0.9  # exchange sweep for results within this share of the best
     ils_sequence: bool = True  # 2-opt / or-opt of each route after each refill
     ils_relocate: bool = True  # moves of visits between routes (less travel) after each refill
     ils_swap: bool = True  # one-for-one swaps of a served for an unserved visit, in place

@@ -45,8 +45,59 @@ class Schedule:
     feasible: bool
 
 
+#: Routes at least this long are scheduled with array scans rather than a
+#: Python loop (when every visit has one window): below it the loop is faster
+#: (measured: the scan costs ~15 us whatever the length, the loop ~0.5 us a stop).
+SCAN_FROM = 40
+
+
+def _single_window(data: RoutingData) -> bool:
+    return int(data.window_open.shape[1]) == 1
+
+
+def _legs(data: RoutingData, k: int, route: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(route as an array, travel of the ``len(route) + 1`` legs from start to end)."""
+    r = np.array(route, dtype=np.int64)
+    path = np.empty(len(r) + 2, dtype=np.int64)
+    path[0], path[-1] = data.officer_start[k], data.officer_end[k]
+    path[1:-1] = data.visit_location[r]
+    return r, data.durations[path[:-1], path[1:]]
+
+
+def _schedule_scan(data: RoutingData, k: int, route: list[int]) -> Schedule:
+    """:func:`schedule_route` for one window per visit, as array scans.
+
+    With ``C[j]`` the arrival at stop ``j`` if nobody waited, the start is
+    ``C[j]`` plus the waiting accumulated so far, ``max(0, max_{i <= j}
+    (open_i - C[i]))``: one ``maximum.accumulate``. A stop reached after its
+    window closes makes the route infeasible and keeps its arrival as start,
+    as in the loop.
+    """
+    r, legs = _legs(data, k, route)
+    svc = data.service[r]
+    opening = data.window_open[r, 0]
+    closing = data.window_close[r, 0]
+    steps = legs[:-1].copy()
+    steps[1:] += svc[:-1]
+    c = int(data.shift_start[k]) + np.cumsum(steps)
+    wait = np.maximum(np.maximum.accumulate(opening - c), 0)
+    start = c + wait
+    arrival = c.copy()
+    arrival[1:] += wait[:-1]
+    end = start + svc
+    end_time = int(end[-1] + legs[-1])
+    feasible = (
+        bool((start <= closing).all())
+        and end_time <= data.shift_end[k]
+        and int(data.demand[r].sum()) <= data.capacity[k]
+    )
+    return Schedule(arrival, start, end, end_time, int(legs.sum()), feasible)
+
+
 def schedule_route(data: RoutingData, k: int, route: list[int]) -> Schedule:
     """Earliest schedule of officer ``k`` serving ``route`` in order."""
+    if len(route) >= SCAN_FROM and _single_window(data):
+        return _schedule_scan(data, k, route)
     location, service, demand = python_lists(data)
     leg_of = data.durations.item
     windows = visit_windows(data)
@@ -115,8 +166,11 @@ class RouteCache:
         route: list[int],
         work: Work | None = None,
         candidates: np.ndarray | None = None,
+        *,
+        travel: bool = True,
     ) -> None:
         self.data, self.k, self.route, self.work = data, k, route, work
+        self.travel = travel  # also the cheapest insertion by travel (pos_travel, best_travel)
         self.refresh(candidates)
 
     def refresh(self, candidates: np.ndarray | None = None) -> None:
@@ -133,25 +187,7 @@ class RouteCache:
         next_loc = np.concatenate([locs, [data.officer_end[k]]])
         depart = np.concatenate([[data.shift_start[k]], sched.end])
         # Latest start at each stop keeping the rest feasible, then at the end point.
-        location, service, _ = python_lists(data)
-        windows = visit_windows(data)
-        leg = t.item
-        late = [0] * (len(route) + 1)
-        late[-1] = after = int(data.shift_end[k])
-        nxt = int(data.officer_end[k])
-        for j in range(len(route) - 1, -1, -1):
-            v = route[j]
-            here = location[v]
-            bound = after - leg(here, nxt) - service[v]
-            best = -1
-            for lo, hi in windows[v]:
-                if lo <= bound:
-                    point = hi if hi < bound else bound
-                    if point > best:
-                        best = point
-            late[j] = after = best
-            nxt = here
-        latest = np.array(late, dtype=np.int64)
+        latest = _latest_loop(data, k, route)
         self.latest, self.depart = latest, depart
         self.prev_loc, self.next_loc = prev_loc, next_loc
         self.load = int(data.demand[route].sum()) if route else 0
@@ -166,23 +202,56 @@ class RouteCache:
         to_cand = t[prev_loc][:, cl].T  # (c, m + 1)
         from_cand = t[cl][:, next_loc]
         arrive = depart[None, :] + to_cand
-        start = earliest_start(data, cand[:, None], arrive)
-        finish = start + data.service[cand][:, None]
-        arrive_next = finish + from_cand
-        ok = (start < NO_TIME) & (arrive_next <= latest[None, :])
-        ok &= (self.load + data.demand[cand] <= data.capacity[k])[:, None]
-        old_next = depart + t[prev_loc, next_loc]
-        added_time = arrive_next - old_next[None, :]
-        added_travel = to_cand + from_cand - t[prev_loc, next_loc][None, :]
-        key_time = np.where(ok, added_time, big)
-        key_travel = np.where(ok, added_travel, big)
+        if _single_window(data):
+            start = np.maximum(arrive, data.window_open[cand, :1])
+            ok = arrive <= data.window_close[cand, :1]
+        else:
+            start = earliest_start(data, cand[:, None], arrive)
+            ok = start < NO_TIME
+        arrive_next = start + from_cand
+        arrive_next += data.service[cand][:, None]
+        ok &= arrive_next <= latest[None, :]
+        if data.has_capacity:
+            ok &= (self.load + data.demand[cand] <= data.capacity[k])[:, None]
+        skip = t[prev_loc, next_loc]
+        arrive_next -= depart + skip  # the added time
+        key_time = np.where(ok, arrive_next, big)
         rows = np.arange(len(cand))
         pos = key_time.argmin(axis=1)
         self.pos_time[cand] = pos
         self.best_time[cand] = key_time[rows, pos]
-        pos = key_travel.argmin(axis=1)
-        self.pos_travel[cand] = pos
-        self.best_travel[cand] = key_travel[rows, pos]
+        if self.travel:
+            key_travel = np.where(ok, to_cand + from_cand - skip[None, :], big)
+            pos = key_travel.argmin(axis=1)
+            self.pos_travel[cand] = pos
+            self.best_travel[cand] = key_travel[rows, pos]
+
+
+def _latest_loop(data: RoutingData, k: int, route: list[int]) -> np.ndarray:
+    """Latest start of each stop (then of the return) that keeps the rest of the route feasible.
+
+    Backwards from the end of the shift; a stop whose bound falls before
+    every window opens gets -1, and so does every stop before it.
+    """
+    location, service, _ = python_lists(data)
+    windows = visit_windows(data)
+    leg = data.durations.item
+    late = [0] * (len(route) + 1)
+    late[-1] = after = int(data.shift_end[k])
+    nxt = int(data.officer_end[k])
+    for j in range(len(route) - 1, -1, -1):
+        v = route[j]
+        here = location[v]
+        bound = after - leg(here, nxt) - service[v]
+        best = -1
+        for lo, hi in windows[v]:
+            if lo <= bound:
+                point = hi if hi < bound else bound
+                if point > best:
+                    best = point
+        late[j] = after = best
+        nxt = here
+    return np.array(late, dtype=np.int64)
 
 
 def fill_routes(
@@ -209,7 +278,11 @@ def fill_routes(
     served = np.zeros(data.n_visits, dtype=bool)
     for r in routes:
         served[r] = True
-    caches = [RouteCache(data, k, r, work, ~served & allowed[:, k]) for k, r in enumerate(routes)]
+    any_required = bool(data.required.any())
+    caches = [
+        RouteCache(data, k, r, work, ~served & allowed[:, k], travel=any_required)
+        for k, r in enumerate(routes)
+    ]
     big = np.int64(NO_TIME)
     weighted = data.value.astype(np.float64) ** power
     while deadline is None or time.perf_counter() < deadline:
@@ -217,10 +290,11 @@ def fill_routes(
         if not open_.any():
             break
         req = open_ & data.required
-        travel = np.stack(
-            [np.where(allowed[:, k], c.best_travel, big) for k, c in enumerate(caches)], axis=1
-        )
-        if req.any() and (travel[req] < big).any():
+        if any_required and req.any():
+            travel = np.stack(
+                [np.where(allowed[:, k], c.best_travel, big) for k, c in enumerate(caches)], axis=1
+            )
+        if any_required and req.any() and (travel[req] < big).any():
             tr = travel.copy()
             tr[~req] = big
             order = np.sort(tr, axis=1)
@@ -287,7 +361,7 @@ def swap_visits(
             cand = np.flatnonzero(open_)
             if not len(cand):
                 break
-            c = RouteCache(data, k, r, work, np.zeros(data.n_visits, dtype=bool))
+            c = RouteCache(data, k, r, work, np.zeros(data.n_visits, dtype=bool), travel=False)
             if work is not None:
                 work.units += len(cand) * len(r)
             m = len(r)
@@ -328,52 +402,194 @@ def replace_visits(
     visit of the highest value that now fits (at its cheapest place in
     time), when that value is higher. The freed time often lets the greedy
     refill add more visits after it; a shake that removes consecutive
-    visits rarely finds such an exchange. First improvement, one sweep.
-    Returns the new routes and whether anything changed.
+    visits rarely finds such an exchange. When no more valuable visit fits,
+    the stop is moved to its cheapest place in time if the route then ends
+    earlier. First improvement, one sweep. Returns the new routes and
+    whether anything changed.
+
+    With one window per visit every stop's removal is evaluated at once
+    (:func:`_replace_table`, one array pass per change made instead of one
+    route refresh per stop); otherwise stop by stop (:func:`_replace_one`).
+    Both make the same moves.
     """
     routes = [list(r) for r in routes]
     served = np.zeros(data.n_visits, dtype=bool)
     for r in routes:
         served[r] = True
     changed = False
-    value = data.value
+    scan = _single_window(data)
     for k, r in enumerate(routes):
         j = 0
         while j < len(r):
             if deadline is not None and time.perf_counter() >= deadline:
                 return routes, changed
-            s = r[j]
-            if data.required[s]:
-                j += 1
-                continue
-            trial = r[:j] + r[j + 1 :]
-            wanted = ~served & allowed[:, k] & ~data.required & (value > value[s])
-            wanted[s] = True
-            cache = RouteCache(data, k, trial, work, wanted)
-            cand = wanted & (cache.best_time < NO_TIME)
-            cand[s] = False
-            if not cand.any():
-                # No better visit fits: still move ``s`` to its cheapest place
-                # in time when that ends the route earlier, so that the refill
-                # finds more room (an in-route relocate, free of extra refreshes).
-                if cache.best_time[s] < NO_TIME:
-                    moved = trial[:]
-                    moved.insert(int(cache.pos_time[s]), s)
-                    if moved != r:
-                        new = schedule_route(data, k, moved)
-                        if new.feasible and new.end_time < schedule_route(data, k, r).end_time:
-                            routes[k] = r = moved
-                            changed = True
-                j += 1
-                continue
-            # Highest value first, then the least added time.
-            key = np.where(cand, value * np.int64(2**32) - cache.best_time, np.iinfo(np.int64).min)
-            u = int(key.argmax())
-            trial.insert(int(cache.pos_time[u]), u)
-            served[s], served[u] = False, True
-            routes[k] = r = trial
-            changed = True
+            if scan:
+                found = _replace_table(data, k, r, j, served, allowed, work)
+                if found is None:
+                    break
+                j = found
+            new = _replace_one(data, k, r, j, served, allowed, work)
+            if new is not None:
+                routes[k] = r = new
+                changed = True
+            j += 1
     return routes, changed
+
+
+def _replace_one(
+    data: RoutingData,
+    k: int,
+    r: list[int],
+    j: int,
+    served: np.ndarray,
+    allowed: np.ndarray,
+    work: Work | None,
+) -> list[int] | None:
+    """The move of :func:`replace_visits` for stop ``j`` of route ``r`` (``served`` updated)."""
+    value = data.value
+    s = r[j]
+    if data.required[s]:
+        return None
+    trial = r[:j] + r[j + 1 :]
+    wanted = ~served & allowed[:, k] & ~data.required & (value > value[s])
+    wanted[s] = True
+    cache = RouteCache(data, k, trial, work, wanted, travel=False)
+    cand = wanted & (cache.best_time < NO_TIME)
+    cand[s] = False
+    if not cand.any():
+        # No better visit fits: still move ``s`` to its cheapest place in time
+        # when that ends the route earlier, so that the refill finds more room.
+        if cache.best_time[s] < NO_TIME:
+            moved = trial[:]
+            moved.insert(int(cache.pos_time[s]), s)
+            if moved != r:
+                new = schedule_route(data, k, moved)
+                if new.feasible and new.end_time < schedule_route(data, k, r).end_time:
+                    return moved
+        return None
+    # Highest value first, then the least added time.
+    key = np.where(cand, value * np.int64(2**32) - cache.best_time, np.iinfo(np.int64).min)
+    u = int(key.argmax())
+    trial.insert(int(cache.pos_time[u]), u)
+    served[s], served[u] = False, True
+    return trial
+
+
+#: Stops removed per array pass of :func:`_replace_table`.
+TABLE_STOPS = 6
+
+
+def _replace_table(
+    data: RoutingData,
+    k: int,
+    r: list[int],
+    first: int,
+    served: np.ndarray,
+    allowed: np.ndarray,
+    work: Work | None,
+) -> int | None:
+    """The first stop ``j >= first`` where :func:`_replace_one` may move something, or None.
+
+    One window per visit. Removing stop ``j`` leaves the stops before it
+    their departures and the stops after it their latest starts; the latest
+    starts before ``j`` and the departures after it change, and are found
+    for every ``j`` at once with prefix sums and running minima / maxima
+    over the route (``L'[i] = G[i] + min(min_{i <= h < j} (close_h - G[h]),
+    E[j])``, ``G`` the prefix sums of service + leg, ``E[j]`` the bound
+    through the new leg that skips ``j``; the same with maxima of ``open_h -
+    G[h]`` for the earliest starts after ``j``). Then every (candidate, stop
+    removed, position) triple is checked as one array. Only a screen: the
+    stop it returns is handled by :func:`_replace_one` (which makes the move
+    only if it holds), so a non-metric matrix, where a removal can break
+    the route, costs a refresh but never a wrong move.
+    """
+    t = data.durations
+    m = len(r)
+    ra = np.array(r, dtype=np.int64)
+    movable = ~data.required[ra]
+    movable[:first] = False
+    if not movable.any():
+        return None
+    path = np.empty(m + 2, dtype=np.int64)
+    path[0], path[-1] = data.officer_start[k], data.officer_end[k]
+    path[1:-1] = data.visit_location[ra]
+    legs = t[path[:-1], path[1:]]
+    svc = data.service[ra]
+    opening, closing = data.window_open[ra, 0], data.window_close[ra, 0]
+    sched = schedule_route(data, k, r)
+    depart = np.concatenate([[data.shift_start[k]], sched.end])
+    latest = _latest_loop(data, k, r)
+    g = svc + legs[1:]
+    prefix = np.concatenate([[0], np.cumsum(g)])  # G, length m + 1
+    big = np.int64(NO_TIME)
+    h = np.arange(m)
+    # low[i, x] = min_{i <= h <= x} (close_h - G[h]); high[a, x] = max_{a <= h <= x} (open_h - G[h]).
+    low = np.minimum.accumulate(np.where(h[None, :] >= h[:, None], closing - prefix[:m], big), 1)
+    high = np.maximum.accumulate(np.where(h[None, :] >= h[:, None], opening - prefix[:m], -big), 1)
+    skip = t[path[:-2], path[2:]]  # (m,): leg from before stop j to after it
+    # E[j]: bound on stop j - 1 through the new leg (j >= 1).
+    e = np.full(m, big, dtype=np.int64)
+    e[1:] = latest[2:] - skip[1:] - svc[:-1] - prefix[: m - 1]
+    # F[j]: earliest start of stop j + 1 without waiting, minus G[j + 1] (j <= m - 2).
+    f = np.full(m, -big, dtype=np.int64)
+    f[: m - 1] = depart[: m - 1] + skip[: m - 1] - prefix[1:m]
+    jj, qq = np.meshgrid(np.arange(m), np.arange(m), indexing="ij")  # (stop removed, position)
+    before, after = qq < jj, qq > jj
+    prev_loc = np.where(after, path[np.minimum(qq + 1, m + 1)], path[qq])
+    next_loc = np.where(
+        before, path[qq + 1], np.where(after, path[np.minimum(qq + 2, m + 1)], path[jj + 2])
+    )
+    qc = np.minimum(qq, m - 1)
+    jm = np.maximum(jj - 1, 0)
+    late_before = prefix[qc] + np.minimum(low[qc, jm], e[jj])
+    starts_after = prefix[qc] + np.maximum(high[np.minimum(jj + 1, m - 1), qc], f[jj])
+    dep = np.where(after, starts_after + svc[qc], depart[np.minimum(qq, m)])
+    late = np.where(before, late_before, latest[np.where(after, np.minimum(qq + 1, m), jj + 1)])
+    old_next = dep + t[prev_loc, next_loc]
+    open_ = ~served & allowed[:, k] & ~data.required
+    load = int(data.demand[ra].sum())
+    own = data.visit_location[ra]
+    if work is not None:
+        work.units += REFRESH_OVERHEAD + 4 * m * m
+    # A few stops at a time, so that the first one with a move ends the scan early.
+    for lo in range(first, m, TABLE_STOPS):
+        hi = min(m, lo + TABLE_STOPS)
+        if not movable[lo:hi].any():
+            continue
+        # The stop itself put back at its cheapest place: would the route end earlier?
+        pl, nl, d_, lt = prev_loc[lo:hi], next_loc[lo:hi], dep[lo:hi], late[lo:hi]
+        arrive = d_ + t[pl, own[lo:hi, None]]
+        start = np.maximum(arrive, opening[lo:hi, None])
+        arrive_next = start + svc[lo:hi, None] + t[own[lo:hi, None], nl]
+        ok = (arrive <= closing[lo:hi, None]) & (arrive_next <= lt)
+        added = np.where(ok, arrive_next - old_next[lo:hi], big)
+        pos = added.argmin(axis=1)
+        rows = np.arange(hi - lo)
+        hit = (added[rows, pos] < big) & (pos != rows + lo)
+        # Unserved visits worth more than the stop, at any place of the route without it.
+        stops = ra[lo:hi]
+        floor = int(data.value[stops[movable[lo:hi]]].min())
+        cand = np.flatnonzero(open_ & (data.value > floor))
+        if len(cand):
+            cl = data.visit_location[cand]
+            arrive = d_.ravel()[None, :] + t[pl.ravel()][:, cl].T  # (c, stops x positions)
+            start = np.maximum(arrive, data.window_open[cand, 0][:, None])
+            arrive_next = start + data.service[cand][:, None] + t[cl][:, nl.ravel()]
+            ok = (arrive <= data.window_close[cand, 0][:, None]) & (
+                arrive_next <= lt.ravel()[None, :]
+            )
+            fit = ok.reshape(len(cand), hi - lo, m).any(axis=2)  # (c, stops)
+            fit &= data.value[cand][:, None] > data.value[stops][None, :]
+            fit &= (
+                load - data.demand[stops][None, :] + data.demand[cand][:, None] <= data.capacity[k]
+            )
+            hit |= fit.any(axis=0)
+            if work is not None:
+                work.units += len(cand) * (hi - lo) * m
+        found = np.flatnonzero(hit & movable[lo:hi])
+        if len(found):
+            return lo + int(found[0])
+    return None
 
 
 def _path(data: RoutingData, k: int, route: list[int]) -> np.ndarray:
@@ -644,7 +860,7 @@ def iterated_local_search(
     seed: int,
     noise: float = 0.1,
     restart_after: int = 30,
-    replace_within: float = 0.97,
+    replace_within: float = 0.9,
     sequence: bool = True,
     relocate: bool = True,
     swap: bool = True,

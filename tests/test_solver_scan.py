@@ -1,0 +1,115 @@
+"""The solver's array shortcuts against the one-stop-at-a-time code they replace."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from junkai_geo.solver import alone_feasibility, local, read_problem
+from junkai_geo.solver.local import (
+    _replace_one,
+    _schedule_scan,
+    fill_routes,
+    replace_visits,
+)
+
+
+def one_window_problem(seed: int, n_visits: int, n_officers: int, windows: bool) -> dict:
+    """Optional visits with at most one window each (the case the array scans cover)."""
+    rng = np.random.default_rng(seed)
+    xy = rng.integers(0, 80, size=(n_visits + 2, 2)).tolist()
+    visits = []
+    for i in range(n_visits):
+        visit = {
+            "id": f"v{i}",
+            "location": i + 2,
+            "service": int(rng.integers(0, 30)),
+            "value": int(rng.integers(1, 20)),
+        }
+        if windows and rng.random() < 0.7:
+            lo = int(rng.integers(0, 500))
+            visit["time_windows"] = [[lo, lo + int(rng.integers(20, 300))]]
+        visits.append(visit)
+    officers = [
+        {"id": f"o{k}", "start": 0, "end": 1, "shift": [0, int(rng.integers(300, 900))]}
+        for k in range(n_officers)
+    ]
+    return {"locations": xy, "scale": 1, "visits": visits, "officers": officers, "seed": seed}
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    n_visits=st.integers(1, 40),
+    windows=st.booleans(),
+    feasible=st.booleans(),
+)
+def test_schedule_scan_matches_the_loop(
+    seed: int, n_visits: int, windows: bool, feasible: bool
+) -> None:
+    # Earliest schedule (max-plus scan, used on long routes) against the
+    # Python loop, on greedy (feasible) routes and on random orders, which
+    # are mostly infeasible: the infeasible case must agree too.
+    data = read_problem(one_window_problem(seed, n_visits, 1, windows))
+    rng = np.random.default_rng(seed)
+    if feasible:
+        route = fill_routes(data, [[]], alone_feasibility(data)[0])[0]
+    else:
+        route = [int(v) for v in rng.permutation(n_visits)]
+    for cut in range(len(route) + 1):
+        r = route[:cut]
+        if r:
+            got = _schedule_scan(data, 0, r)
+            saved, local.SCAN_FROM = local.SCAN_FROM, 10**9
+            try:
+                want = local.schedule_route(data, 0, r)
+            finally:
+                local.SCAN_FROM = saved
+            assert got.arrival.tolist() == want.arrival.tolist()
+            assert got.start.tolist() == want.start.tolist()
+            assert got.end.tolist() == want.end.tolist()
+            assert (got.end_time, got.travel, got.feasible) == (
+                want.end_time,
+                want.travel,
+                want.feasible,
+            )
+
+
+def replace_stop_by_stop(data, routes, allowed):
+    """The exchange sweep made one route refresh per stop (the reference)."""
+    routes = [list(r) for r in routes]
+    served = np.zeros(data.n_visits, dtype=bool)
+    for r in routes:
+        served[r] = True
+    changed = False
+    for k, r in enumerate(routes):
+        j = 0
+        while j < len(r):
+            new = _replace_one(data, k, r, j, served, allowed, None)
+            if new is not None:
+                routes[k] = r = new
+                changed = True
+            j += 1
+    return routes, changed
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    n_visits=st.integers(2, 45),
+    n_officers=st.integers(1, 3),
+    windows=st.booleans(),
+)
+def test_exchange_table_makes_the_moves_of_the_stop_by_stop_sweep(
+    seed: int, n_visits: int, n_officers: int, windows: bool
+) -> None:
+    # Greedy routes built with some visits withheld, so that better visits
+    # are left over: the table screen must find every stop where the sweep
+    # moves something, in the same order, giving the same routes.
+    data = read_problem(one_window_problem(seed, n_visits, n_officers, windows))
+    allowed = alone_feasibility(data)[0]
+    rng = np.random.default_rng(seed)
+    withheld = allowed & (rng.random(allowed.shape) < 0.6)
+    routes = fill_routes(data, [[] for _ in range(n_officers)], withheld, rng=rng, noise=0.5)
+    assert replace_visits(data, routes, allowed) == replace_stop_by_stop(data, routes, allowed)
