@@ -134,7 +134,7 @@ def refresh_beats_map(db: Any, station: str, koban_ids: frozenset[str]) -> None:
 
 def prewarm(db: Any) -> None:
     """At start, in a background thread: each station's beats map when not
-    stored fresh, then the beat editor's figures (:func:`api.pages.editor.prewarm`)."""
+    stored fresh, then the beat editor's figures (:func:`api.pages.editor.prewarm_now`)."""
     url = db.engine.url
     if db.is_sqlite and url.database in (None, "", ":memory:"):
         return
@@ -264,9 +264,13 @@ def compute_beats_map(db: Any, koban_ids: frozenset[str]) -> dict[str, Any]:
     }
 
 
-def _map_units(db: Any, koban_ids: frozenset[str]) -> dict[str, Any]:
+def _map_units(db: Any, scope: frozenset[str] | Principal) -> dict[str, Any]:
     """The station's 町丁目 (name, beat, workload, label point) and koban, as
-    :func:`api.pages.editor.editor_data` gives them, from grouped queries."""
+    :func:`api.pages.editor.editor_data` gives them, from grouped queries.
+
+    ``scope``: the koban ids, or a principal whose koban ids are read
+    (``benchmarks/bench_heavy_reads.py`` passes one)."""
+    koban_ids = scope if isinstance(scope, frozenset) else (scope.koban_ids or frozenset())
     with db.read_session() as session:
         found = unit_workloads(session, koban_ids)
         koban = session.execute(
