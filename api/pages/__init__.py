@@ -50,7 +50,7 @@ def mount(app: FastAPI) -> None:
     for router in ROUTERS:
         app.include_router(router)
     if settings.pages_prewarm:
-        editor.prewarm(app.state.db)
+        manager.prewarm(app.state.db)
     app.mount("/static", StaticFiles(directory=str(API_DIR / "static")), name="static")
     assets = settings.web_assets or default_assets_dir()
     if missing_assets(assets):

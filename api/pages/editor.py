@@ -106,29 +106,23 @@ def _refresh(db: Any, key: tuple[str, int, str], version: Any, koban_ids: Any) -
             _refreshing.discard(key)
 
 
-def prewarm(db: Any) -> None:
-    """Compute every station's figures once, in a background thread at start.
-
-    So the first manager to open the beats map or the editor does not wait
-    for the workload model. Skipped for an in-memory SQLite database (one
-    connection shared by the whole process).
-    """
+def prewarm_now(db: Any) -> None:
+    """Compute every station's figures once (the service's start-up thread:
+    :func:`api.pages.manager.prewarm`), so the first manager to open the
+    editor does not wait for the workload model. Skipped for an in-memory
+    SQLite database (one connection shared by the whole process)."""
     url = db.engine.url
     if db.is_sqlite and url.database in (None, "", ":memory:"):
         return
-
-    def run() -> None:
-        try:
-            with db.read_session() as session:
-                stations: dict[str, set[str]] = {}
-                for kid, st in session.execute(select(KobanRow.koban_id, KobanRow.station)):
-                    stations.setdefault(st or "", set()).add(kid)
-            for st, kids in sorted(stations.items()):
-                editor_data(db, st, frozenset(kids))
-        except Exception:  # a database gone or empty: the pages compute on demand
-            pass
-
-    threading.Thread(target=run, name="junkai-pages-prewarm", daemon=True).start()
+    try:
+        with db.read_session() as session:
+            stations: dict[str, set[str]] = {}
+            for kid, st in session.execute(select(KobanRow.koban_id, KobanRow.station)):
+                stations.setdefault(st or "", set()).add(kid)
+        for st, kids in sorted(stations.items()):
+            editor_data(db, st, frozenset(kids))
+    except Exception:  # a database gone or empty: the pages compute on demand
+        pass
 
 
 def _compute(db: Any, version: int | None, koban_ids: frozenset[str] | None) -> dict[str, Any]:

@@ -110,6 +110,7 @@ _WORDS: dict[str, tuple[str, str]] = {
     "lagging": ("遅れあり・推奨強化日", "Lagging; suggested focus days"),
     "no_data": ("データがありません。", "No data."),
     "beats_map": ("受持区地図", "Beats map"),
+    "figures_as_of": ("集計時刻", "Figures as of"),
     "editor": ("受持区の調整", "Beat editor"),
     "progress": ("実施状況", "Progress"),
     "night": ("夜間承認", "Night approvals"),

@@ -7,17 +7,28 @@ Each calls the JSON API's own function with the page session's principal
 
 from __future__ import annotations
 
+import hashlib
 import io
-from datetime import date, timedelta
+import logging
+import threading
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
+# Imported with the service, not on the first open of a beats map (a second
+# of imports: pandas, GeoPandas, SciPy through the workload model).
+import geopandas as gpd
+import numpy as np
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from shapely import wkb
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+from starlette.background import BackgroundTask
 
+from ..aggregates import unit_workloads
 from ..auth import Principal, Role, current_version
+from ..db import utcnow
 from ..models import BeatRow, HouseholdRow, KobanRow, OfficerRow, UnitRow
 from ..routes import night_approvals as night_api
 from ..routes import progress as progress_api
@@ -25,9 +36,11 @@ from ..routes import reports as reports_api
 from ..routes import specialists as specialists_api
 from ..routes.reports import CSV_COLUMNS
 from ..schemas import NightApprovalIn
-from ..store import today_local
+from ..store import LOCAL_TZ, today_local
+from . import editor
 from .editor import editor_data
-from .officer import _rounded, simplified
+from .models import PageStationMap
+from .officer import _rounded, label_point, simplified
 from .web import CSRF, PageUser, db_of, render, require_role, settings_of
 
 router = APIRouter(include_in_schema=False)
@@ -42,23 +55,130 @@ def _manager(who: Principal) -> str:
     return who.station
 
 
-def beats_map_data(db: Any, who: Principal) -> dict[str, Any]:
-    """Beats (polygon, workload, households, 未把握) and 未把握 per 町丁目 of the station.
+#: Seconds the stored beats map is served as it is. Older, it is still
+#: served at once (the page shows when it was computed) and recomputed after
+#: the answer, in the background; visits and imports change it little.
+MAP_FRESH_S = 30.0
+_map_lock = threading.Lock()
+_map_refreshing: set[tuple[str, str, int]] = set()
+
+
+def koban_key(koban_ids: frozenset[str] | None) -> str:
+    """A short name of the koban a stored map covers."""
+    return hashlib.sha1(",".join(sorted(koban_ids or [])).encode()).hexdigest()[:40]
+
+
+def beats_map_data(db: Any, who: Principal) -> tuple[dict[str, Any], bool]:
+    """The station's beats map (:func:`compute_beats_map`), as stored.
+
+    Read from ``page_station_maps`` (one row per station and beat version:
+    the first open after the service starts reads it too); computed and
+    stored when there is none. The second value says whether the stored
+    answer is older than :data:`MAP_FRESH_S` (the caller then has it
+    recomputed after answering: :func:`refresh_beats_map`).
+    """
+    station, kids = who.station or "", who.koban_ids or frozenset()
+    key = koban_key(kids)
+    with db.read_session() as session:
+        version = int(current_version(session) or 0)
+        row = session.get(PageStationMap, (station, version))
+        stored = (row.data, row.computed_at) if row is not None and row.koban_key == key else None
+    stale = False
+    if stored is None:
+        data, computed_at = compute_beats_map(db, kids), utcnow()
+        save_beats_map(db, station, version, key, data, computed_at)
+    else:
+        data, computed_at = stored
+        stale = (utcnow() - computed_at).total_seconds() > MAP_FRESH_S
+    as_of = computed_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+    return {**data, "as_of": as_of}, stale
+
+
+def save_beats_map(
+    db: Any, station: str, version: int, key: str, data: dict[str, Any], at: datetime
+) -> None:
+    """Store (or replace) a station's beats map; a concurrent writer's row is kept."""
+    try:
+        with db.writing() as session:
+            row = session.get(PageStationMap, (station, version))
+            if row is None:
+                session.add(
+                    PageStationMap(
+                        station=station, version=version, koban_key=key, computed_at=at, data=data
+                    )
+                )
+            else:
+                row.koban_key, row.computed_at, row.data = key, at, data
+    except IntegrityError:  # another worker stored it at the same moment
+        pass
+
+
+def refresh_beats_map(db: Any, station: str, koban_ids: frozenset[str]) -> None:
+    """Compute and store the station's beats map again (once at a time per station)."""
+    with db.read_session() as session:
+        version = int(current_version(session) or 0)
+    flag = (str(db.engine.url), station, version)
+    with _map_lock:
+        if flag in _map_refreshing:
+            return
+        _map_refreshing.add(flag)
+    try:
+        data = compute_beats_map(db, koban_ids)
+        save_beats_map(db, station, version, koban_key(koban_ids), data, utcnow())
+    except Exception:  # noqa: BLE001 - the stored answer stays; the next open tries again
+        logging.getLogger("api.pages").exception("beats map of %s not refreshed", station)
+    finally:
+        with _map_lock:
+            _map_refreshing.discard(flag)
+
+
+def prewarm(db: Any) -> None:
+    """At start, in a background thread: each station's beats map when not
+    stored fresh, then the beat editor's figures (:func:`api.pages.editor.prewarm_now`)."""
+    url = db.engine.url
+    if db.is_sqlite and url.database in (None, "", ":memory:"):
+        return
+
+    def run() -> None:
+        try:
+            with db.read_session() as session:
+                version = int(current_version(session) or 0)
+                stations: dict[str, set[str]] = {}
+                for kid, st in session.execute(select(KobanRow.koban_id, KobanRow.station)):
+                    stations.setdefault(st or "", set()).add(kid)
+                stored = {
+                    r.station: r
+                    for r in session.scalars(
+                        select(PageStationMap).where(PageStationMap.version == version)
+                    )
+                }
+            for st, kids in sorted(stations.items()):
+                row = stored.get(st)
+                fresh = (
+                    row is not None
+                    and row.koban_key == koban_key(frozenset(kids))
+                    and (utcnow() - row.computed_at).total_seconds() <= MAP_FRESH_S
+                )
+                if not fresh:
+                    refresh_beats_map(db, st, frozenset(kids))
+        except Exception:  # noqa: BLE001 - a database gone or empty: pages compute on demand
+            pass
+        editor.prewarm_now(db)
+
+    threading.Thread(target=run, name="junkai-pages-prewarm", daemon=True).start()
+
+
+def compute_beats_map(db: Any, koban_ids: frozenset[str]) -> dict[str, Any]:
+    """Beats (polygon, label point, workload, households, 未把握) and 未把握 per 町丁目.
 
     The workload per 町丁目 comes from grouped queries on the stored card
     fields (:func:`api.aggregates.unit_workloads`: the beat editor's figures,
     without reading every household and visit of the station); the editor's
-    cached model only when the grouped path cannot place a household. Kept
-    as the heavy reports are (:mod:`api.heavy_reads`: 30 s fresh, cleared by
-    a visit or an import).
+    model only when the grouped path cannot place a household.
     """
-    from ..heavy_reads import cached_heavy_read
-
-    with db.read_session() as session:
-        key = ("beats-map", who.koban_ids, current_version(session))
-        editor = cached_heavy_read(session, key, lambda _read: _map_units(db, who))
+    editor_units = _map_units(db, koban_ids)
     work: dict[str, float] = {}
-    for u in editor["units"]:
+    for u in editor_units["units"]:
         work[u["beat_id"]] = work.get(u["beat_id"], 0.0) + u["workload_h"]
     with db.read_session() as session:
         version = current_version(session)
@@ -70,7 +190,7 @@ def beats_map_data(db: Any, who: Principal) -> dict[str, Any]:
                 BeatRow.households,
                 BeatRow.geom_wkb,
             )
-            .where(BeatRow.version == version, BeatRow.koban_id.in_(who.koban_ids or []))
+            .where(BeatRow.version == version, BeatRow.koban_id.in_(koban_ids or []))
             .order_by(BeatRow.beat_id)
         ).all()
         beat_ids = [b[0] for b in beats]
@@ -89,7 +209,7 @@ def beats_map_data(db: Any, who: Principal) -> dict[str, Any]:
                 select(UnitRow.unit_id, UnitRow.name).where(UnitRow.beat_id.in_(beat_ids))
             ).all()
         )
-    label = {u["unit_id"]: u["label"] for u in editor["units"]}
+    label = {u["unit_id"]: u["label"] for u in editor_units["units"]}
     unknown_beat: dict[str, int] = {}
     points = []
     for uid, bid, n in unknown:
@@ -126,40 +246,41 @@ def beats_map_data(db: Any, who: Principal) -> dict[str, Any]:
                 "unknown": unknown_beat.get(bid, 0),
                 "cls": cls,
                 "geometry": simplified(g, 0.00005) if g else None,
+                "label": label_point(g) if g else None,
             }
         )
     return {
         "beats": rows,
         "bounds": [round(b, 1) for b in bounds],
         "unknown_points": points,
-        "koban": editor["koban"],
+        "koban": editor_units["koban"],
         "units": [
             {
                 "name": u["name"],
                 "geometry": {"type": "Point", "coordinates": [u["label"][1], u["label"][0]]},
             }
-            for u in editor["units"]
+            for u in editor_units["units"]
         ],
     }
 
 
-def _map_units(db: Any, who: Principal) -> dict[str, Any]:
+def _map_units(db: Any, scope: frozenset[str] | Principal) -> dict[str, Any]:
     """The station's 町丁目 (name, beat, workload, label point) and koban, as
-    :func:`api.pages.editor.editor_data` gives them, from grouped queries."""
-    import geopandas as gpd
-    import numpy as np
+    :func:`api.pages.editor.editor_data` gives them, from grouped queries.
 
-    from ..aggregates import unit_workloads
-
+    ``scope``: the koban ids, or a principal whose koban ids are read
+    (``benchmarks/bench_heavy_reads.py`` passes one)."""
+    koban_ids = scope if isinstance(scope, frozenset) else (scope.koban_ids or frozenset())
     with db.read_session() as session:
-        found = unit_workloads(session, who.koban_ids or frozenset())
+        found = unit_workloads(session, koban_ids)
         koban = session.execute(
-            select(KobanRow.koban_id, KobanRow.name, KobanRow.lon, KobanRow.lat).where(
-                KobanRow.koban_id.in_(who.koban_ids or [])
-            )
+            select(KobanRow.koban_id, KobanRow.name, KobanRow.lon, KobanRow.lat, KobanRow.station)
+            .where(KobanRow.koban_id.in_(koban_ids or []))
+            .order_by(KobanRow.koban_id)
         ).all()
     if found is None:
-        return editor_data(db, who.station or "", who.koban_ids)
+        station = koban[0][4] if koban else ""
+        return editor_data(db, station, koban_ids)
     units, work = found
     kgdf = gpd.GeoDataFrame(
         {"koban_id": [k[0] for k in koban]},
@@ -189,7 +310,7 @@ def _map_units(db: Any, who: Principal) -> dict[str, Any]:
         "units": rows,
         "koban": [
             {"koban_id": k, "name": n, "lon": lon, "lat": lat, "unit": koban_unit.get(k, -1)}
-            for k, n, lon, lat in koban
+            for k, n, lon, lat, _ in koban
         ],
     }
 
@@ -197,8 +318,22 @@ def _map_units(db: Any, who: Principal) -> dict[str, Any]:
 @router.get("/station/beats")
 async def beats_page(request: Request, who: PageUser) -> Response:
     _manager(who)
-    data = await run_in_threadpool(beats_map_data, db_of(request), who)
-    return render(request, "beats.html", who, data=data, beats=data["beats"], bounds=data["bounds"])
+    db = db_of(request)
+    data, stale = await run_in_threadpool(beats_map_data, db, who)
+    response = render(
+        request,
+        "beats.html",
+        who,
+        data=data,
+        beats=data["beats"],
+        bounds=data["bounds"],
+        as_of=data["as_of"],
+    )
+    if stale:  # recomputed after the answer is sent
+        response.background = BackgroundTask(
+            refresh_beats_map, db, who.station or "", who.koban_ids or frozenset()
+        )
+    return response
 
 
 @router.get("/station/progress")

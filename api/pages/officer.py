@@ -189,6 +189,15 @@ def results_of_day(session: Session, officer_id: str, on: date) -> dict[str, str
     return {h: o for h, o in rows}
 
 
+#: The route page's map layers per (database, beat version, beats): they
+#: change with a beat version only, so they are simplified once, not on every
+#: open; kept :data:`CONTEXT_TTL_S` seconds (a full reload of the data may
+#: reuse a version number).
+_contexts: dict[tuple[str, int, tuple[str, ...]], tuple[float, dict[str, Any]]] = {}
+_contexts_lock = threading.Lock()
+CONTEXT_TTL_S = 600.0
+
+
 def beat_context(session: Session, officer: OfficerRow) -> dict[str, Any]:
     """The beat polygon, its units (町丁目 names) and the koban, for the map."""
     version = current_version(session)
@@ -203,6 +212,22 @@ def beat_context(session: Session, officer: OfficerRow) -> dict[str, Any]:
             )
         )
     )
+    key = (str(session.get_bind().engine.url), int(version or 0), tuple(sorted(beat_ids)))
+    now = time.monotonic()
+    with _contexts_lock:
+        hit = _contexts.get(key)
+    if hit is None or now - hit[0] > CONTEXT_TTL_S:
+        hit = (now, _layers(session, version, beat_ids))
+        with _contexts_lock:
+            if len(_contexts) > 512:
+                _contexts.clear()
+            _contexts[key] = hit
+    k = session.get(KobanRow, officer.koban_id)
+    koban = None if k is None else {"name": k.name, "lon": k.lon, "lat": k.lat}
+    return {**hit[1], "koban": koban}
+
+
+def _layers(session: Session, version: int | None, beat_ids: list[str]) -> dict[str, Any]:
     beats = []
     for bid, name, g in session.execute(
         select(BeatRow.beat_id, BeatRow.name, BeatRow.geom_wkb).where(
@@ -210,17 +235,28 @@ def beat_context(session: Session, officer: OfficerRow) -> dict[str, Any]:
         )
     ):
         if g:
-            beats.append({"beat_id": bid, "name": name or bid, "geometry": simplified(g, 0.00005)})
+            beats.append(
+                {
+                    "beat_id": bid,
+                    "name": name or bid,
+                    "geometry": simplified(g, 0.00005),
+                    "label": label_point(g),
+                }
+            )
     units = [
-        {"name": name, "geometry": simplified(g, 0.00008)}
+        {"name": name, "geometry": simplified(g, 0.00008), "label": label_point(g)}
         for name, g in session.execute(
             select(UnitRow.name, UnitRow.geom_wkb).where(UnitRow.beat_id.in_(beat_ids))
         )
         if g
     ]
-    k = session.get(KobanRow, officer.koban_id)
-    koban = None if k is None else {"name": k.name, "lon": k.lon, "lat": k.lat}
-    return {"beats": beats, "units": units, "koban": koban}
+    return {"beats": beats, "units": units}
+
+
+def label_point(geom_wkb: bytes) -> list[float]:
+    """[lat, lon] of a point inside the polygon (where its label goes)."""
+    p = wkb.loads(geom_wkb).representative_point()
+    return [round(p.y, 6), round(p.x, 6)]
 
 
 def simplified(geom_wkb: bytes, tolerance_deg: float) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 /* Shared by every page: the page's data, CSRF-carrying fetch, and maps
    (Leaflet served by the service; a tile layer only when one is configured). */
 "use strict";
+performance.mark("t-pages-js");
 window.junkai = (function () {
   function json(id) {
     var el = document.getElementById(id);
@@ -25,9 +26,15 @@ window.junkai = (function () {
   }
 
   function map(elId, noteId) {
+    // No view yet: layers added now are drawn once, when the page sets its
+    // view (view() below), not first at a default view and again after it.
     var m = L.map(elId, { attributionControl: true, zoomSnap: 0.5 });
-    // A view before any layer: permanent labels need one to place themselves.
-    m.setView([36.5613, 136.6562], 13);
+    // Labels are plain elements in their own pane (above the markers, as
+    // tooltips were): placed without measuring them, so drawing a map costs
+    // no layout per label.
+    var pane = m.createPane("labels");
+    pane.style.zIndex = 650;
+    pane.style.pointerEvents = "none";
     m.attributionControl.setPrefix(false);
     L.control.scale({ metric: true, imperial: false }).addTo(m);
     var note = noteId ? document.getElementById(noteId) : null;
@@ -40,6 +47,20 @@ window.junkai = (function () {
     return m;
   }
 
+  // The view of a map: its layers' bounds, or Kanazawa when there are none.
+  function view(m, bounds, options) {
+    if (bounds && bounds.isValid()) m.fitBounds(bounds, options || {});
+    else m.setView([36.5613, 136.6562], 13);
+  }
+
+  // A text label at a point (centred on it), in the labels pane.
+  function label(latlng, content, cls) {
+    return L.marker(latlng, {
+      pane: "labels", interactive: false, keyboard: false,
+      icon: L.divIcon({ className: "map-label " + cls, html: "<span>" + escapeHtml(content) + "</span>", iconSize: null })
+    });
+  }
+
   function unitLabels(m, units, minZoom) {
     var layer = L.layerGroup();
     (units || []).forEach(function (u) {
@@ -50,19 +71,16 @@ window.junkai = (function () {
       } else {
         var g = L.geoJSON(u.geometry, { style: { color: "#555", weight: 0.6, fill: false, interactive: false } });
         g.addTo(layer);
-        c = g.getBounds().getCenter();
+        c = u.label ? L.latLng(u.label[0], u.label[1]) : g.getBounds().getCenter();
       }
-      if (u.name) {
-        L.tooltip({ permanent: true, direction: "center", className: "unit-label", interactive: false })
-          .setLatLng(c).setContent(escapeHtml(u.name)).addTo(layer);
-      }
+      if (u.name) label(c, u.name, "unit-label").addTo(layer);
     });
     function sync() {
       if (m.getZoom() >= (minZoom || 14)) { if (!m.hasLayer(layer)) layer.addTo(m); }
       else if (m.hasLayer(layer)) m.removeLayer(layer);
     }
     m.on("zoomend", sync);
-    sync();
+    m.whenReady(sync);
     return layer;
   }
 
@@ -70,7 +88,7 @@ window.junkai = (function () {
     if (!k) return null;
     var icon = L.divIcon({ className: "koban-icon", iconSize: [14, 14] });
     var mk = L.marker([k.lat, k.lon], { icon: icon, title: k.name, alt: k.name, keyboard: false }).addTo(m);
-    mk.bindTooltip(escapeHtml(k.name), { permanent: true, direction: "right", className: "koban-label", offset: [8, 0] });
+    label([k.lat, k.lon], k.name, "koban-label").addTo(m);
     return mk;
   }
 
@@ -89,11 +107,19 @@ window.junkai = (function () {
     }, function () {}, { enableHighAccuracy: true, timeout: 10000 });
   }
 
+  // The map drawn, then painted (read by benchmarks/bench_pages.py).
+  function drawn() {
+    if (!window.performance || !performance.mark) return;
+    performance.mark("junkai-map-drawn");
+    requestAnimationFrame(function () { setTimeout(function () { performance.mark("junkai-map-painted"); }, 0); });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     var pr = document.getElementById("print-page");
     if (pr) pr.addEventListener("click", function () { window.print(); });
   });
 
   return { data: data, tiles: tiles, text: text, csrf: csrf, post: post, map: map,
-           unitLabels: unitLabels, kobanMarker: kobanMarker, escapeHtml: escapeHtml, gps: gps };
+           unitLabels: unitLabels, kobanMarker: kobanMarker, escapeHtml: escapeHtml, gps: gps,
+           drawn: drawn, view: view, label: label };
 })();

@@ -1,5 +1,6 @@
 /* The officer's route page: map of the stops, one-tap results, re-plan position. */
 "use strict";
+performance.mark("t-route-js");
 (function () {
   var J = window.junkai, d = J.data;
   // No plan made ahead for the day: it is being made; show it when stored.
@@ -19,14 +20,14 @@
     setTimeout(ask, 300);
   }
   var m = J.map("map", "map-note");
-  var bounds = [];
+  // Layers are made first and added once the view is set: drawn once.
+  var layers = L.layerGroup();
+  var all = L.latLngBounds([]);
   (d.beats || []).forEach(function (b) {
-    var g = L.geoJSON(b.geometry, { style: { color: "#0017c1", weight: 2, fillOpacity: 0.04 } }).addTo(m);
-    g.bindTooltip(J.escapeHtml(b.name), { permanent: true, direction: "center", className: "beat-label" });
-    bounds.push(g.getBounds());
+    var g = L.geoJSON(b.geometry, { style: { color: "#0017c1", weight: 2, fillOpacity: 0.04 } }).addTo(layers);
+    all.extend(g.getBounds());
+    J.label(b.label ? b.label : g.getBounds().getCenter(), b.name, "beat-label").addTo(layers);
   });
-  J.unitLabels(m, d.units, 14);
-  J.kobanMarker(m, d.koban);
   var line = [];
   if (d.start) line.push([d.start.lat, d.start.lon]);
   var markers = {};
@@ -34,7 +35,7 @@
     if (s.path) s.path.forEach(function (p) { line.push([p[1], p[0]]); });
     line.push([s.lat, s.lon]);
     var icon = L.divIcon({ className: "stop-icon", html: String(s.order), iconSize: [24, 24] });
-    var mk = L.marker([s.lat, s.lon], { icon: icon, title: s.order + " " + s.address, alt: s.order + " " + s.address, keyboard: false }).addTo(m);
+    var mk = L.marker([s.lat, s.lon], { icon: icon, title: s.order + " " + s.address, alt: s.order + " " + s.address, keyboard: false }).addTo(layers);
     mk.on("click", function () {
       var el = document.getElementById("stop-" + s.order);
       if (el) el.scrollIntoView({ behavior: "smooth", block: "center" });
@@ -42,10 +43,12 @@
     markers[s.order] = mk;
   });
   if (d.start) line.push([d.start.lat, d.start.lon]);
-  if (line.length > 1) L.polyline(line, { color: "#0017c1", weight: 3, opacity: 0.7 }).addTo(m);
-  var all = L.latLngBounds(line.length ? line : [[36.56, 136.65]]);
-  bounds.forEach(function (b) { all.extend(b); });
-  m.fitBounds(all, { padding: [20, 20] });
+  if (line.length > 1) L.polyline(line, { color: "#0017c1", weight: 3, opacity: 0.7 }).addTo(layers);
+  line.forEach(function (p) { all.extend(p); });
+  J.kobanMarker(m, d.koban);
+  J.view(m, all, { padding: [20, 20] });
+  layers.addTo(m);
+  J.unitLabels(m, d.units, 14);
 
   function markDone(tr) {
     var li = tr.closest("li.stop");
@@ -101,4 +104,5 @@
     if (g) g.addEventListener("click", function () { J.gps(lat, lon, setHere); });
   }
   window.junkaiMap = m;
+  J.drawn();
 })();

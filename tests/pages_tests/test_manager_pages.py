@@ -11,6 +11,8 @@ axe-core violation.
 from __future__ import annotations
 
 import io
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select, update
 
+from api.auth import current_version
 from api.models import BeatRow, BeatVersion, BuildingRow, HouseholdRow, NightApproval, UnitRow
+from api.pages.models import PageStationMap
 
 from .conftest import axe_violations, dump, login_state, open_context, shot
 
@@ -46,14 +50,46 @@ def test_beats_map(service: Any, manager: Any, web_assets: Any) -> None:
     page.goto(f"{service.base}/")  # a manager's start page
     assert page.url.endswith("/station/beats")
     page.wait_for_selector(".leaflet-container .beat-label")
-    assert (
-        page.locator(".leaflet-tooltip.beat-label").count() == 5
-    )  # K37-1, K39-1, K39-2, K42-1, K42-2
+    assert page.locator(".map-label.beat-label").count() == 5  # K37-1, K39-1, K39-2, K42-1, K42-2
     assert "時間／巡回1周" in page.inner_text("#legend")
-    assert page.locator(".leaflet-tooltip.koban-label").count() == 3
+    assert page.locator(".map-label.koban-label").count() == 3
     assert "背景地図は設定されていません" in page.inner_text("#map-note")
     shot(page, "manager_beats", service.backend)
     assert axe_violations(page, web_assets) == [], dump(axe_violations(page, web_assets))
+
+
+@pytest.mark.both_dbs
+def test_beats_map_stored(service: Any, manager: Any) -> None:
+    """The beats map is stored per station and beat version: an old one is
+    served at once, with its time, and computed again after the answer."""
+    page, _ = manager
+    page.goto(f"{service.base}/station/beats")
+    with service.db.read_session() as session:
+        row = session.scalars(
+            select(PageStationMap).where(PageStationMap.version == current_version(session))
+        ).one()
+        station, version, data = row.station, row.version, row.data
+    old = datetime(2020, 1, 2, 3, 4, tzinfo=UTC)
+    with service.db.writing() as session:
+        row = session.get(PageStationMap, (station, version))
+        row.data = {**data, "beats": [{**data["beats"][0], "workload_h": 12345.6}]}
+        row.computed_at = old
+    page.goto(f"{service.base}/station/beats")
+    page.wait_for_selector(".map-label.beat-label")
+    assert "12345.6" in page.inner_text("table.data")  # as stored
+    assert "2020-01-02" in page.inner_text("#as-of")
+    deadline = time.monotonic() + 60
+    while True:  # recomputed in the background
+        with service.db.read_session() as session:
+            row = session.get(PageStationMap, (station, version))
+            if row.computed_at > old:
+                assert row.data == data  # the same figures as computed first
+                break
+        assert time.monotonic() < deadline, "the stored beats map was not computed again"
+        time.sleep(0.2)
+    page.goto(f"{service.base}/station/beats")
+    assert "12345.6" not in page.inner_text("table.data")
+    assert "2020-01-02" not in page.inner_text("#as-of")
 
 
 def test_progress_flags_lagging(service: Any, manager: Any, web_assets: Any) -> None:
@@ -105,9 +141,9 @@ def test_specialists_and_survey_xlsx(service: Any, manager: Any, web_assets: Any
     page.goto(f"{service.base}/station/specialists")
     assert page.locator("h1").count() == 1
     # The districts on a map too: outlined and labelled with their officers.
-    page.wait_for_selector(".leaflet-tooltip.district-label")
+    page.wait_for_selector(".map-label.district-label")
     rows = page.locator("table.data").first.locator("tbody tr")
-    labels = page.locator(".leaflet-tooltip.district-label")
+    labels = page.locator(".map-label.district-label")
     assert rows.count() >= 1 and labels.count() == rows.count()
     assert page.locator("path.leaflet-interactive").count() >= rows.count()
     first = rows.first.locator("td").first.inner_text()

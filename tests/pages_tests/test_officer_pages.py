@@ -54,8 +54,8 @@ def test_login_lands_on_todays_route(service: Any, officer: Any, web_assets: Any
     assert page.locator(".stop-icon").count() == stops
     # Without a background the page says so, and the map still names places.
     assert "背景地図は設定されていません" in page.inner_text("#map-note")
-    assert page.locator(".leaflet-tooltip.koban-label").count() >= 1
-    assert page.locator(".leaflet-tooltip.beat-label").count() >= 1
+    assert page.locator(".map-label.koban-label").count() >= 1
+    assert page.locator(".map-label.beat-label").count() >= 1
     assert page.locator(".leaflet-tile").count() == 0
     assert page.locator(".leaflet-control-scale-line").count() == 1
     shot(page, "officer_route", service.backend)
