@@ -465,8 +465,13 @@ def test_one_visit_earliest_start_matches_the_array_form_at_every_second() -> No
         assert [earliest_start_one(windows[v], int(a)) for a in arrivals] == expected
 
 
-def team_problem(seed: int, n_visits: int, n_officers: int, windows: bool) -> dict:
-    """Several officers sharing one pool of optional visits (team orienteering), own ends."""
+def team_problem(
+    seed: int, n_visits: int, n_officers: int, windows: bool, shifts: tuple[int, int] = (150, 600)
+) -> dict:
+    """Several officers sharing one pool of optional visits (team orienteering), own ends.
+
+    At most one window a visit; each officer's shift ends at a random second in ``shifts``.
+    """
     rng = np.random.default_rng(seed)
     xy = rng.integers(0, 80, size=(n_visits + 2, 2)).tolist()
     visits = []
@@ -482,7 +487,7 @@ def team_problem(seed: int, n_visits: int, n_officers: int, windows: bool) -> di
             visit["time_windows"] = [[lo, lo + int(rng.integers(20, 300))]]
         visits.append(visit)
     officers = [
-        {"id": f"o{k}", "start": 0, "end": 1, "shift": [0, int(rng.integers(150, 600))]}
+        {"id": f"o{k}", "start": 0, "end": 1, "shift": [0, int(rng.integers(*shifts))]}
         for k in range(n_officers)
     ]
     return {"locations": xy, "scale": 1, "visits": visits, "officers": officers, "seed": seed}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_solver import team_problem
 
 from junkai_geo.solver import alone_feasibility, local, read_problem
 from junkai_geo.solver.local import (
@@ -17,25 +18,7 @@ from junkai_geo.solver.local import (
 
 def one_window_problem(seed: int, n_visits: int, n_officers: int, windows: bool) -> dict:
     """Optional visits with at most one window each (the case the array scans cover)."""
-    rng = np.random.default_rng(seed)
-    xy = rng.integers(0, 80, size=(n_visits + 2, 2)).tolist()
-    visits = []
-    for i in range(n_visits):
-        visit = {
-            "id": f"v{i}",
-            "location": i + 2,
-            "service": int(rng.integers(0, 30)),
-            "value": int(rng.integers(1, 20)),
-        }
-        if windows and rng.random() < 0.7:
-            lo = int(rng.integers(0, 500))
-            visit["time_windows"] = [[lo, lo + int(rng.integers(20, 300))]]
-        visits.append(visit)
-    officers = [
-        {"id": f"o{k}", "start": 0, "end": 1, "shift": [0, int(rng.integers(300, 900))]}
-        for k in range(n_officers)
-    ]
-    return {"locations": xy, "scale": 1, "visits": visits, "officers": officers, "seed": seed}
+    return team_problem(seed, n_visits, n_officers, windows, shifts=(300, 900))
 
 
 @settings(max_examples=40, deadline=None)

@@ -7,18 +7,18 @@ import uuid
 from .conftest import PASSWORD, ApiEnv
 
 
+def _add_user(api_env: ApiEnv, role: str, **scope: str):
+    """``POST /users`` as the admin, a fresh username, the given role and scope."""
+    return api_env.client.post(
+        "/users",
+        headers=api_env.auth("admin"),
+        json={"username": f"u{uuid.uuid4().hex[:8]}", "password": PASSWORD, "role": role, **scope},
+    )
+
+
 def test_officer_user_names_an_officer_of_the_workspace(api_env: ApiEnv) -> None:
     def add(officer_id: str):
-        return api_env.client.post(
-            "/users",
-            headers=api_env.auth("admin"),
-            json={
-                "username": f"o{uuid.uuid4().hex[:8]}",
-                "password": PASSWORD,
-                "role": "officer",
-                "officer_id": officer_id,
-            },
-        )
+        return _add_user(api_env, "officer", officer_id=officer_id)
 
     r = add("BEAT-NAKA1")
     assert r.status_code == 422
@@ -31,16 +31,7 @@ def test_officer_user_names_an_officer_of_the_workspace(api_env: ApiEnv) -> None
 
 def test_manager_user_station_as_the_police_list_writes_it(api_env: ApiEnv) -> None:
     def add(station: str):
-        return api_env.client.post(
-            "/users",
-            headers=api_env.auth("admin"),
-            json={
-                "username": f"m{uuid.uuid4().hex[:8]}",
-                "password": PASSWORD,
-                "role": "manager",
-                "station": station,
-            },
-        )
+        return _add_user(api_env, "manager", station=station)
 
     r = add("金沢東警察署")
     assert r.status_code == 201, r.text
