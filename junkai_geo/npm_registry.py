@@ -19,8 +19,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import tarfile
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,3 +84,25 @@ def fetch_tarball(pkg: NpmTarball, dest: Path, *, error: type[Exception] = Junka
     path = dest / url.rsplit("/", 1)[-1]
     path.write_bytes(data)
     return path
+
+
+def unpack(
+    tgz: Path,
+    files: Mapping[str, str],
+    root: Path,
+    *,
+    spec: str,
+    error: type[Exception] = JunkaiGeoError,
+) -> None:
+    """Write the tarball's ``package/<src>`` files to ``root / <dst>`` (``files``: src -> dst)."""
+    with tarfile.open(tgz, "r:gz") as tar:
+        for src, dst in files.items():
+            try:
+                member = tar.extractfile(f"package/{src}")
+            except KeyError:
+                member = None
+            if member is None:
+                raise error(f"{spec}: {src} is not a file of the package")
+            target = root / dst
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(member.read())

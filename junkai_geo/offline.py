@@ -19,13 +19,12 @@ import os
 import re
 import shutil
 import sys
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import JunkaiGeoError
-from .npm_registry import REGISTRY_ENV, NpmTarball, fetch_tarball, registry_url
+from .npm_registry import REGISTRY_ENV, NpmTarball, fetch_tarball, registry_url, unpack
 
 #: Environment variable naming the assets folder.
 ASSETS_ENV = "JUNKAI_GEO_ASSETS"
@@ -46,6 +45,14 @@ class NpmPackage:
     @property
     def tarball(self) -> NpmTarball:
         return NpmTarball(self.name, self.version, self.integrity)
+
+    @property
+    def targets(self) -> dict[str, str]:
+        """Path in the tarball -> path under the assets folder (``dist/`` dropped)."""
+        return {
+            f: f"{self.folder}/{f.split('/', 1)[1] if f.startswith('dist/') else f}"
+            for f in self.files
+        }
 
 
 # Versions match the CDN links of folium 0.20 so that online and offline
@@ -147,11 +154,7 @@ def user_cache_dir(name: str) -> Path:
 
 def required_files() -> list[str]:
     """Every path, relative to the assets folder, that offline maps may need."""
-    out = [
-        f"{p.folder}/{f.split('/', 1)[1] if f.startswith('dist/') else f}"
-        for p in NPM_PACKAGES
-        for f in p.files
-    ]
+    out = [dst for p in NPM_PACKAGES for dst in p.targets.values()]
     out += list(FOLIUM_FILES.values())
     return out
 
@@ -191,7 +194,7 @@ def install_assets(assets_dir: Path | None = None) -> Path:
         ]
         root.mkdir(parents=True, exist_ok=True)
         for pkg, tgz in zip(NPM_PACKAGES, tarballs, strict=True):
-            _extract(tgz, pkg, root)
+            unpack(tgz, pkg.targets, root, spec=pkg.tarball.spec, error=OfflineAssetsError)
     import folium
 
     folium_dir = Path(folium.__file__).parent
@@ -230,19 +233,6 @@ def ensure_assets(assets_dir: Path | None = None) -> Path:
             f"{ASSETS_ENV} to a folder holding them, or pass --online for maps that "
             "load from the internet."
         ) from exc
-
-
-def _extract(tgz: Path, pkg: NpmPackage, root: Path) -> None:
-    with tarfile.open(tgz, "r:gz") as tar:
-        for f in pkg.files:
-            member = tar.getmember(f"package/{f}")
-            data = tar.extractfile(member)
-            if data is None:
-                raise OfflineAssetsError(f"{tgz.name}: {f} is not a regular file")
-            rel = f.split("/", 1)[1] if f.startswith("dist/") else f
-            target = root / pkg.folder / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data.read())
 
 
 def localize_html(html: str, *, prefix: str = ASSETS_SUBDIR) -> tuple[str, set[str]]:

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from junkai_geo.errors import JunkaiGeoError
-from junkai_geo.npm_registry import NpmTarball, fetch_tarball, registry_url
+from junkai_geo.npm_registry import NpmTarball, fetch_tarball, registry_url, unpack
 from junkai_geo.offline import user_cache_dir
 
 ASSETS_ENV = "JUNKAI_WEB_ASSETS"
@@ -130,14 +129,7 @@ def install_web_assets(root: Path | None = None) -> Path:
             ) from exc
         root.mkdir(parents=True, exist_ok=True)
         for pkg, tgz in zip(WEB_PACKAGES, tarballs, strict=True):
-            with tarfile.open(tgz, "r:gz") as tar:
-                for src, dst in pkg.files.items():
-                    member = tar.extractfile(f"package/{src}")
-                    if member is None:
-                        raise WebAssetsError(f"{pkg.tarball.spec}: {src} not in the package")
-                    target = root / dst
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(member.read())
+            unpack(tgz, pkg.files, root, spec=pkg.tarball.spec, error=WebAssetsError)
     missing = missing_assets(root)
     if missing:
         raise WebAssetsError(f"pages' assets still missing after install: {missing}")

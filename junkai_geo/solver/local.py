@@ -889,6 +889,13 @@ def iterated_local_search(
     current = [list(r) for r in best]
     size, pos, stale = 1, 0, 0
     done = 0
+
+    def refill(routes: Routes, mask: np.ndarray, power: float) -> Routes:
+        """The shake's refill: the greedy with this search's noise, work and deadline."""
+        return fill_routes(
+            data, routes, mask, rng=rng, noise=noise, work=work, deadline=deadline, power=power
+        )
+
     while work.units < work_units and time.perf_counter() < deadline:
         done += 1
         arm = 1
@@ -907,29 +914,12 @@ def iterated_local_search(
             keep = [v for j, v in enumerate(r) if j not in cut or data.required[v]]
             removed[[v for v in r if v not in keep]] = True
             shaken.append(keep)
+
         # Refill first without what was just removed, so that the search moves
         # elsewhere instead of rebuilding the same routes, then with everything.
-        current = fill_routes(
-            data,
-            shaken,
-            allowed & ~removed[:, None],
-            rng=rng,
-            noise=noise,
-            work=work,
-            deadline=deadline,
-            power=power,
-        )
+        current = refill(shaken, allowed & ~removed[:, None], power)
         if not (sequence or relocate or swap):
-            current = fill_routes(
-                data,
-                current,
-                allowed,
-                rng=rng,
-                noise=noise,
-                work=work,
-                deadline=deadline,
-                power=power,
-            )
+            current = refill(current, allowed, power)
         if relocate and len(current) > 1:
             current = relocate_descent(data, current, allowed, work=work, deadline=deadline)
         if sequence:
@@ -937,16 +927,7 @@ def iterated_local_search(
         if swap:
             current = swap_visits(data, current, allowed, work=work)
         if sequence or relocate or swap:
-            current = fill_routes(
-                data,
-                current,
-                allowed,
-                rng=rng,
-                noise=noise,
-                work=work,
-                deadline=deadline,
-                power=power,
-            )
+            current = refill(current, allowed, power)
         key = route_totals(data, current)[:2]
         # Exchanges are costly (one route refresh per stop): only near the best.
         if key[0] >= replace_within * best_key[0]:
@@ -956,16 +937,7 @@ def iterated_local_search(
                 )
                 if not changed:
                     break
-                current = fill_routes(
-                    data,
-                    current,
-                    allowed,
-                    rng=rng,
-                    noise=noise,
-                    work=work,
-                    deadline=deadline,
-                    power=power,
-                )
+                current = refill(current, allowed, power)
             key = route_totals(data, current)[:2]
         if better(key, best_key):
             best, best_key = [list(r) for r in current], key
