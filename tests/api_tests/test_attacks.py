@@ -413,6 +413,57 @@ def test_planner_processes_die_with_their_worker() -> None:
             proc.kill()
 
 
+READER_SCRIPT = """
+import os, sys, time
+from datetime import date
+from api.import_sandbox import ImportLimits, _child, reader_context
+ctx = reader_context()
+end, child_end = ctx.Pipe(duplex=False)
+# A named pipe no one writes to: the reader waits on it for ever.
+proc = ctx.Process(target=_child, args=(sys.argv[1], "households.csv", "households", None,
+                                        date(2026, 11, 1), ImportLimits(), child_end))
+proc.start()
+print(proc.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def _parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def test_upload_readers_die_with_their_worker(tmp_path: Path) -> None:
+    """A worker killed with SIGKILL leaves no upload reader (nor its fork server) behind."""
+    import signal
+
+    fifo = tmp_path / "households.csv"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", READER_SCRIPT, str(fifo)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert line.strip(), proc.stderr.read()[-2000:]  # type: ignore[union-attr]
+        reader = int(line)
+        server = _parent_of(reader)  # the fork server, a child of the worker
+        assert server != proc.pid and _parent_of(server) == proc.pid
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+        deadline = time.monotonic() + 15
+        alive = [reader, server]
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.2)
+            alive = [p for p in alive if Path(f"/proc/{p}").exists() and not _zombie(p)]
+        assert not alive, f"upload readers outlived their worker: {alive}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def _zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
@@ -470,6 +521,37 @@ def test_gdal_in_the_reader_follows_no_vrt_and_no_url(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert out.stdout.startswith("REFUSED"), out.stdout + out.stderr[-1000:]
+
+
+def test_the_upload_reader_itself_follows_no_vrt() -> None:
+    """The reading process the service starts (a fork of its fork server,
+    which loaded GDAL) has no VRT driver either: given the VRT that reads
+    /etc/passwd past the format check, it reports the file unreadable."""
+    from datetime import date
+
+    import pyogrio
+
+    from api.import_sandbox import ImportLimits, _child, reader_context
+
+    attack = ATTACKS / "innocent.geojson"
+    # Without the sandbox, GDAL would read the password file through it.
+    assert "root:" in pyogrio.read_dataframe(attack, read_geometry=False).to_string()
+    ctx = reader_context()
+    end, child_end = ctx.Pipe(duplex=False)
+    limits = ImportLimits()
+    proc = ctx.Process(
+        target=_child,
+        args=(str(attack), attack.name, "koban", None, date(2026, 11, 1), limits, child_end),
+    )
+    proc.start()
+    child_end.close()
+    try:
+        assert end.poll(60), "the reader did not answer"
+        kind, payload, _ = end.recv()
+    finally:
+        proc.join(10)
+    assert kind == "problems", (kind, payload)
+    assert "root:" not in repr(payload) and "/bin/" not in repr(payload)
 
 
 @functools.cache
