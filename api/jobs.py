@@ -200,20 +200,15 @@ def _run_with_cancel(db: Database, model: Any, job_id: str, fn: Any) -> Any:
 def calendar_travel(session: Any, officers: Any, koban_id: str, beat_id: str | None) -> Any:
     """The workspace's street network a calendar job travels on, or None (straight line).
 
-    As for the command line's calendar (one travel source per calendar):
-    the network of the mode most of the koban's officers use; for a new
-    officer's plan, the mode of the beat's officer. None when the workspace
+    The network of :func:`junkai_geo.calendar.travel_mode_of`'s mode, the
+    rule the command line's calendar follows too; None when the workspace
     holds no street network of that mode.
     """
+    from junkai_geo.calendar import travel_mode_of
+
     from .workspace import load_network
 
-    mine = officers[officers["koban_id"].astype(str) == koban_id] if officers is not None else None
-    modes = [] if mine is None else list(mine["mode"].astype(str))
-    if beat_id is not None and mine is not None:
-        of_beat = list(mine.loc[mine["beat_id"].astype(str) == str(beat_id), "mode"].astype(str))
-        modes = of_beat or modes
-    mode = max(sorted(set(modes)), key=modes.count) if modes else "walk"
-    return load_network(session, mode if mode in ("walk", "bicycle") else "walk")
+    return load_network(session, travel_mode_of(officers, koban_id, beat_id))
 
 
 def calendar_inputs(

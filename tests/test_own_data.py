@@ -118,9 +118,10 @@ def assert_sheet(path: Path, plan: dict, travel: str = "直線距離") -> None:
 
 
 def served_plan_and_calendar(
-    url: str, officer: str, on: date, calendar_koban: str | None = None
+    url: str, officer: str, on: date, calendar: dict | None = None
 ) -> tuple[dict, dict]:
-    """The service's plan of ``officer`` and, with ``calendar_koban``, its calendar job (done)."""
+    """The service's plan of ``officer`` and, with ``calendar`` (a POST /calendars
+    body without ``start``), that calendar job (done)."""
     import time
 
     db = Database(url)
@@ -137,9 +138,8 @@ def served_plan_and_calendar(
         r = client.get(f"/plans/{officer}/{on}", headers=h)
         assert r.status_code == 200, r.text
         plan = r.json()
-        if calendar_koban is not None:
-            body = {"koban_id": calendar_koban, "start": on.isoformat(), "weeks": 1}
-            r = client.post("/calendars", headers=h, json={**body, "forecast_runs": 1})
+        if calendar is not None:
+            r = client.post("/calendars", headers=h, json={**calendar, "start": on.isoformat()})
             assert r.status_code == 202, r.text
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
@@ -241,7 +241,8 @@ def test_a_workspace_with_streets_plans_along_them(tmp_path: Path) -> None:
         sheet = tmp_path / f"{officer}.pdf"
         cli("sheet", str(out), "--out", str(sheet))
         assert_sheet(sheet, plan, "道路網")
-    served, job = served_plan_and_calendar(f"sqlite:///{ws}", "HO1", ON, calendar_koban="HK1")
+    koban_calendar = {"koban_id": "HK1", "weeks": 1, "forecast_runs": 1}
+    served, job = served_plan_and_calendar(f"sqlite:///{ws}", "HO1", ON, koban_calendar)
     assert served["travel_source"] == "network" and served["stops"]
     assert max(len(s["path"]) for s in served["stops"]) > 2
     # The service's calendar job travels on the same streets and says so.
@@ -252,6 +253,56 @@ def test_a_workspace_with_streets_plans_along_them(tmp_path: Path) -> None:
     cli("calendar", "--koban", "HK1", "--start", ON.isoformat(), "--weeks", "1", "--forecast-runs", "0", "--time-limit", "0.3", "--out", str(cal), *where)  # fmt: skip
     data = json.loads(cal.read_text(encoding="utf-8"))
     assert data["travel_source"] == "network" and data["calendar"]["attempts"]
+
+
+def new_officer_calendar(beat: str, where: list[str], out: Path) -> tuple[dict, list[dict]]:
+    """The command line's ``calendar --new-officer`` JSON and its day plans."""
+    cli("calendar", "--new-officer", beat, "--start", ON.isoformat(), "--time-limit", "0.3", "--full", "--out", str(out), *where)  # fmt: skip
+    data = json.loads(out.read_text(encoding="utf-8"))
+    plans = [d["plan"] for d in data["new_officer"]["days"] if "plan" in d]
+    assert plans, data["new_officer"]["notes"]
+    return data, plans
+
+
+@pytest.mark.skipif(not HELSINKI.is_file(), reason=f"{HELSINKI} is not there (../shared)")
+def test_a_new_officers_calendar_says_what_it_travelled_on(tmp_path: Path) -> None:
+    """``calendar --new-officer`` writes ``travel_source`` by the rule the
+    service's jobs use: straight line without streets; with them, the network
+    of the beat's officer's mode, as the service's new-officer job."""
+    import pandas as pd
+
+    from junkai_geo.calendar import travel_mode_of
+
+    helsinki_files(tmp_path)
+    ws = tmp_path / "helsinki.sqlite3"
+    where = ["--workspace", str(ws)]
+    for layer, name in (
+        ("koban", "koban.geojson"),
+        ("beats", "beats.geojson"),
+        ("officers", "officers.csv"),
+        ("households", "households.geojson"),
+    ):
+        cli("import", layer, str(tmp_path / name), *where)
+    data, plans = new_officer_calendar("HB1", where, tmp_path / "before.json")
+    assert data["travel_source"] == "straight_line"
+    assert {p["travel_source"] for p in plans} == {"straight_line"}
+    cli("import", "network", str(HELSINKI), *where)
+    officers = pd.read_csv(tmp_path / "officers.csv")
+    # HB1's officer walks; the koban's tie (one walks, one rides) goes to bicycle.
+    assert travel_mode_of(officers, "HK1") == "bicycle"
+    written = {}
+    for beat, mode in (("HB1", "walk"), ("HB2", "bicycle")):
+        assert travel_mode_of(officers, "HK1", beat) == mode
+        data, plans = new_officer_calendar(beat, where, tmp_path / f"{beat}.json")
+        written[beat] = data
+        assert data["travel_source"] == "network", beat
+        assert {(p["travel_source"], p["travel_mode"]) for p in plans} == {("network", mode)}
+        assert max(len(s["path"]) for p in plans for s in p["stops"]) > 2  # along the streets
+    # The service's new-officer job for the same beat says the same.
+    body = {"kind": "new_officer", "koban_id": "HK1", "beat_id": "HB1"}
+    _, job = served_plan_and_calendar(f"sqlite:///{ws}", "HO1", ON, body)
+    assert job["result"]["travel_source"] == "network", job["message"]
+    assert job["result"]["new_officer"]["covered"] == written["HB1"]["new_officer"]["covered"]
 
 
 SHARED = ROOT.parent / "shared" / "data"

@@ -42,7 +42,7 @@ from .problem import (
     frame_to_dict,
     koban_households,
 )
-from .result import Attempt, BeatCoverage, CalendarResult, travel_source_of
+from .result import Attempt, BeatCoverage, CalendarResult, travel_mode_of, travel_source_of
 
 __all__ = [
     "CAPACITY_REASONS",
@@ -64,5 +64,6 @@ __all__ = [
     "koban_households",
     "plan_calendar",
     "plan_new_officer",
+    "travel_mode_of",
     "travel_source_of",
 ]

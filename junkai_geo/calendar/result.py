@@ -188,6 +188,25 @@ class CalendarResult:
         return "\n".join(lines)
 
 
+def travel_mode_of(officers: pd.DataFrame | None, koban_id: str, beat_id: str | None = None) -> str:
+    """The travel mode whose street network a calendar travels on: ``walk`` or ``bicycle``.
+
+    One travel source per calendar: the mode most of the koban's officers
+    use (a tie: the first by name); for a new officer's plan of ``beat_id``,
+    the mode of that beat's officers when it has any. The service's calendar
+    jobs and the command line both choose by this rule.
+    """
+    mine = None
+    if officers is not None:
+        mine = officers[officers["koban_id"].astype(str) == str(koban_id)]
+    modes = [] if mine is None else list(mine["mode"].astype(str))
+    if beat_id is not None and mine is not None:
+        of_beat = list(mine.loc[mine["beat_id"].astype(str) == str(beat_id), "mode"].astype(str))
+        modes = of_beat or modes
+    mode = max(sorted(set(modes)), key=modes.count) if modes else "walk"
+    return mode if mode in ("walk", "bicycle") else "walk"
+
+
 def travel_source_of(plans: list[DayPlan | None], travel: Any) -> str:
     """What a calendar's day plans travelled on: ``network`` or ``straight_line``.
 

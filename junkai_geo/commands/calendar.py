@@ -91,16 +91,22 @@ def largest_koban(dataset: Any) -> str:
     return str(counts.index[0])
 
 
-def koban_network(source: Any, ds: Any, koban_id: str) -> Any:
-    """The street network of the travel mode most of the koban's officers use, or None.
+def koban_network(source: Any, ds: Any, koban_id: str, beat_id: str | None = None) -> Any:
+    """The source's street network a calendar travels on, or None (straight line).
 
-    A calendar plans with one travel source; a koban whose officers ride
-    bicycles gets the bicycle network.
+    As the service's calendar jobs (:func:`~junkai_geo.calendar.travel_mode_of`):
+    the mode most of the koban's officers use; for a new officer's plan of
+    ``beat_id``, the mode of the beat's officer.
     """
-    officers = ds.officers
-    modes = officers.loc[officers["koban_id"].astype(str) == koban_id, "mode"].astype(str)
-    mode = modes.mode().iloc[0] if len(modes) else "walk"
-    return source.network(mode if mode in ("walk", "bicycle") else "walk")
+    from ..calendar import travel_mode_of
+
+    return source.network(travel_mode_of(ds.officers, koban_id, beat_id))
+
+
+def beat_koban(ds: Any, beat_id: str) -> str | None:
+    """The koban of ``beat_id``, or None for a beat the dataset does not hold."""
+    beats = ds.beats[ds.beats["beat_id"].astype(str) == beat_id] if ds.beats is not None else None
+    return None if beats is None or beats.empty else str(beats["koban_id"].iloc[0])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -149,11 +155,19 @@ def run(args: argparse.Namespace) -> int:
     if args.new_officer:
         progress.step(f"planning the beat {args.new_officer} for a new officer")
         nparams = load_params(NewOfficerParams, args.params, table="new_officer")
+        # An unknown beat: no network; plan_new_officer names the beats there are.
+        koban_of_beat = beat_koban(ds, args.new_officer)
+        travel = (
+            None
+            if koban_of_beat is None
+            else koban_network(source, ds, koban_of_beat, args.new_officer)
+        )
         plan = plan_new_officer(
             ds,
             cards,
             beat_id=args.new_officer,
             start=start,
+            travel=travel,
             params=nparams,
             route_params=rparams,
             priority_params=pparams,
@@ -163,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
         data: dict[str, Any] = {
             "new_officer": plan.to_dict(full=args.full),
             # As the service's calendar jobs: what the day plans travelled on.
-            "travel_source": travel_source_of([d.plan for d in plan.days], None),
+            "travel_source": travel_source_of([d.plan for d in plan.days], travel),
         }
     else:
         koban_id = args.koban or largest_koban(ds)
