@@ -53,6 +53,32 @@ window.junkai = (function () {
     else m.setView([36.5613, 136.6562], 13);
   }
 
+  // A page's map whose layers are gathered first and added once its view is
+  // set: drawn once. shape() adds a GeoJSON shape (the view includes it
+  // unless fit is false), fit() a point the view includes; show() sets the
+  // view, draws the layers and returns the map (window.junkaiMap).
+  function layeredMap(elId, noteId) {
+    var m = map(elId, noteId);
+    var layers = L.layerGroup();
+    var bounds = L.latLngBounds([]);
+    return {
+      map: m,
+      layers: layers,
+      shape: function (geometry, style, fit) {
+        var g = L.geoJSON(geometry, { style: style }).addTo(layers);
+        if (fit !== false) bounds.extend(g.getBounds());
+        return g;
+      },
+      fit: function (latlng) { bounds.extend(latlng); },
+      show: function (options) {
+        view(m, bounds, options);
+        layers.addTo(m);
+        window.junkaiMap = m;
+        return m;
+      }
+    };
+  }
+
   // A text label at a point (centred on it), in the labels pane.
   function label(latlng, content, cls) {
     return L.marker(latlng, {
@@ -121,5 +147,5 @@ window.junkai = (function () {
 
   return { data: data, tiles: tiles, text: text, csrf: csrf, post: post, map: map,
            unitLabels: unitLabels, kobanMarker: kobanMarker, escapeHtml: escapeHtml, gps: gps,
-           drawn: drawn, view: view, label: label };
+           drawn: drawn, view: view, label: label, layeredMap: layeredMap };
 })();

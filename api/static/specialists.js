@@ -2,28 +2,21 @@
 "use strict";
 (function () {
   var J = window.junkai, d = J.data;
-  var m = J.map("map", "map-note");
-  var layers = L.layerGroup();  // added once the view is set
-  var all = L.latLngBounds([]);
+  var pm = J.layeredMap("map", "map-note");
   (d.beats || []).forEach(function (b) {
-    var g = L.geoJSON(b.geometry, { style: { color: "#555", weight: 1, dashArray: "4 3", fill: false, interactive: false } }).addTo(layers);
-    all.extend(g.getBounds());
+    pm.shape(b.geometry, { color: "#555", weight: 1, dashArray: "4 3", fill: false, interactive: false });
   });
   (d.districts || []).forEach(function (s) {
     var who = s.officers.length ? s.officers.join("・") : J.text.sp_unassigned;
     var label = s.district_id + " " + s.name + " · " + who;
     var at = [s.lat, s.lon];
     if (s.geometry) {
-      var g = L.geoJSON(s.geometry, { style: { color: "#7b3294", weight: 3, fillColor: "#c2a5cf", fillOpacity: 0.35 } }).addTo(layers);
-      at = g.getBounds().getCenter();
-      all.extend(g.getBounds());
+      at = pm.shape(s.geometry, { color: "#7b3294", weight: 3, fillColor: "#c2a5cf", fillOpacity: 0.35 }).getBounds().getCenter();
     } else {
-      all.extend(at);
+      pm.fit(at);
     }
-    J.label(at, label, "district-label").addTo(layers);
+    J.label(at, label, "district-label").addTo(pm.layers);
   });
-  J.view(m, all, { padding: [16, 16] });
-  layers.addTo(m);
+  var m = pm.show({ padding: [16, 16] });
   (d.koban || []).forEach(function (k) { J.kobanMarker(m, k); });
-  window.junkaiMap = m;
 })();

@@ -203,6 +203,10 @@ def test_beat_editor_move_two_units_and_accept(service: Any, manager: Any, web_a
     page.click("#accept-btn")
     page.wait_for_url("**/station/changes/*")
     assert page.locator("table.data tbody tr").count() == 2
+    # The change map: both moved units drawn and labelled, inside the view.
+    page.wait_for_selector(".map-label.change-label")
+    assert page.locator(".map-label.change-label").count() == 2
+    assert page.evaluate("window.junkaiMap.getBounds().isValid()")
     with service.db.read_session() as s:
         assert s.scalar(select(func.max(BeatVersion.version))) == 2
         moved = {idx[i]["unit_id"] for i in border[:2]}
