@@ -445,16 +445,17 @@ def test_upload_readers_die_with_their_worker(tmp_path: Path) -> None:
         stderr=subprocess.PIPE,
         text=True,
     )
+    alive: list[int] = []
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         assert line.strip(), proc.stderr.read()[-2000:]  # type: ignore[union-attr]
         reader = int(line)
         server = _parent_of(reader)  # the fork server, a child of the worker
+        alive = [reader, server]
         assert server != proc.pid and _parent_of(server) == proc.pid
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         deadline = time.monotonic() + 15
-        alive = [reader, server]
         while alive and time.monotonic() < deadline:
             time.sleep(0.2)
             alive = [p for p in alive if Path(f"/proc/{p}").exists() and not _zombie(p)]
@@ -462,6 +463,9 @@ def test_upload_readers_die_with_their_worker(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+        for pid in alive:  # a failed run leaves nothing behind either
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
 
 
 def _zombie(pid: int) -> bool:
