@@ -217,18 +217,24 @@ def helsinki_files(out: Path) -> None:
     ).to_file(out / "households.geojson")
 
 
-@pytest.mark.skipif(not HELSINKI.is_file(), reason=f"{HELSINKI} is not there (../shared)")
-def test_a_workspace_with_streets_plans_along_them(tmp_path: Path) -> None:
+def helsinki_workspace(tmp_path: Path) -> Path:
+    """A workspace with the Helsinki files' layers imported (no street network yet)."""
     helsinki_files(tmp_path)
     ws = tmp_path / "helsinki.sqlite3"
-    where = ["--workspace", str(ws)]
     for layer, name in (
         ("koban", "koban.geojson"),
         ("beats", "beats.geojson"),
         ("officers", "officers.csv"),
         ("households", "households.geojson"),
     ):
-        cli("import", layer, str(tmp_path / name), *where)
+        cli("import", layer, str(tmp_path / name), "--workspace", str(ws))
+    return ws
+
+
+@pytest.mark.skipif(not HELSINKI.is_file(), reason=f"{HELSINKI} is not there (../shared)")
+def test_a_workspace_with_streets_plans_along_them(tmp_path: Path) -> None:
+    ws = helsinki_workspace(tmp_path)
+    where = ["--workspace", str(ws)]
     cli("import", "network", str(HELSINKI), *where)
     for officer, mode in (("HO1", "walk"), ("HO2", "bicycle")):
         out = tmp_path / f"{officer}.json"
@@ -273,16 +279,8 @@ def test_a_new_officers_calendar_says_what_it_travelled_on(tmp_path: Path) -> No
 
     from junkai_geo.calendar import travel_mode_of
 
-    helsinki_files(tmp_path)
-    ws = tmp_path / "helsinki.sqlite3"
+    ws = helsinki_workspace(tmp_path)
     where = ["--workspace", str(ws)]
-    for layer, name in (
-        ("koban", "koban.geojson"),
-        ("beats", "beats.geojson"),
-        ("officers", "officers.csv"),
-        ("households", "households.geojson"),
-    ):
-        cli("import", layer, str(tmp_path / name), *where)
     data, plans = new_officer_calendar("HB1", where, tmp_path / "before.json")
     assert data["travel_source"] == "straight_line"
     assert {p["travel_source"] for p in plans} == {"straight_line"}

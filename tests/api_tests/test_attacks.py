@@ -384,9 +384,22 @@ time.sleep(120)
 """
 
 
+def kill_and_wait(worker: subprocess.Popen, children: list[int]) -> list[int]:
+    """SIGKILL ``worker``; the ``children`` still alive 15 s later."""
+    import signal
+
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(10)
+    deadline = time.monotonic() + 15
+    alive = children
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.2)
+        alive = [p for p in alive if Path(f"/proc/{p}").exists() and not _zombie(p)]
+    return alive
+
+
 def test_planner_processes_die_with_their_worker() -> None:
     """A worker killed with SIGKILL leaves no planner process behind."""
-    import signal
 
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILDREN_SCRIPT],
@@ -400,13 +413,7 @@ def test_planner_processes_die_with_their_worker() -> None:
         assert line.strip(), proc.stderr.read()[-2000:]  # type: ignore[union-attr]
         pids = [int(p) for p in line.split()]
         assert pids and proc.pid not in pids
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        deadline = time.monotonic() + 15
-        alive = pids
-        while alive and time.monotonic() < deadline:
-            time.sleep(0.2)
-            alive = [p for p in pids if Path(f"/proc/{p}").exists() and not _zombie(p)]
+        alive = kill_and_wait(proc, pids)
         assert not alive, f"planner processes outlived their worker: {alive}"
     finally:
         if proc.poll() is None:
@@ -453,12 +460,7 @@ def test_upload_readers_die_with_their_worker(tmp_path: Path) -> None:
         server = _parent_of(reader)  # the fork server, a child of the worker
         alive = [reader, server]
         assert server != proc.pid and _parent_of(server) == proc.pid
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-        deadline = time.monotonic() + 15
-        while alive and time.monotonic() < deadline:
-            time.sleep(0.2)
-            alive = [p for p in alive if Path(f"/proc/{p}").exists() and not _zombie(p)]
+        alive = kill_and_wait(proc, alive)
         assert not alive, f"upload readers outlived their worker: {alive}"
     finally:
         if proc.poll() is None:
