@@ -199,8 +199,8 @@ class RouteCache:
         if not len(cand):
             return
         cl = data.visit_location[cand]
-        to_cand = t[prev_loc][:, cl].T  # (c, m + 1)
-        from_cand = t[cl][:, next_loc]
+        to_cand = t[prev_loc[None, :], cl[:, None]]  # (c, m + 1)
+        from_cand = t[cl[:, None], next_loc[None, :]]
         arrive = depart[None, :] + to_cand
         if _single_window(data):
             start = np.maximum(arrive, data.window_open[cand, :1])
@@ -366,9 +366,9 @@ def swap_visits(
                 work.units += len(cand) * len(r)
             m = len(r)
             cl = data.visit_location[cand]
-            arrive = c.depart[None, :m] + t[c.prev_loc[:m]][:, cl].T  # (u, j)
+            arrive = c.depart[None, :m] + t[c.prev_loc[None, :m], cl[:, None]]  # (u, j)
             start = earliest_start(data, cand[:, None], arrive)
-            arrive_next = start + data.service[cand][:, None] + t[cl][:, c.next_loc[1:]]
+            arrive_next = start + data.service[cand][:, None] + t[cl[:, None], c.next_loc[None, 1:]]
             ok = (start < NO_TIME) & (arrive_next <= c.latest[None, 1:])
             stops = np.array(r, dtype=np.int64)
             ok &= ~data.required[stops][None, :]
@@ -572,9 +572,9 @@ def _replace_table(
         cand = np.flatnonzero(open_ & (data.value > floor))
         if len(cand):
             cl = data.visit_location[cand]
-            arrive = d_.ravel()[None, :] + t[pl.ravel()][:, cl].T  # (c, stops x positions)
+            arrive = d_.ravel()[None, :] + t[pl.ravel()[None, :], cl[:, None]]  # (c, stops x positions)
             start = np.maximum(arrive, data.window_open[cand, 0][:, None])
-            arrive_next = start + data.service[cand][:, None] + t[cl][:, nl.ravel()]
+            arrive_next = start + data.service[cand][:, None] + t[cl[:, None], nl.ravel()[None, :]]
             ok = (arrive <= data.window_close[cand, 0][:, None]) & (
                 arrive_next <= lt.ravel()[None, :]
             )
@@ -645,8 +645,8 @@ def _or_opt_moves(
         removal = t[path[s - 1], path[s]] + t[path[last], path[last + 1]]
         removal = removal - t[path[s - 1], path[last + 1]]
         insert = (
-            t[path[e]][:, path[s]].T
-            + t[path[last]][:, path[e + 1]]
+            t[path[e][None, :], path[s][:, None]]
+            + t[path[last][:, None], path[e + 1][None, :]]
             - t[path[e], path[e + 1]][None, :]
         )
         gain = removal[:, None] - insert
