@@ -94,8 +94,12 @@ def _schedule_scan(data: RoutingData, k: int, route: list[int]) -> Schedule:
     return Schedule(arrival, start, end, end_time, int(legs.sum()), feasible)
 
 
-def schedule_route(data: RoutingData, k: int, route: list[int]) -> Schedule:
+def schedule_route(
+    data: RoutingData, k: int, route: list[int], work: Work | None = None
+) -> Schedule:
     """Earliest schedule of officer ``k`` serving ``route`` in order."""
+    if work is not None:
+        work.units += SCHEDULE_NS
     if len(route) >= SCAN_FROM and _single_window(data):
         return _schedule_scan(data, k, route)
     location, service, demand = python_lists(data)
@@ -140,13 +144,28 @@ def schedule_route(data: RoutingData, k: int, route: list[int]) -> Schedule:
     )
 
 
-#: Work of one route refresh that does not depend on its size, in the units of
-#: :class:`Work` (one unit ~ one (visit, position) pair evaluated).
-REFRESH_OVERHEAD = 3000
+#: The work model: what each step costs, in nanoseconds of the machine the
+#: solver's rates were set on (:class:`Work`). Least squares over 18 searches
+#: of different shapes (orienteering with one long route, team orienteering
+#: with 2-4 routes, Solomon 1-series windows, Kanazawa days of 60 to 2,218
+#: candidate visits): every search's time predicted within 12 %. Counting
+#: pairs alone overcounted long single routes 2.4x and undercounted large
+#: candidate sets 4.6x (docs/solver.md).
+REFRESH_NS = 71_000  # one route refresh (its schedule and latest starts), plus
+PAIR_NS = 28  # each (candidate visit, position) pair evaluated
+TABLE_NS = 86_000  # one exchange screen, plus
+TABLE_CELL_NS = 13  # each cell of its tables
+SEQUENCE_NS = 215_000  # one 2-opt / or-opt round, plus
+SEQUENCE_CELL_NS = 20  # each (edge, edge) pair of its 4 tables
+SCHEDULE_NS = 19_000  # one route replayed (windows, shift, capacity)
 
 
 class Work:
-    """A deterministic measure of the search effort spent, used as its stopping rule."""
+    """A deterministic measure of the search effort spent, used as its stopping rule.
+
+    Units are nanoseconds of the reference machine (:data:`REFRESH_NS` ...);
+    the same inputs always spend the same units, whatever the load.
+    """
 
     def __init__(self) -> None:
         self.units = 0
@@ -178,9 +197,9 @@ class RouteCache:
         n = data.n_visits
         cand = np.arange(n) if candidates is None else np.flatnonzero(candidates)
         if self.work is not None:
-            self.work.units += REFRESH_OVERHEAD + len(cand) * (len(route) + 1)
+            self.work.units += REFRESH_NS + PAIR_NS * len(cand) * (len(route) + 1)
         t = data.durations
-        sched = schedule_route(data, k, route)
+        sched = schedule_route(data, k, route, self.work)
         self.schedule = sched
         locs = data.visit_location[route] if route else np.zeros(0, dtype=np.int64)
         prev_loc = np.concatenate([[data.officer_start[k]], locs])
@@ -363,7 +382,7 @@ def swap_visits(
                 break
             c = RouteCache(data, k, r, work, np.zeros(data.n_visits, dtype=bool), travel=False)
             if work is not None:
-                work.units += len(cand) * len(r)
+                work.units += PAIR_NS * len(cand) * len(r)
             m = len(r)
             cl = data.visit_location[cand]
             arrive = c.depart[None, :m] + t[c.prev_loc[None, :m], cl[:, None]]  # (u, j)
@@ -463,8 +482,8 @@ def _replace_one(
             moved = trial[:]
             moved.insert(int(cache.pos_time[s]), s)
             if moved != r:
-                new = schedule_route(data, k, moved)
-                if new.feasible and new.end_time < schedule_route(data, k, r).end_time:
+                new = schedule_route(data, k, moved, work)
+                if new.feasible and new.end_time < schedule_route(data, k, r, work).end_time:
                     return moved
         return None
     # Highest value first, then the least added time.
@@ -516,7 +535,7 @@ def _replace_table(
     legs = t[path[:-1], path[1:]]
     svc = data.service[ra]
     opening, closing = data.window_open[ra, 0], data.window_close[ra, 0]
-    sched = schedule_route(data, k, r)
+    sched = schedule_route(data, k, r, work)
     depart = np.concatenate([[data.shift_start[k]], sched.end])
     latest = _latest_loop(data, k, r)
     g = svc + legs[1:]
@@ -550,7 +569,7 @@ def _replace_table(
     load = int(data.demand[ra].sum())
     own = data.visit_location[ra]
     if work is not None:
-        work.units += REFRESH_OVERHEAD + 4 * m * m
+        work.units += TABLE_NS + TABLE_CELL_NS * 4 * m * m
     # A few stops at a time, so that the first one with a move ends the scan early.
     for lo in range(first, m, TABLE_STOPS):
         hi = min(m, lo + TABLE_STOPS)
@@ -585,7 +604,7 @@ def _replace_table(
             )
             hit |= fit.any(axis=0)
             if work is not None:
-                work.units += len(cand) * (hi - lo) * m
+                work.units += TABLE_CELL_NS * len(cand) * (hi - lo) * m
         found = np.flatnonzero(hit & movable[lo:hi])
         if len(found):
             return lo + int(found[0])
@@ -683,7 +702,7 @@ def improve_route(
     while True:
         path = _path(data, k, r)
         if work is not None:
-            work.units += REFRESH_OVERHEAD // 3 + 4 * len(path) ** 2
+            work.units += SEQUENCE_NS + SEQUENCE_CELL_NS * 4 * len(path) ** 2
         gains, firsts, lasts = _two_opt_moves(t, path)
         moves: list[tuple[int, list[int]]] = []
         for g, a, b in zip(
@@ -700,7 +719,7 @@ def improve_route(
             moves.append((g, rest[:at] + run + rest[at:]))
         moves.sort(key=lambda x: -x[0])
         for _, trial in moves[:max_checks]:
-            if schedule_route(data, k, trial).feasible:
+            if schedule_route(data, k, trial, work).feasible:
                 r = trial
                 break
         else:
@@ -760,7 +779,7 @@ def relocate_descent(
             break
         a = int(route_of[v])
         shorter = [x for x in routes[a] if x != v]
-        if not schedule_route(data, a, shorter).feasible:
+        if not schedule_route(data, a, shorter, work).feasible:
             banned[v, b] = True  # removal breaks a window (non-metric matrix)
             continue
         routes[b].insert(int(caches[b].pos_travel[v]), v)
@@ -824,7 +843,7 @@ def ruin_and_recreate(
         if sum(map(len, new)) < len(served):
             continue  # could not put everything back: reject
         new = relocate_descent(data, new, allowed, work=work, deadline=deadline)
-        travel = route_totals(data, new)[1]
+        travel = route_totals(data, new, work)[1]
         left = max(0.0, 1.0 - work.units / max(1, work_units))
         if travel <= current_travel * (1.0 + threshold * left):
             current, current_travel = new, travel
@@ -833,12 +852,14 @@ def ruin_and_recreate(
     return best, done, work.units
 
 
-def route_totals(data: RoutingData, routes: Routes) -> tuple[int, int, bool]:
+def route_totals(
+    data: RoutingData, routes: Routes, work: Work | None = None
+) -> tuple[int, int, bool]:
     """(value, travel, feasible) of a set of routes."""
     value = travel = 0
     feasible = True
     for k, r in enumerate(routes):
-        s = schedule_route(data, k, r)
+        s = schedule_route(data, k, r, work)
         value += int(data.value[r].sum()) if r else 0
         travel += s.travel
         feasible &= s.feasible
@@ -928,7 +949,7 @@ def iterated_local_search(
             current = swap_visits(data, current, allowed, work=work)
         if sequence or relocate or swap:
             current = refill(current, allowed, power)
-        key = route_totals(data, current)[:2]
+        key = route_totals(data, current, work)[:2]
         # Exchanges are costly (one route refresh per stop): only near the best.
         if key[0] >= replace_within * best_key[0]:
             for _ in range(3):
@@ -938,7 +959,7 @@ def iterated_local_search(
                 if not changed:
                     break
                 current = refill(current, allowed, power)
-            key = route_totals(data, current)[:2]
+            key = route_totals(data, current, work)[:2]
         if better(key, best_key):
             best, best_key = [list(r) for r in current], key
             size, stale = 1, 0
