@@ -24,7 +24,11 @@ matrix, independently of the solver's own code.
 Usage::
 
     python benchmarks/bench_optw.py [--families top2 optw] [--instances c101 p4.2.a]
-        [--time-limits 1 5] [--hold-out odd|even] [--out FILE] [--json FILE]
+        [--time-limits 1 5] [--seeds 0 1 2] [--hold-out odd|even] [--out FILE] [--json FILE]
+
+``--seeds`` runs both solvers with each seed (default: seed 0 only) and
+compares the means: one seed of either solver can land far from its usual
+value (PyVRP's own pr15 at 5 s: 605-694 over seeds 0-3 in one session).
 
 ``--hold-out even`` keeps only the instances at odd positions of each
 family's sorted list (and ``odd`` the others): develop on one half, check
@@ -299,6 +303,11 @@ def uptime() -> str:
         return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def num(x: float, sign: str = "") -> str:
+    """A value as the tables print it: whole numbers plain, means of seeds with one decimal."""
+    return f"{x:{sign}.0f}" if float(x).is_integer() else f"{x:{sign}.1f}"
+
+
 def summary(rows: list[dict], limit: float, families: list[str]) -> list[str]:
     out = [
         f"### Summary at {limit:g} s",
@@ -331,7 +340,8 @@ def summary(rows: list[dict], limit: float, families: list[str]) -> list[str]:
         ahead = sum(r["ours"] > r["pyvrp"] for r in rs)
         behind = sum(r["ours"] < r["pyvrp"] for r in rs)
         out.append(
-            f"| {fam} | {len(rs)} | {ours} | {peer} | {ours - peer:+d} | {ours / max(1, peer):.4f} | "
+            f"| {fam} | {len(rs)} | {num(ours)} | {num(peer)} | {num(ours - peer, '+')} | "
+            f"{ours / max(1, peer):.4f} | "
             f"{worst['instance']} {worst['ratio']:.3f} | {gap} | "
             f"{ahead} / {len(rs) - ahead - behind} / {behind} |"
         )
@@ -348,7 +358,7 @@ def summary(rows: list[dict], limit: float, families: list[str]) -> list[str]:
         ours, peer = sum(r["ours"] for r in rs), sum(r["pyvrp"] for r in rs)
         worst = min(rs, key=lambda r: r["ratio"])
         halves.append(
-            f"| top, {half} | {len(rs)} | {ours} | {peer} | {ours / max(1, peer):.4f} | "
+            f"| top, {half} | {len(rs)} | {num(ours)} | {num(peer)} | {ours / max(1, peer):.4f} | "
             f"{worst['instance']} {worst['ratio']:.3f} | "
             + (f"{100 * sum(gaps) / len(gaps):.2f} % ({len(gaps)})" if gaps else "")
             + " |"
@@ -378,6 +388,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limits", nargs="*", type=float, default=[1.0, 5.0])
     ap.add_argument("--hold-out", choices=["odd", "even"], help="keep one half of each family")
     ap.add_argument("--no-pyvrp", action="store_true", help="ours only (development)")
+    ap.add_argument(
+        "--seeds",
+        nargs="*",
+        type=int,
+        default=[0],
+        help="seeds run by both solvers; an instance's value is the mean over them",
+    )
     ap.add_argument("--scale", type=int, default=100)
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--json", type=Path, help="also write the rows as JSON")
@@ -401,7 +418,8 @@ def main(argv: list[str] | None = None) -> int:
         "# Orienteering families: junkai_geo vs PyVRP 0.14 (same run)",
         "",
         f"Same integer matrix (Euclidean x {args.scale}, rounded) and time limit for both, "
-        "one seed (0); for each instance ours ran first, then PyVRP, back to back. "
+        f"seeds {', '.join(map(str, args.seeds))} (an instance's value is the mean over them); "
+        "for each instance and seed ours ran first, then PyVRP, back to back. "
         "`ratio` = ours / PyVRP. `best known`: `top/BKS.json` for team orienteering, the "
         "published m = 1 scores (Labadie et al. 2012) for c101/r101/rc101; `gap` = "
         "(best known - ours) / best known, over the instances with a best known > 0. "
@@ -421,11 +439,18 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             problem = read_instance(name, args.scale)
             problem["time_limit"] = limit
-            began = time.perf_counter()
-            solution = solve_problem(problem)
-            took = time.perf_counter() - began
-            ours = check_ours(problem, solution)
-            peer = 0 if args.no_pyvrp else solve_pyvrp(problem, limit)
+            ours_by_seed, peer_by_seed, took = [], [], 0.0
+            for seed in args.seeds:
+                problem["seed"] = seed
+                began = time.perf_counter()
+                solution = solve_problem(problem)
+                took += (time.perf_counter() - began) / len(args.seeds)
+                ours_by_seed.append(check_ours(problem, solution))
+                peer_by_seed.append(0 if args.no_pyvrp else solve_pyvrp(problem, limit, seed))
+            ours = sum(ours_by_seed) / len(ours_by_seed)
+            peer = sum(peer_by_seed) / len(peer_by_seed)
+            if len(args.seeds) == 1:
+                ours, peer = ours_by_seed[0], peer_by_seed[0]
             load1 = os.getloadavg()[0]
             ratio = ours / peer if peer else (1.0 if ours == 0 else float("inf"))
             bk = best_known(name)
@@ -438,6 +463,8 @@ def main(argv: list[str] | None = None) -> int:
                     "limit": limit,
                     "ours": ours,
                     "pyvrp": peer,
+                    "ours_seeds": ours_by_seed,
+                    "pyvrp_seeds": peer_by_seed,
                     "ratio": ratio,
                     "best_known": bk,
                     "gap": gap,
@@ -447,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
                 }
             )
             row = (
-                f"| {name} | {family_of(name)} | {ours} | {peer} | {ratio:.3f} | "
+                f"| {name} | {family_of(name)} | {num(ours)} | {num(peer)} | {ratio:.3f} | "
                 f"{'' if bk is None else bk} | {'' if gap is None else f'{100 * gap:.1f} %'} | "
                 f"{took:.2f} | {stop} | {load1:.1f} |"
             )

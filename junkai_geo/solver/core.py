@@ -38,8 +38,8 @@ class SolverParams:
     first only on a machine much slower than the one the rates were set on.
     """
 
-    ils_work_per_s: float = 9e8  # Work units (reference ns) of the iterated local search
-    rr_work_per_s: float = 9e8  # Work units of the ruin and recreate (every visit required)
+    ils_work_per_s: float = 8e8  # Work units (reference ns) of the iterated local search
+    rr_work_per_s: float = 8e8  # Work units of the ruin and recreate (every visit required)
     gls_failures_per_s: float = 100.0  # failures of OR-Tools' search
     ils_share: float = 0.95  # of the time limit, for problems with optional visits
     rr_share: float = 0.8  # of the time limit, ruin and recreate when every visit is required

@@ -594,7 +594,9 @@ def _replace_table(
         cand = np.flatnonzero(open_ & (data.value > floor))
         if len(cand):
             cl = data.visit_location[cand]
-            arrive = d_.ravel()[None, :] + t[pl.ravel()[None, :], cl[:, None]]  # (c, stops x positions)
+            arrive = (
+                d_.ravel()[None, :] + t[pl.ravel()[None, :], cl[:, None]]
+            )  # (c, stops x positions)
             start = np.maximum(arrive, data.window_open[cand, 0][:, None])
             arrive_next = start + data.service[cand][:, None] + t[cl[:, None], nl.ravel()[None, :]]
             ok = (arrive <= data.window_close[cand, 0][:, None]) & (
