@@ -57,10 +57,6 @@ class SolverParams:
     # The ILS greedy's score, value**p / added time: p is one of these two for
     # each shake, drawn in proportion to the new bests each has found.
     ils_powers: tuple[float, float] = (1.0, 2.0)
-    # Acceptance of a worse shake result, as a share of the best value (the
-    # annealing temperature at the start, falling to zero over the budget);
-    # 0: every result is accepted (a random walk back to the best every 30).
-    ils_temperature: float = 0.03
 
     def __post_init__(self) -> None:
         check_positive(self, "ils_work_per_s", "rr_work_per_s", "gls_failures_per_s", "margin_s")
@@ -79,10 +75,6 @@ class SolverParams:
         ):
             raise ParameterError(
                 f"SolverParams.ils_powers: found {powers!r}; expected two numbers 0 < low <= high"
-            )
-        if not 0 <= self.ils_temperature <= 1:
-            raise ParameterError(
-                f"SolverParams.ils_temperature: found {self.ils_temperature}; expected 0..1"
             )
         for name in ("ils_share", "rr_share"):
             share = getattr(self, name)
@@ -174,7 +166,6 @@ def solve_routing(
             relocate=params.ils_relocate,
             swap=params.ils_swap,
             powers=params.ils_powers,
-            temperature=params.ils_temperature,
         )
         stats["ils_iterations"] = done
         clock_hit |= units < budget

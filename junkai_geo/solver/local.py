@@ -891,7 +891,6 @@ def iterated_local_search(
     relocate: bool = True,
     swap: bool = True,
     powers: tuple[float, float] = (1.0, 2.0),
-    temperature: float = 0.0,
 ) -> tuple[Routes, int, int]:
     """Improve collected value by shake-and-refill.
 
@@ -914,7 +913,6 @@ def iterated_local_search(
             best, best_key = other, route_totals(data, other)[:2]
             wins[0] += 1
     current = [list(r) for r in best]
-    cur_key = best_key
     size, pos, stale = 1, 0, 0
     done = 0
 
@@ -932,7 +930,6 @@ def iterated_local_search(
             arm = 0 if rng.random() < share else 1
         power = powers[arm]
         shaken: Routes = []
-        prev, prev_key = current, cur_key
         removed = np.zeros(data.n_visits, dtype=bool)
         for r in current:
             if not r:
@@ -968,14 +965,6 @@ def iterated_local_search(
                     break
                 current = refill(current, allowed, power)
             key = route_totals(data, current, work)[:2]
-        cur_key = key
-        if temperature > 0 and key[0] < prev_key[0]:
-            # Simulated-annealing acceptance: a worse result is kept with
-            # probability exp(-loss / T), T a share of the best value falling
-            # to zero over the budget; otherwise the walk goes back.
-            temp = temperature * best_key[0] * max(0.0, 1.0 - work.units / work_units) + 1e-9
-            if rng.random() >= np.exp((key[0] - prev_key[0]) / temp):
-                current, cur_key = prev, prev_key
         if better(key, best_key):
             best, best_key = [list(r) for r in current], key
             size, stale = 1, 0
@@ -988,7 +977,7 @@ def iterated_local_search(
         if size > max(1, longest // 2):
             size = 1
         if stale >= restart_after:
-            current, cur_key = [list(r) for r in best], best_key
+            current = [list(r) for r in best]
             stale = 0
             pos = int(rng.integers(0, max(1, longest)))
     return best, done, work.units
