@@ -305,7 +305,7 @@ def uptime() -> str:
 
 def num(x: float, sign: str = "") -> str:
     """A value as the tables print it: whole numbers plain, means of seeds with one decimal."""
-    return f"{x:{sign}.0f}" if float(x).is_integer() else f"{x:{sign}.1f}"
+    return f"{x:{sign}.0f}" if abs(x - round(x)) < 1e-6 else f"{x:{sign}.1f}"
 
 
 def summary(rows: list[dict], limit: float, families: list[str]) -> list[str]:
