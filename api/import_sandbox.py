@@ -135,6 +135,65 @@ def _limit_resources(limits: ImportLimits) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_s, limits.cpu_s + 5))
 
 
+def _cause_of_death(exitcode: int | None) -> str:
+    """Which budget a reader that died without an answer went over.
+
+    ``RLIMIT_CPU`` ends it with SIGXCPU (SIGKILL at the hard limit, 5 s
+    later, if SIGXCPU were caught). Over ``RLIMIT_AS`` an allocation fails:
+    Python and Arrow raise ``MemoryError`` (answered as ``memory``), C++
+    code aborts (SIGABRT) and C code may crash (SIGSEGV); the kernel's OOM
+    killer sends SIGKILL. Any other end is the reader failing, not a budget.
+    """
+    if exitcode is None or exitcode >= 0:
+        return "crash"
+    if -exitcode == signal.SIGXCPU:
+        return "cpu"
+    return "memory"
+
+
+def over_budget(filename: str, budget: str, limits: ImportLimits) -> Problem:
+    """The problem of an upload whose reading went over ``budget``.
+
+    ``budget`` is ``memory``, ``cpu`` or ``wall`` (or ``crash``: the reader
+    died for another reason). Japanese first, as the pages show it; the
+    English after it is for engineers and names the setting to raise.
+    """
+    mb = limits.memory_bytes // 1024**2
+    if budget == "memory":
+        return _problem(
+            filename,
+            f"読み込みにメモリ {mb:,} MB を超える量が必要なファイル"
+            f" (a file that needs more than the import's {mb:,} MB of memory)",
+            f"メモリ {mb:,} MB 以内で読めるファイル（ファイルを分けてください）"
+            f" (at most {mb:,} MB: split the file, or raise import_memory_mb)",
+            "too_large",
+        )
+    if budget == "cpu":
+        return _problem(
+            filename,
+            f"読み込みに CPU 時間 {limits.cpu_s} 秒を超える処理が必要なファイル"
+            f" (a file that needs more than the import's {limits.cpu_s} s of CPU)",
+            f"CPU 時間 {limits.cpu_s} 秒以内で読めるファイル（ファイルを分けてください）"
+            f" (at most {limits.cpu_s} s of CPU: split the file, or raise import_cpu_s)",
+            "too_large",
+        )
+    if budget == "wall":
+        return _problem(
+            filename,
+            f"{limits.wall_s:g} 秒以内に読み終わらなかったファイル"
+            f" (reading took longer than {limits.wall_s:g} s)",
+            f"{limits.wall_s:g} 秒以内に読めるファイル（ファイルを分けてください）"
+            f" (a file read within {limits.wall_s:g} s: split the file, or raise import_wall_s)",
+            "too_complex",
+        )
+    return _problem(
+        filename,
+        "読み込み処理が途中で止まったファイル (the reading process ended without an answer)",
+        "読み込めるファイル (a file the reader can read; see the service log)",
+        "unreadable",
+    )
+
+
 def _parquet_rows(path: Path) -> int:
     import pyarrow.parquet as pq
 
@@ -210,17 +269,15 @@ def _child(
         vertex = _vertex_problems(frame, filename, limits)
         if vertex:
             raise InputError(vertex)
+        conn.send(("ok", frame, len(frame)))  # pickled whole before a byte is sent
     except InputError as exc:
         total = exc.total
         conn.send(("problems", [q.to_dict() for q in exc.problems[:1000]], total))
-        return
     except ValueError as exc:
         conn.send(("value_error", str(exc)[:200], 0))
-        return
-    except MemoryError:
+    except MemoryError:  # also Arrow's, which the library no longer calls unreadable
+        frame = None
         conn.send(("memory", "", 0))
-        return
-    conn.send(("ok", frame, len(frame)))
 
 
 def reader_context() -> Any:
@@ -257,27 +314,13 @@ def read_upload(
     child_end.close()
     try:
         if not parent_end.poll(limits.wall_s):
-            raise InputError(
-                _problem(
-                    filename,
-                    f"reading took longer than {limits.wall_s:.0f} s",
-                    "a file the service can read within its time budget",
-                    "too_complex",
-                )
-            )
+            raise InputError(over_budget(filename, "wall", limits))
         try:
             kind, payload, total = parent_end.recv()
-        except EOFError:  # the child died: over its memory or CPU budget
+        except EOFError:  # the child died without an answer
             proc.join(5)
-            code = proc.exitcode
-            cause = "memory" if code is not None and code < 0 and -code != signal.SIGXCPU else "CPU"
             raise InputError(
-                _problem(
-                    filename,
-                    f"a file that needs more {cause} than the import allows",
-                    f"at most {limits.memory_bytes // 1024**2:,} MB and {limits.cpu_s} s of CPU",
-                    "too_large",
-                )
+                over_budget(filename, _cause_of_death(proc.exitcode), limits)
             ) from None
     finally:
         if proc.is_alive():
@@ -291,12 +334,5 @@ def read_upload(
         problems.total = max(int(total), len(problems))
         raise InputError(problems)
     if kind == "memory":
-        raise InputError(
-            _problem(
-                filename,
-                "a file that needs more memory than the import allows",
-                f"at most {limits.memory_bytes // 1024**2:,} MB",
-                "too_large",
-            )
-        )
+        raise InputError(over_budget(filename, "memory", limits))
     raise ValueError(payload)

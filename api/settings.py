@@ -79,7 +79,9 @@ class ApiSettings(BaseSettings):
     max_upload_bytes: int = 50 * 1024 * 1024
     #: Budgets of reading one upload (api/import_sandbox.py): memory, CPU
     #: seconds, wall seconds, rows, vertices of one geometry.
-    import_memory_mb: int = Field(default=3072, ge=256)
+    #: A reader starts at about 480 MB of address space (GDAL, GeoPandas and
+    #: Arrow loaded): under 768 MB every file would be refused.
+    import_memory_mb: int = Field(default=3072, ge=768)
     import_cpu_s: int = Field(default=120, ge=1)
     import_wall_s: float = Field(default=180.0, gt=0)
     import_max_rows: int = Field(default=2_000_000, ge=1)

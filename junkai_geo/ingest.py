@@ -437,6 +437,11 @@ _READ_ERRORS = (OSError, ValueError, pyogrio.errors.DataSourceError, pyogrio.err
 
 
 def _unreadable(report: LayerReport, exc: Exception) -> None:
+    if isinstance(exc, MemoryError):
+        # Arrow's ArrowMemoryError is also an ArrowException: running out of
+        # memory is the reader's budget (api/import_sandbox.py), not the file
+        # being unreadable, so it is not reported as such.
+        raise exc
     report.problems.append(
         Problem(
             report.file,

@@ -58,7 +58,11 @@ def _reject(
     audit.record(session, who, "import_rejected", layer, filename, detail={"problems": total})
     session.commit()
     shown = problems[:MAX_PROBLEMS_KEPT]
-    detail = f"{total} problem(s) in {filename}; nothing was imported"
+    # Japanese first (the pages show it under their own heading), then English.
+    detail = (
+        f"{filename} を取り込めませんでした（問題 {total:,} 件。何も取り込まれていません）。"
+        f" {total} problem(s) in {filename}; nothing was imported"
+    )
     if total > len(shown):
         detail += f" (the first {len(shown):,} of {total:,} are listed)"
     body = ImportRejected(
