@@ -19,14 +19,10 @@ performance.mark("t-route-js");
     };
     setTimeout(ask, 300);
   }
-  var m = J.map("map", "map-note");
-  // Layers are made first and added once the view is set: drawn once.
-  var layers = L.layerGroup();
-  var all = L.latLngBounds([]);
+  var pm = J.layeredMap("map", "map-note");
   (d.beats || []).forEach(function (b) {
-    var g = L.geoJSON(b.geometry, { style: { color: "#0017c1", weight: 2, fillOpacity: 0.04 } }).addTo(layers);
-    all.extend(g.getBounds());
-    J.label(b.label ? b.label : g.getBounds().getCenter(), b.name, "beat-label").addTo(layers);
+    var g = pm.shape(b.geometry, { color: "#0017c1", weight: 2, fillOpacity: 0.04 });
+    J.label(b.label ? b.label : g.getBounds().getCenter(), b.name, "beat-label").addTo(pm.layers);
   });
   var line = [];
   if (d.start) line.push([d.start.lat, d.start.lon]);
@@ -35,7 +31,7 @@ performance.mark("t-route-js");
     if (s.path) s.path.forEach(function (p) { line.push([p[1], p[0]]); });
     line.push([s.lat, s.lon]);
     var icon = L.divIcon({ className: "stop-icon", html: String(s.order), iconSize: [24, 24] });
-    var mk = L.marker([s.lat, s.lon], { icon: icon, title: s.order + " " + s.address, alt: s.order + " " + s.address, keyboard: false }).addTo(layers);
+    var mk = L.marker([s.lat, s.lon], { icon: icon, title: s.order + " " + s.address, alt: s.order + " " + s.address, keyboard: false }).addTo(pm.layers);
     mk.on("click", function () {
       var el = document.getElementById("stop-" + s.order);
       if (el) el.scrollIntoView({ behavior: "smooth", block: "center" });
@@ -43,11 +39,12 @@ performance.mark("t-route-js");
     markers[s.order] = mk;
   });
   if (d.start) line.push([d.start.lat, d.start.lon]);
-  if (line.length > 1) L.polyline(line, { color: "#0017c1", weight: 3, opacity: 0.7 }).addTo(layers);
-  line.forEach(function (p) { all.extend(p); });
-  J.kobanMarker(m, d.koban);
-  J.view(m, all, { padding: [20, 20] });
-  layers.addTo(m);
+  if (line.length > 1) L.polyline(line, { color: "#0017c1", weight: 3, opacity: 0.7 }).addTo(pm.layers);
+  line.forEach(pm.fit);
+  // The koban's marker and label go straight onto the map, before its view
+  // is set, as before the shared helper: the view is the beats' and route's.
+  J.kobanMarker(pm.map, d.koban);
+  var m = pm.show({ padding: [20, 20] });
   J.unitLabels(m, d.units, 14);
 
   function markDone(tr) {
@@ -103,6 +100,5 @@ performance.mark("t-route-js");
     var g = document.getElementById("use-gps");
     if (g) g.addEventListener("click", function () { J.gps(lat, lon, setHere); });
   }
-  window.junkaiMap = m;
   J.drawn();
 })();

@@ -28,6 +28,14 @@ from .demo import PASSWORD
 PAGES_PREWARM = False
 
 
+#: The map's zoom, and for each marker of ``cls`` (all markers: "") whether the view holds it.
+IN_VIEW = """cls => { const m = window.junkaiMap, b = m.getBounds(), held = [];
+  m.eachLayer(l => { if (!l.getLatLng) return;
+    const icon = l.options.icon ? l.options.icon.options.className : "";
+    if (!cls || icon === cls) held.push(b.contains(l.getLatLng())); });
+  return [m.getZoom(), held]; }"""
+
+
 @pytest.fixture(scope="module")
 def officer(service: Any, browser: Any) -> Any:
     ctx, rec = open_context(browser, state=login_state(browser, service.base, "officer1"))
@@ -52,6 +60,9 @@ def test_login_lands_on_todays_route(service: Any, officer: Any, web_assets: Any
         plan, replans = stored_plan_and_replans(s, "K39-1-O", today_local())  # type: ignore[misc]
     assert len(plan["stops"]) == stops and replans == 0
     assert page.locator(".stop-icon").count() == stops
+    # The view holds every stop (junkai.layeredMap: the beats' and the route's bounds).
+    _, held = page.evaluate(IN_VIEW, "stop-icon")
+    assert len(held) == stops and all(held)
     # Without a background the page says so, and the map still names places.
     assert "背景地図は設定されていません" in page.inner_text("#map-note")
     assert page.locator(".map-label.koban-label").count() >= 1
@@ -154,7 +165,11 @@ def test_near_and_progress_pages(service: Any, officer: Any, web_assets: Any) ->
     page, rec = officer
     page.goto(f"{service.base}/officer-near?lat=36.6210&lon=136.6150")
     page.wait_for_selector(".leaflet-container")
-    assert page.locator("table.data tbody tr").count() >= 1
+    found = page.locator("table.data tbody tr").count()
+    assert found >= 1
+    # The view holds the officer and every household found, at most at zoom 17.
+    zoom, held = page.evaluate(IN_VIEW, "")
+    assert zoom <= 17 and len(held) == found + 1 and all(held)
     shot(page, "officer_near", service.backend)
     assert axe_violations(page, web_assets) == []
     page.goto(f"{service.base}/officer-progress")
