@@ -304,6 +304,30 @@ def test_admin_import_with_an_error_shows_the_report(
     assert axe_violations(page, web_assets) == [], dump(axe_violations(page, web_assets))
 
 
+def test_admin_import_over_the_memory_budget_is_told_in_japanese(service: Any, admin: Any) -> None:
+    """The page's report of a file over the reader's memory budget (a small
+    budget here; tests/api_tests/test_import_budgets.py has every budget)."""
+    page, rec = admin
+    before = service.app.state.settings
+    service.app.state.settings = before.model_copy(update={"import_memory_mb": 1024})
+    try:
+        page.goto(f"{service.base}/admin/imports")
+        page.select_option("#i-layer", "koban")
+        page.set_input_files("#i-file", str(FIXTURES / "attacks" / "koban_memory_bomb.parquet"))
+        page.click("#import-form button[type=submit]")
+        page.wait_for_selector("#import-report")
+    finally:
+        service.app.state.settings = before
+    rec.forgive(422)
+    report = page.inner_text("#import-report")
+    assert report.startswith("取り込めませんでした。"), report
+    assert "koban_memory_bomb.parquet を取り込めませんでした（問題 1 件。" in report
+    row = page.locator("#import-report tr.problem").inner_text()
+    assert "koban_memory_bomb.parquet" in row
+    assert "読み込みにメモリ 1,024 MB を超える量が必要なファイル" in row
+    assert "メモリ 1,024 MB 以内で読めるファイル（ファイルを分けてください）" in row
+
+
 def test_admin_users_and_audit(service: Any, admin: Any, web_assets: Any) -> None:
     page, rec = admin
     page.goto(f"{service.base}/admin/users")
