@@ -261,6 +261,22 @@ def test_same_seed_same_solution() -> None:
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
 
 
+def test_clock_backstop_keeps_the_budget_and_widens_the_clock() -> None:
+    # Limit x 64 with every rate / 64: the same work budgets bit for bit and
+    # a clock 64 times later, so the routes of a run the clock did not cut
+    # (what plan-all and `bench_optw.py --work-only` rely on).
+    problem = random_problem(11, 30, 2, 0.0)
+    problem["time_limit"] = 0.05
+    params = SolverParams(ils_work_per_s=4e8, gls_failures_per_s=100)
+    wide = solve_problem(problem, params=params, clock_backstop=64)
+    assert wide["stats"]["stopped_by"] == "work_budget"
+    slow = SolverParams(ils_work_per_s=4e8 / 64, gls_failures_per_s=100 / 64)
+    same = solve_problem({**problem, "time_limit": 0.05 * 64}, params=slow)
+    assert json.dumps(wide, sort_keys=True) == json.dumps(same, sort_keys=True)
+    with pytest.raises(ParameterError, match=r"clock_backstop: found 3; expected a power of two"):
+        solve_problem(problem, clock_backstop=3)
+
+
 def test_time_limit_is_honoured() -> None:
     problem = random_problem(3, 200, 3, 0.0)
     for o in problem["officers"]:

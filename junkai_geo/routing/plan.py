@@ -9,7 +9,6 @@ day from the officer's position after an incident.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from datetime import time
 from typing import TYPE_CHECKING, Any
@@ -25,24 +24,6 @@ from .result import DayPlan, PlannedHousehold, Stop
 
 if TYPE_CHECKING:
     from ..priorities import WindowNote
-
-
-def _solve(problem: dict[str, Any], clock_backstop: float = 1.0) -> dict[str, Any]:
-    from ..solver import SolverParams, solve_problem
-
-    if clock_backstop == 1.0:
-        return solve_problem(problem)
-    # The solver's work budgets are rates per second of its time limit: the
-    # limit times k with every rate over k gives the same budgets (bit for
-    # bit, k being a power of two) and a clock k times later.
-    base = SolverParams()
-    rates = {
-        f.name: getattr(base, f.name) / clock_backstop
-        for f in dataclasses.fields(base)
-        if f.name.endswith("_per_s")
-    }
-    problem = {**problem, "time_limit": problem["time_limit"] * clock_backstop}
-    return solve_problem(problem, params=dataclasses.replace(base, **rates))
 
 
 def plan_day(
@@ -66,14 +47,9 @@ def plan_day(
         one so that a loaded machine gives the same plans as an idle one;
         their per-task timeout is the guard.
     """
-    if not (
-        isinstance(clock_backstop, int | float)
-        and 1 <= clock_backstop < math.inf
-        and math.frexp(clock_backstop)[0] == 0.5
-    ):
-        raise ParameterError(
-            f"clock_backstop: found {clock_backstop!r}; expected a power of two >= 1 (1, 2, 4, ...)"
-        )
+    from ..solver.core import check_clock_backstop, solve_problem
+
+    check_clock_backstop(clock_backstop)
     if not isinstance(problem, DayProblem):
         raise ParameterError(
             f"problem: found {type(problem).__name__}; expected a DayProblem "
@@ -110,7 +86,7 @@ def plan_day(
         # preparation: its work budget (and so the plan) follows the limit
         # it is given, and the same problem must give the same plan.
         solver_limit = time_limit_s * params.solver_time_share
-        solution = _solve(
+        solution = solve_problem(
             {
                 "durations": matrix.durations_s.astype("int64").tolist(),
                 "visits": visits_json,
@@ -125,7 +101,7 @@ def plan_day(
                 "time_limit": max(solver_limit, 0.05),
                 "seed": int(seed),
             },
-            clock_backstop,
+            clock_backstop=clock_backstop,
         )
         status_txt = str(solution.get("status", ""))
         route: dict[str, Any] = (

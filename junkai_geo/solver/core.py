@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -121,9 +121,41 @@ class RoutingResult:
         return asdict(self)
 
 
-def solve_problem(problem: dict[str, Any], *, params: SolverParams | None = None) -> dict[str, Any]:
-    """Solve a JSON routing problem (see ``docs/solver.md``) and return the solution dict."""
+def check_clock_backstop(clock_backstop: float) -> None:
+    """A clock backstop must be a power of two >= 1 (so the budgets stay bit for bit)."""
+    if not (
+        isinstance(clock_backstop, int | float)
+        and 1 <= clock_backstop < math.inf
+        and math.frexp(clock_backstop)[0] == 0.5
+    ):
+        raise ParameterError(
+            f"clock_backstop: found {clock_backstop!r}; expected a power of two >= 1 (1, 2, 4, ...)"
+        )
+
+
+def solve_problem(
+    problem: dict[str, Any], *, params: SolverParams | None = None, clock_backstop: float = 1.0
+) -> dict[str, Any]:
+    """Solve a JSON routing problem (see ``docs/solver.md``) and return the solution dict.
+
+    ``clock_backstop`` (a power of two, >= 1) multiplies the wall-clock
+    backstop only: the time limit times k with every work rate over k gives
+    the same work budgets bit for bit and a clock k times later, so with a
+    large k the work budget alone ends the search and a loaded machine gives
+    the result of an idle one (batch runs, and comparisons of the solver's
+    own variants).
+    """
     began = time.perf_counter()
+    check_clock_backstop(clock_backstop)
+    if clock_backstop != 1.0:
+        base = params or SolverParams()
+        rates = {
+            f.name: getattr(base, f.name) / clock_backstop
+            for f in fields(base)
+            if f.name.endswith("_per_s")
+        }
+        params = replace(base, **rates)
+        problem = {**problem, "time_limit": problem.get("time_limit", 1.0) * clock_backstop}
     data = read_problem(problem)
     return solve_routing(data, params=params, began=began).to_dict()
 
