@@ -75,48 +75,66 @@ def still_imports(env: ApiEnv, tag: str) -> None:
     assert [h["status"] for h in history[-2:]] == ["rejected", "accepted"]
 
 
-def test_a_file_over_the_memory_budget_is_refused(api_env: ApiEnv) -> None:
-    with budgets(api_env, import_memory_mb=1024, import_cpu_s=60, import_wall_s=60.0):
-        problem = refused(api_env, "koban", MEMORY_BOMB)
-        assert problem["code"] == "too_large"
-        assert problem["found"] == (
-            "読み込みにメモリ 1,024 MB を超える量が必要なファイル"
-            " (a file that needs more than the import's 1,024 MB of memory)"
-        )
-        assert problem["expected"] == (
-            "メモリ 1,024 MB 以内で読めるファイル（ファイルを分けてください）"
-            " (at most 1,024 MB: split the file, or raise import_memory_mb)"
-        )
-        still_imports(api_env, "memory")
+OVER_BUDGET = [
+    pytest.param(
+        "memory",
+        dict(import_memory_mb=1024, import_cpu_s=60, import_wall_s=60.0),
+        "koban",
+        MEMORY_BOMB,
+        "too_large",
+        "読み込みにメモリ 1,024 MB を超える量が必要なファイル"
+        " (a file that needs more than the import's 1,024 MB of memory)",
+        "メモリ 1,024 MB 以内で読めるファイル（ファイルを分けてください）"
+        " (at most 1,024 MB: split the file, or raise import_memory_mb)",
+        id="memory",
+    ),
+    pytest.param(
+        "cpu",
+        dict(import_memory_mb=2048, import_cpu_s=1, import_wall_s=60.0),
+        "households",
+        SLOW,
+        "too_large",
+        "読み込みに CPU 時間 1 秒を超える処理が必要なファイル"
+        " (a file that needs more than the import's 1 s of CPU)",
+        "CPU 時間 1 秒以内で読めるファイル（ファイルを分けてください）"
+        " (at most 1 s of CPU: split the file, or raise import_cpu_s)",
+        id="cpu",
+    ),
+    pytest.param(
+        "wall",
+        dict(import_memory_mb=2048, import_cpu_s=60, import_wall_s=0.5),
+        "households",
+        SLOW,
+        "too_complex",
+        "0.5 秒以内に読み終わらなかったファイル (reading took longer than 0.5 s)",
+        "0.5 秒以内に読めるファイル（ファイルを分けてください）"
+        " (a file read within 0.5 s: split the file, or raise import_wall_s)",
+        id="wall",
+    ),
+]
 
 
-def test_a_file_over_the_cpu_budget_is_refused(api_env: ApiEnv) -> None:
-    with budgets(api_env, import_memory_mb=2048, import_cpu_s=1, import_wall_s=60.0):
-        problem = refused(api_env, "households", SLOW)
-        assert problem["code"] == "too_large"
-        assert problem["found"] == (
-            "読み込みに CPU 時間 1 秒を超える処理が必要なファイル"
-            " (a file that needs more than the import's 1 s of CPU)"
-        )
-        assert problem["expected"] == (
-            "CPU 時間 1 秒以内で読めるファイル（ファイルを分けてください）"
-            " (at most 1 s of CPU: split the file, or raise import_cpu_s)"
-        )
-        still_imports(api_env, "cpu")
-
-
-def test_a_file_over_the_wall_time_budget_is_refused(api_env: ApiEnv) -> None:
-    with budgets(api_env, import_memory_mb=2048, import_cpu_s=60, import_wall_s=0.5):
-        problem = refused(api_env, "households", SLOW)
-        assert problem["code"] == "too_complex"
-        assert problem["found"] == (
-            "0.5 秒以内に読み終わらなかったファイル (reading took longer than 0.5 s)"
-        )
-        assert problem["expected"] == (
-            "0.5 秒以内に読めるファイル（ファイルを分けてください）"
-            " (a file read within 0.5 s: split the file, or raise import_wall_s)"
-        )
-        still_imports(api_env, "wall")
+@pytest.mark.parametrize(
+    ("budget", "limits", "layer", "path", "code", "found", "expected"), OVER_BUDGET
+)
+def test_a_file_over_a_budget_is_refused(
+    api_env: ApiEnv,
+    budget: str,
+    limits: dict,
+    layer: str,
+    path: Path,
+    code: str,
+    found: str,
+    expected: str,
+) -> None:
+    """Memory, CPU seconds and wall time: each budget refuses its file, says
+    which in Japanese first, and leaves the service importing clean files."""
+    with budgets(api_env, **limits):
+        problem = refused(api_env, layer, path)
+        assert problem["code"] == code
+        assert problem["found"] == found
+        assert problem["expected"] == expected
+        still_imports(api_env, budget)
 
 
 def _children_of(pid: int) -> list[int]:
