@@ -275,6 +275,9 @@ def test_clock_backstop_keeps_the_budget_and_widens_the_clock() -> None:
     assert json.dumps(wide, sort_keys=True) == json.dumps(same, sort_keys=True)
     with pytest.raises(ParameterError, match=r"clock_backstop: found 3; expected a power of two"):
         solve_problem(problem, clock_backstop=3)
+    # A bad time limit is still the problem's error, not a TypeError.
+    with pytest.raises(ProblemError, match=r"time_limit: found 'soon'; expected seconds > 0"):
+        solve_problem({**problem, "time_limit": "soon"}, clock_backstop=64)
 
 
 def test_time_limit_is_honoured() -> None:

@@ -155,7 +155,10 @@ def solve_problem(
             if f.name.endswith("_per_s")
         }
         params = replace(base, **rates)
-        problem = {**problem, "time_limit": problem.get("time_limit", 1.0) * clock_backstop}
+        limit = problem.get("time_limit", 1.0)
+        if isinstance(limit, int | float) and not isinstance(limit, bool):
+            problem = {**problem, "time_limit": limit * clock_backstop}
+        # (otherwise read_problem reports the bad time_limit as it is)
     data = read_problem(problem)
     return solve_routing(data, params=params, began=began).to_dict()
 
