@@ -7,10 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_solver import team_problem
 
-from junkai_geo.solver import alone_feasibility, local, read_problem
+from junkai_geo.solver import alone_feasibility, read_problem
 from junkai_geo.solver.local import (
     _replace_one,
-    _schedule_scan,
     fill_routes,
     replace_visits,
 )
@@ -19,44 +18,6 @@ from junkai_geo.solver.local import (
 def one_window_problem(seed: int, n_visits: int, n_officers: int, windows: bool) -> dict:
     """Optional visits with at most one window each (the case the array scans cover)."""
     return team_problem(seed, n_visits, n_officers, windows, shifts=(300, 900))
-
-
-@settings(max_examples=40, deadline=None)
-@given(
-    seed=st.integers(0, 10_000),
-    n_visits=st.integers(1, 40),
-    windows=st.booleans(),
-    feasible=st.booleans(),
-)
-def test_schedule_scan_matches_the_loop(
-    seed: int, n_visits: int, windows: bool, feasible: bool
-) -> None:
-    # Earliest schedule (max-plus scan, used on long routes) against the
-    # Python loop, on greedy (feasible) routes and on random orders, which
-    # are mostly infeasible: the infeasible case must agree too.
-    data = read_problem(one_window_problem(seed, n_visits, 1, windows))
-    rng = np.random.default_rng(seed)
-    if feasible:
-        route = fill_routes(data, [[]], alone_feasibility(data)[0])[0]
-    else:
-        route = [int(v) for v in rng.permutation(n_visits)]
-    for cut in range(len(route) + 1):
-        r = route[:cut]
-        if r:
-            got = _schedule_scan(data, 0, r)
-            saved, local.SCAN_FROM = local.SCAN_FROM, 10**9
-            try:
-                want = local.schedule_route(data, 0, r)
-            finally:
-                local.SCAN_FROM = saved
-            assert got.arrival.tolist() == want.arrival.tolist()
-            assert got.start.tolist() == want.start.tolist()
-            assert got.end.tolist() == want.end.tolist()
-            assert (got.end_time, got.travel, got.feasible) == (
-                want.end_time,
-                want.travel,
-                want.feasible,
-            )
 
 
 def replace_stop_by_stop(data, routes, allowed):

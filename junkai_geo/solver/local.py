@@ -21,13 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import kernels
 from .problem import (
     NO_TIME,
     RoutingData,
-    earliest_start,
-    earliest_start_one,
-    python_lists,
-    visit_windows,
 )
 
 Routes = list[list[int]]
@@ -45,12 +42,6 @@ class Schedule:
     feasible: bool
 
 
-#: Routes at least this long are scheduled with array scans rather than a
-#: Python loop (when every visit has one window): below it the loop is faster
-#: (measured: the scan costs ~15 us whatever the length, the loop ~0.5 us a stop).
-SCAN_FROM = 40
-
-
 def _single_window(data: RoutingData) -> bool:
     return int(data.window_open.shape[1]) == 1
 
@@ -64,84 +55,26 @@ def _legs(data: RoutingData, k: int, route: list[int]) -> tuple[np.ndarray, np.n
     return r, data.durations[path[:-1], path[1:]]
 
 
-def _schedule_scan(data: RoutingData, k: int, route: list[int]) -> Schedule:
-    """:func:`schedule_route` for one window per visit, as array scans.
-
-    With ``C[j]`` the arrival at stop ``j`` if nobody waited, the start is
-    ``C[j]`` plus the waiting accumulated so far, ``max(0, max_{i <= j}
-    (open_i - C[i]))``: one ``maximum.accumulate``. A stop reached after its
-    window closes makes the route infeasible and keeps its arrival as start,
-    as in the loop.
-    """
-    r, legs = _legs(data, k, route)
-    svc = data.service[r]
-    opening = data.window_open[r, 0]
-    closing = data.window_close[r, 0]
-    steps = legs[:-1].copy()
-    steps[1:] += svc[:-1]
-    c = int(data.shift_start[k]) + np.cumsum(steps)
-    wait = np.maximum(np.maximum.accumulate(opening - c), 0)
-    start = c + wait
-    arrival = c.copy()
-    arrival[1:] += wait[:-1]
-    end = start + svc
-    end_time = int(end[-1] + legs[-1])
-    feasible = (
-        bool((start <= closing).all())
-        and end_time <= data.shift_end[k]
-        and int(data.demand[r].sum()) <= data.capacity[k]
-    )
-    return Schedule(arrival, start, end, end_time, int(legs.sum()), feasible)
-
-
 def schedule_route(
     data: RoutingData, k: int, route: list[int], work: Work | None = None
 ) -> Schedule:
     """Earliest schedule of officer ``k`` serving ``route`` in order."""
     if work is not None:
         work.units += SCHEDULE_NS
-    if len(route) >= SCAN_FROM and _single_window(data):
-        return _schedule_scan(data, k, route)
-    location, service, demand = python_lists(data)
-    leg_of = data.durations.item
-    windows = visit_windows(data)
-    m = len(route)
-    arrival = [0] * m
-    start = [0] * m
-    end = [0] * m
-    now = int(data.shift_start[k])
-    prev = int(data.officer_start[k])
-    travel = 0
-    feasible = True
-    load = 0
-    no_time = int(NO_TIME)
-    for j, v in enumerate(route):
-        loc = location[v]
-        leg = leg_of(prev, loc)
-        travel += leg
-        a = now + leg
-        s = earliest_start_one(windows[v], a)
-        if s >= no_time:
-            feasible = False
-            s = a
-        arrival[j], start[j] = a, s
-        now = s + service[v]
-        end[j] = now
-        prev = loc
-        load += demand[v]
-    home = int(data.officer_end[k])
-    back = leg_of(prev, home)
-    travel += back
-    end_time = now + back
-    feasible = feasible and end_time <= data.shift_end[k] and load <= data.capacity[k]
-    return Schedule(
-        np.array(arrival, dtype=np.int64),
-        np.array(start, dtype=np.int64),
-        np.array(end, dtype=np.int64),
-        end_time,
-        travel,
-        bool(feasible),
+    arrival, start, end, end_time, travel, ok, load = kernels.schedule(
+        data.durations,
+        data.visit_location,
+        data.service,
+        data.demand,
+        data.window_open,
+        data.window_close,
+        np.array(route, dtype=np.int64),
+        int(data.officer_start[k]),
+        int(data.officer_end[k]),
+        int(data.shift_start[k]),
     )
+    feasible = ok and end_time <= data.shift_end[k] and load <= data.capacity[k]
+    return Schedule(arrival, start, end, int(end_time), int(travel), bool(feasible))
 
 
 #: The work model: what each step costs, in nanoseconds of the machine the
@@ -198,18 +131,29 @@ class RouteCache:
         cand = np.arange(n) if candidates is None else np.flatnonzero(candidates)
         if self.work is not None:
             self.work.units += REFRESH_NS + PAIR_NS * len(cand) * (len(route) + 1)
-        t = data.durations
-        sched = schedule_route(data, k, route, self.work)
-        self.schedule = sched
-        locs = data.visit_location[route] if route else np.zeros(0, dtype=np.int64)
-        prev_loc = np.concatenate([[data.officer_start[k]], locs])
-        next_loc = np.concatenate([locs, [data.officer_end[k]]])
-        depart = np.concatenate([[data.shift_start[k]], sched.end])
+        if self.work is not None:
+            self.work.units += SCHEDULE_NS
+        (arrival, start, end, end_time, travel, ok, load, latest, prev_loc, next_loc, depart) = (
+            kernels.route_state(
+                data.durations,
+                data.visit_location,
+                data.service,
+                data.demand,
+                data.window_open,
+                data.window_close,
+                np.array(route, dtype=np.int64),
+                int(data.officer_start[k]),
+                int(data.officer_end[k]),
+                int(data.shift_start[k]),
+                int(data.shift_end[k]),
+            )
+        )
+        feasible = ok and end_time <= data.shift_end[k] and load <= data.capacity[k]
+        self.schedule = Schedule(arrival, start, end, int(end_time), int(travel), bool(feasible))
         # Latest start at each stop keeping the rest feasible, then at the end point.
-        latest = _latest_loop(data, k, route)
         self.latest, self.depart = latest, depart
         self.prev_loc, self.next_loc = prev_loc, next_loc
-        self.load = int(data.demand[route].sum()) if route else 0
+        self.load = int(load)
         big = np.int64(NO_TIME)
         self.pos_time = np.zeros(n, dtype=np.int64)
         self.best_time = np.full(n, big, dtype=np.int64)
@@ -217,33 +161,26 @@ class RouteCache:
         self.best_travel = np.full(n, big, dtype=np.int64)
         if not len(cand):
             return
-        cl = data.visit_location[cand]
-        to_cand = t[prev_loc[None, :], cl[:, None]]  # (c, m + 1)
-        from_cand = t[cl[:, None], next_loc[None, :]]
-        arrive = depart[None, :] + to_cand
-        if _single_window(data):
-            start = np.maximum(arrive, data.window_open[cand, :1])
-            ok = arrive <= data.window_close[cand, :1]
-        else:
-            start = earliest_start(data, cand[:, None], arrive)
-            ok = start < NO_TIME
-        arrive_next = start + from_cand
-        arrive_next += data.service[cand][:, None]
-        ok &= arrive_next <= latest[None, :]
-        if data.has_capacity:
-            ok &= (self.load + data.demand[cand] <= data.capacity[k])[:, None]
-        skip = t[prev_loc, next_loc]
-        arrive_next -= depart + skip  # the added time
-        key_time = np.where(ok, arrive_next, big)
-        rows = np.arange(len(cand))
-        pos = key_time.argmin(axis=1)
-        self.pos_time[cand] = pos
-        self.best_time[cand] = key_time[rows, pos]
-        if self.travel:
-            key_travel = np.where(ok, to_cand + from_cand - skip[None, :], big)
-            pos = key_travel.argmin(axis=1)
-            self.pos_travel[cand] = pos
-            self.best_travel[cand] = key_travel[rows, pos]
+        room = int(data.capacity[k]) - self.load if data.has_capacity else int(NO_TIME)
+        kernels.best_insertions(
+            data.durations,
+            data.visit_location,
+            data.service,
+            data.demand,
+            data.window_open,
+            data.window_close,
+            cand,
+            prev_loc,
+            next_loc,
+            depart,
+            latest,
+            room,
+            self.pos_time,
+            self.best_time,
+            self.pos_travel,
+            self.best_travel,
+            self.travel,
+        )
 
 
 def _latest_loop(data: RoutingData, k: int, route: list[int]) -> np.ndarray:
@@ -252,25 +189,16 @@ def _latest_loop(data: RoutingData, k: int, route: list[int]) -> np.ndarray:
     Backwards from the end of the shift; a stop whose bound falls before
     every window opens gets -1, and so does every stop before it.
     """
-    location, service, _ = python_lists(data)
-    windows = visit_windows(data)
-    leg = data.durations.item
-    late = [0] * (len(route) + 1)
-    late[-1] = after = int(data.shift_end[k])
-    nxt = int(data.officer_end[k])
-    for j in range(len(route) - 1, -1, -1):
-        v = route[j]
-        here = location[v]
-        bound = after - leg(here, nxt) - service[v]
-        best = -1
-        for lo, hi in windows[v]:
-            if lo <= bound:
-                point = hi if hi < bound else bound
-                if point > best:
-                    best = point
-        late[j] = after = best
-        nxt = here
-    return np.array(late, dtype=np.int64)
+    return kernels.latest_starts(
+        data.durations,
+        data.visit_location,
+        data.service,
+        data.window_open,
+        data.window_close,
+        np.array(route, dtype=np.int64),
+        int(data.officer_end[k]),
+        int(data.shift_end[k]),
+    )
 
 
 def fill_routes(
@@ -304,8 +232,13 @@ def fill_routes(
     ]
     big = np.int64(NO_TIME)
     weighted = data.value.astype(np.float64) ** power
+    allowed_any = allowed.any(axis=1)
+    optional = ~data.required
+    no_draws = np.zeros(0)
+    # Least added time of each visit on each officer (NO_TIME where not allowed).
+    bt = np.stack([np.where(allowed[:, k], c.best_time, big) for k, c in enumerate(caches)])
     while deadline is None or time.perf_counter() < deadline:
-        open_ = ~served & allowed.any(axis=1)
+        open_ = ~served & allowed_any
         if not open_.any():
             break
         req = open_ & data.required
@@ -323,21 +256,13 @@ def fill_routes(
             k = int(tr[v].argmin())
             pos = int(caches[k].pos_travel[v])
         else:
-            opt = open_ & ~data.required
-            tm = np.stack(
-                [np.where(allowed[:, k], c.best_time, big) for k, c in enumerate(caches)], axis=1
-            )
-            tm[~opt] = big
-            best_k = tm.argmin(axis=1)
-            best = tm[np.arange(len(tm)), best_k]
-            feas = best < big
-            if not feas.any():
-                break
-            score = np.where(feas, weighted / np.maximum(best, 1), -1.0)
+            pickable = open_ & optional
+            v, k = kernels.pick_optional(bt, pickable, weighted, no_draws, float(noise))
+            if v < 0:
+                break  # (before drawing: the draws of a seed stay those of the numpy greedy)
             if rng is not None and noise > 0:
-                score = np.where(feas, score * (1.0 + noise * rng.random(len(score))), -1.0)
-            v = int(score.argmax())
-            k = int(best_k[v])
+                draws = rng.random(len(open_))
+                v, k = kernels.pick_optional(bt, pickable, weighted, draws, float(noise))
             pos = int(caches[k].pos_time[v])
         routes[k].insert(pos, v)
         served[v] = True
@@ -346,6 +271,7 @@ def fill_routes(
         # nowhere before it fits nowhere after it (on a matrix that keeps the
         # triangle inequality; elsewhere it waits for the next fill).
         caches[k].refresh(~served & (caches[k].best_time < big))
+        bt[k] = np.where(allowed[:, k], caches[k].best_time, big)
     return routes
 
 
@@ -373,7 +299,6 @@ def swap_visits(
     served = np.zeros(data.n_visits, dtype=bool)
     for r in routes:
         served[r] = True
-    t = data.durations
     value = data.value
     for k, r in enumerate(routes):
         if not r:
@@ -383,27 +308,34 @@ def swap_visits(
             cand = np.flatnonzero(open_)
             if not len(cand):
                 break
-            c = RouteCache(data, k, r, work, np.zeros(data.n_visits, dtype=bool), travel=False)
             if work is not None:
-                work.units += PAIR_NS * len(cand) * len(r)
-            m = len(r)
-            cl = data.visit_location[cand]
-            arrive = c.depart[None, :m] + t[c.prev_loc[None, :m], cl[:, None]]  # (u, j)
-            start = earliest_start(data, cand[:, None], arrive)
-            arrive_next = start + data.service[cand][:, None] + t[cl[:, None], c.next_loc[None, 1:]]
-            ok = (start < NO_TIME) & (arrive_next <= c.latest[None, 1:])
-            stops = np.array(r, dtype=np.int64)
-            ok &= ~data.required[stops][None, :]
-            load = c.load - data.demand[stops][None, :] + data.demand[cand][:, None]
-            ok &= load <= data.capacity[k]
-            now_next = c.depart[1:] + t[data.visit_location[stops], c.next_loc[1:]]
-            gain_v = value[cand][:, None] - value[stops][None, :]
-            saved = now_next[None, :] - arrive_next
-            good = ok & ((gain_v > 0) | ((gain_v == 0) & (saved > 0)))
-            if not good.any():
+                # A route refresh with no candidates, then every (stop, visit) pair.
+                work.units += REFRESH_NS + SCHEDULE_NS + PAIR_NS * len(cand) * len(r)
+            ra = np.array(r, dtype=np.int64)
+            sched = schedule_route(data, k, r)
+            locs = data.visit_location[ra]
+            prev_loc = np.concatenate([[data.officer_start[k]], locs])
+            next_loc = np.concatenate([locs, [data.officer_end[k]]])
+            depart = np.concatenate([[data.shift_start[k]], sched.end])
+            a, j = kernels.best_swap(
+                data.durations,
+                data.visit_location,
+                data.service,
+                data.demand,
+                value,
+                data.required,
+                data.window_open,
+                data.window_close,
+                ra,
+                cand,
+                prev_loc,
+                next_loc,
+                depart,
+                _latest_loop(data, k, r),
+                int(data.capacity[k]) - int(data.demand[ra].sum()),
+            )
+            if a < 0:
                 break
-            key = np.where(good, gain_v * np.int64(2**32) + saved, np.iinfo(np.int64).min)
-            a, j = np.unravel_index(int(key.argmax()), key.shape)
             u = int(cand[a])
             served[r[j]], served[u] = False, True
             r[j] = u
@@ -512,176 +444,56 @@ def _replace_table(
 ) -> int | None:
     """The first stop ``j >= first`` where :func:`_replace_one` may move something, or None.
 
-    One window per visit. Removing stop ``j`` leaves the stops before it
-    their departures and the stops after it their latest starts; the latest
-    starts before ``j`` and the departures after it change, and are found
-    for every ``j`` at once with prefix sums and running minima / maxima
-    over the route (``L'[i] = G[i] + min(min_{i <= h < j} (close_h - G[h]),
-    E[j])``, ``G`` the prefix sums of service + leg, ``E[j]`` the bound
-    through the new leg that skips ``j``; the same with maxima of ``open_h -
-    G[h]`` for the earliest starts after ``j``). Then every (candidate, stop
-    removed, position) triple is checked as one array. Only a screen: the
-    stop it returns is handled by :func:`_replace_one` (which makes the move
-    only if it holds), so a non-metric matrix, where a removal can break
-    the route, costs a refresh but never a wrong move.
+    For each stop the route without it is rebuilt in compiled code
+    (:func:`.kernels.exchange_screen`: the stops before it keep their
+    departures and the stops after it their latest starts; the others are
+    recomputed), and the stop is a hit when it has a cheapest place other
+    than its own or when an unserved visit worth more fits in the route
+    without it. Only a screen: the stop it returns is handled by
+    :func:`_replace_one`, which makes the move only if it holds, so the
+    moves are those of the stop-by-stop sweep (a property test compares
+    both) with one route refresh per hit instead of one per stop.
     """
-    t = data.durations
     m = len(r)
     ra = np.array(r, dtype=np.int64)
     movable = ~data.required[ra]
     movable[:first] = False
     if not movable.any():
         return None
-    path = np.empty(m + 2, dtype=np.int64)
-    path[0], path[-1] = data.officer_start[k], data.officer_end[k]
-    path[1:-1] = data.visit_location[ra]
-    legs = t[path[:-1], path[1:]]
-    svc = data.service[ra]
-    opening, closing = data.window_open[ra, 0], data.window_close[ra, 0]
     sched = schedule_route(data, k, r, work)
     depart = np.concatenate([[data.shift_start[k]], sched.end])
     latest = _latest_loop(data, k, r)
-    g = svc + legs[1:]
-    prefix = np.concatenate([[0], np.cumsum(g)])  # G, length m + 1
-    big = np.int64(NO_TIME)
-    h = np.arange(m)
-    # low[i, x] = min_{i <= h <= x} (close_h - G[h]); high[a, x] = max_{a <= h <= x} (open_h - G[h]).
-    low = np.minimum.accumulate(np.where(h[None, :] >= h[:, None], closing - prefix[:m], big), 1)
-    high = np.maximum.accumulate(np.where(h[None, :] >= h[:, None], opening - prefix[:m], -big), 1)
-    skip = t[path[:-2], path[2:]]  # (m,): leg from before stop j to after it
-    # E[j]: bound on stop j - 1 through the new leg (j >= 1).
-    e = np.full(m, big, dtype=np.int64)
-    e[1:] = latest[2:] - skip[1:] - svc[:-1] - prefix[: m - 1]
-    # F[j]: earliest start of stop j + 1 without waiting, minus G[j + 1] (j <= m - 2).
-    f = np.full(m, -big, dtype=np.int64)
-    f[: m - 1] = depart[: m - 1] + skip[: m - 1] - prefix[1:m]
-    jj, qq = np.meshgrid(np.arange(m), np.arange(m), indexing="ij")  # (stop removed, position)
-    before, after = qq < jj, qq > jj
-    prev_loc = np.where(after, path[np.minimum(qq + 1, m + 1)], path[qq])
-    next_loc = np.where(
-        before, path[qq + 1], np.where(after, path[np.minimum(qq + 2, m + 1)], path[jj + 2])
-    )
-    qc = np.minimum(qq, m - 1)
-    jm = np.maximum(jj - 1, 0)
-    late_before = prefix[qc] + np.minimum(low[qc, jm], e[jj])
-    starts_after = prefix[qc] + np.maximum(high[np.minimum(jj + 1, m - 1), qc], f[jj])
-    dep = np.where(after, starts_after + svc[qc], depart[np.minimum(qq, m)])
-    late = np.where(before, late_before, latest[np.where(after, np.minimum(qq + 1, m), jj + 1)])
-    old_next = dep + t[prev_loc, next_loc]
-    open_ = ~served & allowed[:, k] & ~data.required
+    open_ = np.flatnonzero(~served & allowed[:, k] & ~data.required)
     load = int(data.demand[ra].sum())
-    own = data.visit_location[ra]
+    found, cells = kernels.exchange_screen(
+        data.durations,
+        data.visit_location,
+        data.service,
+        data.demand,
+        data.value,
+        data.window_open,
+        data.window_close,
+        ra,
+        movable,
+        depart,
+        latest,
+        open_,
+        int(data.officer_start[k]),
+        int(data.officer_end[k]),
+        int(data.capacity[k]) - load,
+        first,
+        TABLE_STOPS,
+    )
     if work is not None:
-        work.units += TABLE_NS + TABLE_CELL_NS * 4 * m * m
-    # A few stops at a time, so that the first one with a move ends the scan early.
-    for lo in range(first, m, TABLE_STOPS):
-        hi = min(m, lo + TABLE_STOPS)
-        if not movable[lo:hi].any():
-            continue
-        # The stop itself put back at its cheapest place: would the route end earlier?
-        pl, nl, d_, lt = prev_loc[lo:hi], next_loc[lo:hi], dep[lo:hi], late[lo:hi]
-        arrive = d_ + t[pl, own[lo:hi, None]]
-        start = np.maximum(arrive, opening[lo:hi, None])
-        arrive_next = start + svc[lo:hi, None] + t[own[lo:hi, None], nl]
-        ok = (arrive <= closing[lo:hi, None]) & (arrive_next <= lt)
-        added = np.where(ok, arrive_next - old_next[lo:hi], big)
-        pos = added.argmin(axis=1)
-        rows = np.arange(hi - lo)
-        hit = (added[rows, pos] < big) & (pos != rows + lo)
-        # Unserved visits worth more than the stop, at any place of the route without it.
-        stops = ra[lo:hi]
-        floor = int(data.value[stops[movable[lo:hi]]].min())
-        cand = np.flatnonzero(open_ & (data.value > floor))
-        if len(cand):
-            cl = data.visit_location[cand]
-            arrive = (
-                d_.ravel()[None, :] + t[pl.ravel()[None, :], cl[:, None]]
-            )  # (c, stops x positions)
-            start = np.maximum(arrive, data.window_open[cand, 0][:, None])
-            arrive_next = start + data.service[cand][:, None] + t[cl[:, None], nl.ravel()[None, :]]
-            ok = (arrive <= data.window_close[cand, 0][:, None]) & (
-                arrive_next <= lt.ravel()[None, :]
-            )
-            fit = ok.reshape(len(cand), hi - lo, m).any(axis=2)  # (c, stops)
-            fit &= data.value[cand][:, None] > data.value[stops][None, :]
-            fit &= (
-                load - data.demand[stops][None, :] + data.demand[cand][:, None] <= data.capacity[k]
-            )
-            hit |= fit.any(axis=0)
-            if work is not None:
-                work.units += TABLE_CELL_NS * len(cand) * (hi - lo) * m
-        found = np.flatnonzero(hit & movable[lo:hi])
-        if len(found):
-            return lo + int(found[0])
-    return None
+        # The work model of the array screen this replaced (same units, same budgets).
+        work.units += TABLE_NS + TABLE_CELL_NS * (4 * m * m + int(cells))
+    return None if found < 0 else int(found)
 
 
 def _path(data: RoutingData, k: int, route: list[int]) -> np.ndarray:
     return np.array(
         [data.officer_start[k], *data.visit_location[route], data.officer_end[k]], dtype=np.int64
     )
-
-
-def _two_opt_moves(t: np.ndarray, path: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every segment reversal of a route at once: (gain, first, last) by gain, gains > 0 only.
-
-    Removing path edges ``x < y`` and reversing the stops between them
-    (route indices ``x .. y - 1``); the matrix may be asymmetric, so the
-    reversed segment's own edges are costed backwards (prefix sums).
-    """
-    fwd = t[path[:-1], path[1:]]
-    bwd = t[path[1:], path[:-1]]
-    cf = np.concatenate([[0], np.cumsum(fwd)])
-    cb = np.concatenate([[0], np.cumsum(bwd)])
-    e = len(fwd)
-    x = np.arange(e)[:, None]
-    y = np.arange(e)[None, :]
-    gain = (
-        fwd[x]
-        + fwd[y]
-        + (cf[y] - cf[x + 1])
-        - t[path[x], path[y]]
-        - t[path[x + 1], path[y + 1]]
-        - (cb[y] - cb[x + 1])
-    )
-    gain = np.where(y >= x + 2, gain, 0)
-    a, b = np.nonzero(gain > 0)
-    g = gain[a, b]
-    order = np.argsort(-g, kind="stable")
-    return g[order], a[order], b[order] - 1
-
-
-def _or_opt_moves(
-    t: np.ndarray, path: np.ndarray, max_len: int = 3
-) -> list[tuple[int, int, int, int]]:
-    """Moves of a run of 1..``max_len`` stops elsewhere in its route, best first.
-
-    Returns ``(gain, first, length, edge)``: take route[first:first+length] out
-    and put it back between path[edge] and path[edge + 1] (edge counted on
-    the path before removal, never touching the run), in the same order.
-    """
-    m = len(path) - 2
-    out: list[tuple[int, int, int, int]] = []
-    e = np.arange(m + 1)
-    for length in range(1, min(max_len, m) + 1):
-        s = np.arange(1, m - length + 2)  # path index of the run's first stop
-        last = s + length - 1
-        removal = t[path[s - 1], path[s]] + t[path[last], path[last + 1]]
-        removal = removal - t[path[s - 1], path[last + 1]]
-        insert = (
-            t[path[e][None, :], path[s][:, None]]
-            + t[path[last][:, None], path[e + 1][None, :]]
-            - t[path[e], path[e + 1]][None, :]
-        )
-        gain = removal[:, None] - insert
-        bad = (e[None, :] >= (s - 1)[:, None]) & (e[None, :] <= last[:, None])
-        gain[bad] = 0
-        a, b = np.nonzero(gain > 0)
-        out += [
-            (int(gain[x, y]), int(s[x] - 1), length, int(e[y])) for x, y in zip(a, b, strict=True)
-        ]
-    out.sort(key=lambda x: -x[0])
-    return out
 
 
 def improve_route(
@@ -694,8 +506,9 @@ def improve_route(
 ) -> list[int]:
     """Shorten one route by 2-opt and or-opt moves (best first) while they stay feasible.
 
-    Every reversal and every move of a run of 1-3 stops is scored at once as
-    arrays; the best ones are replayed (:func:`schedule_route`, windows and
+    Every reversal and every move of a run of 1-3 stops is scored
+    (:func:`.kernels.sequence_moves`; the reversed stretch's legs costed
+    backwards, for asymmetric matrices); the best ones are replayed (:func:`schedule_route`, windows and
     shift) until one is feasible, at most ``max_checks`` per round. The
     route keeps its visits: only their order changes, for less travel, which
     leaves room for more visits.
@@ -708,16 +521,11 @@ def improve_route(
         path = _path(data, k, r)
         if work is not None:
             work.units += SEQUENCE_NS + SEQUENCE_CELL_NS * 4 * len(path) ** 2
-        gains, firsts, lasts = _two_opt_moves(t, path)
+        two, orr = kernels.sequence_moves(t, path, max_checks, 3)
         moves: list[tuple[int, list[int]]] = []
-        for g, a, b in zip(
-            gains[:max_checks].tolist(),
-            firsts[:max_checks].tolist(),
-            lasts[:max_checks].tolist(),
-            strict=True,
-        ):
+        for g, a, b in two.tolist():
             moves.append((g, r[:a] + r[a : b + 1][::-1] + r[b + 1 :]))
-        for g, first, length, edge in _or_opt_moves(t, path)[:max_checks]:
+        for g, first, length, edge in orr.tolist():
             run = r[first : first + length]
             rest = r[:first] + r[first + length :]
             at = edge if edge < first else edge - length
