@@ -38,8 +38,11 @@ class SolverParams:
     first only on a machine much slower than the one the rates were set on.
     """
 
-    ils_work_per_s: float = 8e8  # Work units (reference ns) of the iterated local search
-    rr_work_per_s: float = 8e8  # Work units of the ruin and recreate (every visit required)
+    # Work units (reference ns) a second of time limit: the ILS is compiled
+    # (kernels.py) and does a unit in about 0.4 ns, the ruin and recreate in
+    # 0.65-0.85 ns (its regret greedy is still numpy); docs/solver.md.
+    ils_work_per_s: float = 1.6e9  # of the iterated local search
+    rr_work_per_s: float = 8e8  # of the ruin and recreate (every visit required)
     gls_failures_per_s: float = 100.0  # failures of OR-Tools' search
     ils_share: float = 0.95  # of the time limit, for problems with optional visits
     rr_share: float = 0.8  # of the time limit, ruin and recreate when every visit is required
