@@ -130,7 +130,8 @@ def main() -> int:
         f"Targets: time <= 2 s: **{'met' if ok_t else 'missed'}** ({median_s:.2f} s); "
         f"value >= 98 % of the best 30 s value: **{'met' if ok_v else 'missed'}** "
         f"({v / best:.1%}). The first run, {times[0]:.2f} s, also paid the process's "
-        "first holiday lookups (jpholiday) for two years of visit dates.",
+        "first holiday lookups (jpholiday) for two years of visit dates and the "
+        "loading of the solver's compiled loops (Numba, about 0.7 s once a process).",
         "",
         f"Machine: 2 shared cores, load average {load_start:.1f} at the start and "
         f"{os.getloadavg()[0]:.1f} at the end of the "
