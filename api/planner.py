@@ -68,6 +68,7 @@ def _init(nice: int, parent_pid: int | None = None) -> None:
     with contextlib.suppress(OSError):
         os.nice(nice)
     import junkai_geo.routing  # noqa: F401  (imported once, not per plan)
+    import junkai_geo.solver  # noqa: F401  (its compiled loops load here, not in the first plan)
 
 
 #: One engine per planner process and database URL.
