@@ -102,9 +102,27 @@ def latest_starts(
     """
     m = len(route)
     late = np.empty(m + 1, dtype=np.int64)
-    late[m] = after = shift_end
-    nxt = end_loc
-    for j in range(m - 1, -1, -1):
+    late[m] = shift_end
+    _fill_latest(durations, location, service, w_open, w_close, route, late, m, shift_end, end_loc)
+    return late
+
+
+@njit(cache=True, nogil=True)
+def _fill_latest(
+    durations: np.ndarray,
+    location: np.ndarray,
+    service: np.ndarray,
+    w_open: np.ndarray,
+    w_close: np.ndarray,
+    route: np.ndarray,
+    late: np.ndarray,
+    upto: int,
+    after: int,
+    nxt: int,
+) -> None:
+    """``late[j]`` for the stops ``route[j]``, ``j < upto``, backwards from a stop at ``nxt``
+    whose latest start is ``after``."""
+    for j in range(upto - 1, -1, -1):
         v = route[j]
         here = location[v]
         bound = after - durations[here, nxt] - service[v]
@@ -118,7 +136,6 @@ def latest_starts(
                     best = point
         late[j] = after = best
         nxt = here
-    return late
 
 
 @njit(cache=True, nogil=True)
@@ -261,22 +278,9 @@ def exchange_screen(
                 dep[p] = now
             for p in range(j, m):
                 late[p] = latest[p + 1]
-            after = late[j]
-            nxt = next_loc[j]
-            for p in range(j - 1, -1, -1):
-                v = route[p]
-                here = location[v]
-                bound = after - durations[here, nxt] - service[v]
-                best = -1
-                for w in range(w_open.shape[1]):
-                    wlo = w_open[v, w]
-                    if wlo <= bound:
-                        whi = w_close[v, w]
-                        point = whi if whi < bound else bound
-                        if point > best:
-                            best = point
-                late[p] = after = best
-                nxt = here
+            _fill_latest(
+                durations, location, service, w_open, w_close, route, late, j, late[j], next_loc[j]
+            )
             # The stop itself at its cheapest place in time: elsewhere?
             sl = location[s]
             best_added = NO_TIME

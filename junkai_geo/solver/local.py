@@ -55,13 +55,9 @@ def _legs(data: RoutingData, k: int, route: list[int]) -> tuple[np.ndarray, np.n
     return r, data.durations[path[:-1], path[1:]]
 
 
-def schedule_route(
-    data: RoutingData, k: int, route: list[int], work: Work | None = None
-) -> Schedule:
-    """Earliest schedule of officer ``k`` serving ``route`` in order."""
-    if work is not None:
-        work.units += SCHEDULE_NS
-    arrival, start, end, end_time, travel, ok, load = kernels.schedule(
+def _route_args(data: RoutingData, k: int, route: list[int]) -> tuple:
+    """The arguments the kernels share: the problem's arrays, the route, officer k's start."""
+    return (
         data.durations,
         data.visit_location,
         data.service,
@@ -73,6 +69,15 @@ def schedule_route(
         int(data.officer_end[k]),
         int(data.shift_start[k]),
     )
+
+
+def schedule_route(
+    data: RoutingData, k: int, route: list[int], work: Work | None = None
+) -> Schedule:
+    """Earliest schedule of officer ``k`` serving ``route`` in order."""
+    if work is not None:
+        work.units += SCHEDULE_NS
+    arrival, start, end, end_time, travel, ok, load = kernels.schedule(*_route_args(data, k, route))
     feasible = ok and end_time <= data.shift_end[k] and load <= data.capacity[k]
     return Schedule(arrival, start, end, int(end_time), int(travel), bool(feasible))
 
@@ -130,23 +135,10 @@ class RouteCache:
         n = data.n_visits
         cand = np.arange(n) if candidates is None else np.flatnonzero(candidates)
         if self.work is not None:
-            self.work.units += REFRESH_NS + PAIR_NS * len(cand) * (len(route) + 1)
-        if self.work is not None:
-            self.work.units += SCHEDULE_NS
+            # The refresh, its pairs and the route's schedule.
+            self.work.units += REFRESH_NS + PAIR_NS * len(cand) * (len(route) + 1) + SCHEDULE_NS
         (arrival, start, end, end_time, travel, ok, load, latest, prev_loc, next_loc, depart) = (
-            kernels.route_state(
-                data.durations,
-                data.visit_location,
-                data.service,
-                data.demand,
-                data.window_open,
-                data.window_close,
-                np.array(route, dtype=np.int64),
-                int(data.officer_start[k]),
-                int(data.officer_end[k]),
-                int(data.shift_start[k]),
-                int(data.shift_end[k]),
-            )
+            kernels.route_state(*_route_args(data, k, route), int(data.shift_end[k]))
         )
         feasible = ok and end_time <= data.shift_end[k] and load <= data.capacity[k]
         self.schedule = Schedule(arrival, start, end, int(end_time), int(travel), bool(feasible))
