@@ -55,9 +55,10 @@ def _legs(data: RoutingData, k: int, route: list[int]) -> tuple[np.ndarray, np.n
     return r, data.durations[path[:-1], path[1:]]
 
 
-def _route_args(data: RoutingData, k: int, route: list[int]) -> tuple:
-    """The arguments the kernels share: the problem's arrays, the route, officer k's start."""
-    return (
+def _route_args(data: RoutingData, k: int, route: list[int], *, shift_end: bool = False) -> tuple:
+    """The arguments the route kernels share: the problem's arrays, the route, officer k's
+    start and end points and shift start (and shift end with ``shift_end``)."""
+    args = (
         data.durations,
         data.visit_location,
         data.service,
@@ -69,6 +70,7 @@ def _route_args(data: RoutingData, k: int, route: list[int]) -> tuple:
         int(data.officer_end[k]),
         int(data.shift_start[k]),
     )
+    return (*args, int(data.shift_end[k])) if shift_end else args
 
 
 def schedule_route(
@@ -138,7 +140,7 @@ class RouteCache:
             # The refresh, its pairs and the route's schedule.
             self.work.units += REFRESH_NS + PAIR_NS * len(cand) * (len(route) + 1) + SCHEDULE_NS
         (arrival, start, end, end_time, travel, ok, load, latest, prev_loc, next_loc, depart) = (
-            kernels.route_state(*_route_args(data, k, route), int(data.shift_end[k]))
+            kernels.route_state(*_route_args(data, k, route, shift_end=True))
         )
         feasible = ok and end_time <= data.shift_end[k] and load <= data.capacity[k]
         self.schedule = Schedule(arrival, start, end, int(end_time), int(travel), bool(feasible))
