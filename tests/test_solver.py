@@ -474,14 +474,15 @@ def test_route_schedule_matches_the_array_form(seed: int, n_visits: int, data_se
 def test_one_visit_earliest_start_matches_the_array_form_at_every_second() -> None:
     # Every arrival second from before the first window to after the last,
     # so each window's open and close are hit exactly.
-    from junkai_geo.solver.problem import earliest_start_one, visit_windows
+    # (The compiled one-visit form, padding windows included, against the array form.)
+    from junkai_geo.solver.kernels import _start_at
 
     data = read_problem(random_problem(7, 12, 1, 0.0))
-    windows = visit_windows(data)
+    w_open, w_close = data.window_open, data.window_close
     arrivals = np.arange(0, 1000)
     for v in range(data.n_visits):
         expected = earliest_start(data, np.full_like(arrivals, v), arrivals).tolist()
-        assert [earliest_start_one(windows[v], int(a)) for a in arrivals] == expected
+        assert [_start_at(w_open, w_close, v, int(a)) for a in arrivals] == expected
 
 
 def team_problem(

@@ -46,15 +46,6 @@ def _single_window(data: RoutingData) -> bool:
     return int(data.window_open.shape[1]) == 1
 
 
-def _legs(data: RoutingData, k: int, route: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """(route as an array, travel of the ``len(route) + 1`` legs from start to end)."""
-    r = np.array(route, dtype=np.int64)
-    path = np.empty(len(r) + 2, dtype=np.int64)
-    path[0], path[-1] = data.officer_start[k], data.officer_end[k]
-    path[1:-1] = data.visit_location[r]
-    return r, data.durations[path[:-1], path[1:]]
-
-
 def _route_args(data: RoutingData, k: int, route: list[int], *, shift_end: bool = False) -> tuple:
     """The arguments the route kernels share: the problem's arrays, the route, officer k's
     start and end points and shift start (and shift end with ``shift_end``)."""
@@ -82,6 +73,20 @@ def schedule_route(
     arrival, start, end, end_time, travel, ok, load = kernels.schedule(*_route_args(data, k, route))
     feasible = ok and end_time <= data.shift_end[k] and load <= data.capacity[k]
     return Schedule(arrival, start, end, int(end_time), int(travel), bool(feasible))
+
+
+def _route_state(data: RoutingData, k: int, route: list[int]) -> tuple:
+    """:func:`.kernels.route_state` of officer ``k``'s route, its feasibility judged.
+
+    (schedule, latest, prev_loc, next_loc, depart, load): the latest starts
+    and the three arrays over the ``len(route) + 1`` insertion positions.
+    """
+    arrival, start, end, end_time, travel, ok, load, latest, prev_loc, next_loc, depart = (
+        kernels.route_state(*_route_args(data, k, route, shift_end=True))
+    )
+    feasible = ok and end_time <= data.shift_end[k] and load <= data.capacity[k]
+    schedule = Schedule(arrival, start, end, int(end_time), int(travel), bool(feasible))
+    return schedule, latest, prev_loc, next_loc, depart, int(load)
 
 
 #: The work model: what each step costs, in nanoseconds of the machine the
@@ -139,15 +144,10 @@ class RouteCache:
         if self.work is not None:
             # The refresh, its pairs and the route's schedule.
             self.work.units += REFRESH_NS + PAIR_NS * len(cand) * (len(route) + 1) + SCHEDULE_NS
-        (arrival, start, end, end_time, travel, ok, load, latest, prev_loc, next_loc, depart) = (
-            kernels.route_state(*_route_args(data, k, route, shift_end=True))
-        )
-        feasible = ok and end_time <= data.shift_end[k] and load <= data.capacity[k]
-        self.schedule = Schedule(arrival, start, end, int(end_time), int(travel), bool(feasible))
         # Latest start at each stop keeping the rest feasible, then at the end point.
-        self.latest, self.depart = latest, depart
-        self.prev_loc, self.next_loc = prev_loc, next_loc
-        self.load = int(load)
+        self.schedule, self.latest, self.prev_loc, self.next_loc, self.depart, self.load = (
+            _route_state(data, k, route)
+        )
         big = np.int64(NO_TIME)
         self.pos_time = np.zeros(n, dtype=np.int64)
         self.best_time = np.full(n, big, dtype=np.int64)
@@ -164,10 +164,10 @@ class RouteCache:
             data.window_open,
             data.window_close,
             cand,
-            prev_loc,
-            next_loc,
-            depart,
-            latest,
+            self.prev_loc,
+            self.next_loc,
+            self.depart,
+            self.latest,
             room,
             self.pos_time,
             self.best_time,
@@ -175,24 +175,6 @@ class RouteCache:
             self.best_travel,
             self.travel,
         )
-
-
-def _latest_loop(data: RoutingData, k: int, route: list[int]) -> np.ndarray:
-    """Latest start of each stop (then of the return) that keeps the rest of the route feasible.
-
-    Backwards from the end of the shift; a stop whose bound falls before
-    every window opens gets -1, and so does every stop before it.
-    """
-    return kernels.latest_starts(
-        data.durations,
-        data.visit_location,
-        data.service,
-        data.window_open,
-        data.window_close,
-        np.array(route, dtype=np.int64),
-        int(data.officer_end[k]),
-        int(data.shift_end[k]),
-    )
 
 
 def fill_routes(
@@ -305,12 +287,7 @@ def swap_visits(
             if work is not None:
                 # A route refresh with no candidates, then every (stop, visit) pair.
                 work.units += REFRESH_NS + SCHEDULE_NS + PAIR_NS * len(cand) * len(r)
-            ra = np.array(r, dtype=np.int64)
-            sched = schedule_route(data, k, r)
-            locs = data.visit_location[ra]
-            prev_loc = np.concatenate([[data.officer_start[k]], locs])
-            next_loc = np.concatenate([locs, [data.officer_end[k]]])
-            depart = np.concatenate([[data.shift_start[k]], sched.end])
+            _, latest, prev_loc, next_loc, depart, load = _route_state(data, k, r)
             a, j = kernels.best_swap(
                 data.durations,
                 data.visit_location,
@@ -320,13 +297,13 @@ def swap_visits(
                 data.required,
                 data.window_open,
                 data.window_close,
-                ra,
+                np.array(r, dtype=np.int64),
                 cand,
                 prev_loc,
                 next_loc,
                 depart,
-                _latest_loop(data, k, r),
-                int(data.capacity[k]) - int(data.demand[ra].sum()),
+                latest,
+                int(data.capacity[k]) - load,
             )
             if a < 0:
                 break
@@ -454,11 +431,10 @@ def _replace_table(
     movable[:first] = False
     if not movable.any():
         return None
-    sched = schedule_route(data, k, r, work)
-    depart = np.concatenate([[data.shift_start[k]], sched.end])
-    latest = _latest_loop(data, k, r)
+    if work is not None:
+        work.units += SCHEDULE_NS  # the route's schedule
+    _, latest, _, _, depart, load = _route_state(data, k, r)
     open_ = np.flatnonzero(~served & allowed[:, k] & ~data.required)
-    load = int(data.demand[ra].sum())
     found, cells = kernels.exchange_screen(
         data.durations,
         data.visit_location,

@@ -50,12 +50,6 @@ class RoutingData:
     time_limit_s: float = 1.0
     seed: int = 0
     has_capacity: bool = field(default=False)
-    _windows: list[list[tuple[int, int]]] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
-    _lists: tuple[list[int], list[int], list[int]] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
 
     @property
     def n_visits(self) -> int:
@@ -310,47 +304,6 @@ def alone_feasibility(data: RoutingData) -> tuple[np.ndarray, np.ndarray, np.nda
     ok = start + data.service[:, None] + back <= data.shift_end[None, :]
     fits = data.demand[:, None] <= data.capacity[None, :]
     return ok & reachable & fits, reachable, fits
-
-
-def visit_windows(data: RoutingData) -> list[list[tuple[int, int]]]:
-    """Each visit's real windows as Python ints, in the padded arrays' order.
-
-    Made once per problem: the one-visit-at-a-time paths (a route's
-    schedule) read them instead of slicing the arrays, which for a handful
-    of numbers costs far more than the arithmetic.
-    """
-    if data._windows is None:
-        data._windows = [
-            [(int(lo), int(hi)) for lo, hi in zip(o, c, strict=True) if lo <= hi]
-            for o, c in zip(data.window_open.tolist(), data.window_close.tolist(), strict=True)
-        ]
-    return data._windows
-
-
-def python_lists(data: RoutingData) -> tuple[list[int], list[int], list[int]]:
-    """``(visit_location, service, demand)`` as Python lists, made once.
-
-    The durations stay an array (as lists they would take ~36 bytes a cell);
-    ``durations.item(i, j)`` reads one cell as a Python int.
-    """
-    if data._lists is None:
-        data._lists = (
-            data.visit_location.tolist(),
-            data.service.tolist(),
-            data.demand.tolist(),
-        )
-    return data._lists
-
-
-def earliest_start_one(windows: list[tuple[int, int]], arrival: int) -> int:
-    """:func:`earliest_start` of one visit whose windows are ``windows``."""
-    best = int(NO_TIME)
-    for lo, hi in windows:
-        if arrival <= hi:
-            cand = arrival if arrival > lo else lo
-            if cand < best:
-                best = cand
-    return best
 
 
 def earliest_start(data: RoutingData, visits: np.ndarray, arrival: np.ndarray) -> np.ndarray:
